@@ -1,0 +1,226 @@
+"""Vectorised EM for a Gaussian mixture, written around sufficient statistics.
+
+The E-step of a block of rows returns the summed statistics
+``(sum_i w_i r_ik, sum_i w_i r_ik z_i, sum_i w_i r_ik z_i z_i^T)`` (the last
+reduced to what the covariance type needs) and the M-step turns summed
+statistics into parameters, so batch EM, stepwise EM and block-parallel EM
+share one code path (DESIGN.md, "Growing past one machine").
+
+Conventions follow scikit-learn's ``GaussianMixture``: covariances of shape
+(K, D, D) ``full``, (D, D) ``tied``, (K, D) ``diag``, (K,) ``spherical``;
+``precisions_cholesky`` is the upper factor with ``P P^T = Sigma^-1``; the
+responsibilities get ``10 * eps`` added per component in the M-step.
+The data are shifted by a fixed ``center`` (their mean) before the statistics
+are accumulated, so ``sum r z z^T - N mu mu^T`` does not cancel catastrophically.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._gaussian import LOG_2PI, cholesky, logsumexp, precision_cholesky
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+# Rows per block: keeps the (rows, K*D) work arrays of a block near 2 MB, in cache.
+_BLOCK_ELEMENTS = 1 << 18
+
+
+class SufficientStatistics(NamedTuple):
+    """Summed, weighted statistics of a set of rows (in shifted coordinates).
+
+    Attributes
+    ----------
+    log_likelihood : float
+        ``sum_i w_i log p(z_i)`` under the parameters of the E-step.
+    total_weight : float
+        ``sum_i w_i``.
+    resp_sums : ndarray of shape (K,)
+        ``N_k = sum_i w_i r_ik``.
+    first_moments : ndarray of shape (K, D)
+        ``sum_i w_i r_ik z_i``.
+    second_moments : ndarray
+        ``sum_i w_i r_ik z_i z_i^T`` (K, D, D) for ``full``; ``sum_i w_i z_i z_i^T``
+        (D, D) for ``tied``; ``sum_i w_i r_ik z_i**2`` (K, D) for ``diag`` and
+        ``spherical``.
+    """
+
+    log_likelihood: float
+    total_weight: float
+    resp_sums: np.ndarray
+    first_moments: np.ndarray
+    second_moments: np.ndarray
+
+
+class MixtureParameters(NamedTuple):
+    """Mixture parameters in shifted coordinates (``means`` are relative to the center)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+def block_rows(n_components, n_features):
+    """Number of rows per block for the vectorised E-step."""
+    return max(64, _BLOCK_ELEMENTS // max(1, n_components * n_features))
+
+
+def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
+    """``log N(z_i | mu_k, Sigma_k)`` for rows ``Z`` (n, D); returns (n, K)."""
+    n_samples, n_features = Z.shape
+    n_components = means.shape[0]
+    if covariance_type == "full":
+        # One GEMM against every component's precision factor at once: Z @ [P_1 ... P_K].
+        stacked = np.transpose(precisions_chol, (1, 0, 2)).reshape(n_features, -1)
+        offsets = np.einsum("kd,kde->ke", means, precisions_chol).reshape(-1)
+        projected = Z @ stacked
+        projected -= offsets
+        np.square(projected, out=projected)
+        mahalanobis = projected.reshape(n_samples, n_components, n_features).sum(axis=2)
+        log_det = np.sum(np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)), axis=1)
+    elif covariance_type == "tied":
+        projected = Z @ precisions_chol
+        projected_means = means @ precisions_chol
+        mahalanobis = (
+            np.einsum("nd,nd->n", projected, projected)[:, None]
+            - 2.0 * projected @ projected_means.T
+            + np.einsum("kd,kd->k", projected_means, projected_means)
+        )
+        log_det = np.full(n_components, np.sum(np.log(np.diag(precisions_chol))))
+    elif covariance_type == "diag":
+        precisions = precisions_chol**2
+        mahalanobis = (
+            np.sum(means**2 * precisions, axis=1)
+            - 2.0 * Z @ (means * precisions).T
+            + (Z**2) @ precisions.T
+        )
+        log_det = np.sum(np.log(precisions_chol), axis=1)
+    else:
+        precisions = precisions_chol**2
+        mahalanobis = (
+            np.sum(means**2, axis=1) * precisions
+            - 2.0 * (Z @ means.T) * precisions
+            + np.outer(np.einsum("nd,nd->n", Z, Z), precisions)
+        )
+        log_det = n_features * np.log(precisions_chol)
+    return -0.5 * (n_features * LOG_2PI + mahalanobis) + log_det
+
+
+def statistics_from_responsibilities(Z, resp, covariance_type, sample_weight=None):
+    """Sufficient statistics of rows ``Z`` with (already weighted) responsibilities ``resp``.
+
+    ``log_likelihood`` is left at 0: the caller knows it.
+    """
+    n_samples, n_features = Z.shape
+    n_components = resp.shape[1]
+    if covariance_type == "full":
+        weighted = (resp[:, :, None] * Z[:, None, :]).reshape(n_samples, -1)
+        second = (weighted.T @ Z).reshape(n_components, n_features, n_features)
+    elif covariance_type == "tied":
+        rows = Z if sample_weight is None else Z * sample_weight[:, None]
+        second = rows.T @ Z
+    else:
+        second = resp.T @ (Z**2)
+    total = float(n_samples if sample_weight is None else np.sum(sample_weight))
+    return SufficientStatistics(0.0, total, resp.sum(axis=0), resp.T @ Z, second)
+
+
+def add_statistics(first, second):
+    """Sum of two :class:`SufficientStatistics`."""
+    return SufficientStatistics(*(a + b for a, b in zip(first, second)))
+
+
+def e_step(Z, parameters, covariance_type, sample_weight=None):
+    """Score every row and accumulate the statistics the M-step needs, block by block.
+
+    Returns
+    -------
+    SufficientStatistics
+    """
+    n_samples, n_features = Z.shape
+    log_weights = np.log(parameters.weights)
+    step = block_rows(len(parameters.weights), n_features)
+    totals = None
+    for start in range(0, n_samples, step):
+        block = Z[start : start + step]
+        block_weight = None if sample_weight is None else sample_weight[start : start + step]
+        log_prob = log_gaussian_prob(
+            block, parameters.means, parameters.precisions_cholesky, covariance_type
+        )
+        log_prob += log_weights
+        log_norm = logsumexp(log_prob, axis=1)
+        log_prob -= log_norm[:, None]
+        resp = np.exp(log_prob, out=log_prob)
+        if block_weight is not None:
+            resp *= block_weight[:, None]
+            log_norm = log_norm * block_weight
+        stats = statistics_from_responsibilities(block, resp, covariance_type, block_weight)
+        stats = stats._replace(log_likelihood=float(np.sum(log_norm)))
+        totals = stats if totals is None else add_statistics(totals, stats)
+    return totals
+
+
+def m_step(statistics, covariance_type, reg_covar):
+    """Parameters from summed statistics (scikit-learn's estimators, in moment form)."""
+    resp_sums = statistics.resp_sums + 10 * np.finfo(float).eps
+    means = statistics.first_moments / resp_sums[:, None]
+    if covariance_type == "full":
+        cross = np.einsum("kd,ke->kde", means, statistics.first_moments)
+        covariances = (
+            statistics.second_moments
+            - cross
+            - np.swapaxes(cross, 1, 2)
+            + statistics.resp_sums[:, None, None] * np.einsum("kd,ke->kde", means, means)
+        ) / resp_sums[:, None, None]
+        covariances = 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
+        covariances[:, np.arange(means.shape[1]), np.arange(means.shape[1])] += reg_covar
+    elif covariance_type == "tied":
+        covariances = (
+            statistics.second_moments - (resp_sums * means.T) @ means
+        ) / resp_sums.sum()
+        covariances = 0.5 * (covariances + covariances.T)
+        covariances.flat[:: means.shape[1] + 1] += reg_covar
+    else:
+        covariances = statistics.second_moments / resp_sums[:, None] - means**2 + reg_covar
+        if covariance_type == "spherical":
+            covariances = covariances.mean(axis=1)
+    weights = resp_sums / resp_sums.sum()
+    return MixtureParameters(
+        weights, means, covariances, precisions_cholesky_of(covariances, covariance_type)
+    )
+
+
+def precisions_cholesky_of(covariances, covariance_type):
+    """``precisions_cholesky`` of each covariance type (Cholesky with jitter for full/tied)."""
+    if covariance_type in ("full", "tied"):
+        return precision_cholesky(cholesky(covariances))
+    if np.any(covariances <= 0.0) or not np.all(np.isfinite(covariances)):
+        raise ValueError(
+            "A component has a non-positive variance: it collapsed onto too few "
+            "points. Decrease n_components, increase reg_covar, or scale the inputs."
+        )
+    return 1.0 / np.sqrt(covariances)
+
+
+def full_covariances(covariances, covariance_type, n_components, n_features):
+    """Expand any covariance type to a (K, D, D) stack."""
+    if covariance_type == "full":
+        return covariances
+    if covariance_type == "tied":
+        return np.broadcast_to(covariances, (n_components, n_features, n_features)).copy()
+    variances = covariances if covariance_type == "diag" else covariances[:, None] * np.ones(
+        n_features
+    )
+    return variances[:, :, None] * np.eye(n_features)
+
+
+def n_parameters(covariance_type, n_components, n_features):
+    """Number of free parameters of the mixture (as ``GaussianMixture._n_parameters``)."""
+    covariance_parameters = {
+        "full": n_components * n_features * (n_features + 1) / 2.0,
+        "tied": n_features * (n_features + 1) / 2.0,
+        "diag": n_components * n_features,
+        "spherical": n_components,
+    }[covariance_type]
+    return int(covariance_parameters + n_features * n_components + n_components - 1)

@@ -1,0 +1,218 @@
+"""The estimator contract shared by every skgmje conditional density estimator."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
+    """Base class: a model of ``p(y | x)`` with the contract of DESIGN.md.
+
+    Subclasses implement ``_fit(X, Y, sample_weight)`` on validated float64
+    arrays (``Y`` always 2-D), ``_predict_distribution(X)`` returning a
+    :class:`~skgmje.GaussianMixtureDistribution`, and ``_sample_joint(n, rng)``
+    returning joint draws ``(X, Y)``. Everything else of the contract follows:
+    ``predict``, ``predict_density``, ``score_samples``, ``score`` and
+    ``sample`` accept 1-D or 2-D targets and answer in the shape of the
+    training targets.
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model of ``p(x, y)`` (and hence ``p(y | x)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Contexts.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; ``None`` weighs every sample equally.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=_FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=True,
+            ensure_min_samples=2,
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            if not np.any(sample_weight > 0):
+                raise ValueError("sample_weight must contain at least one positive weight.")
+        self._y_ndim = y.ndim
+        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        self.n_targets_ = Y.shape[1]
+        return self._fit(np.asarray(X, dtype=np.float64), Y, sample_weight)
+
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        return np.asarray(X, dtype=np.float64)
+
+    def _validate_Xy(self, X, y):
+        X = self._validate_X(X)
+        Y = check_array(y, dtype=_FLOAT_DTYPES, ensure_2d=False, input_name="y")
+        if Y.ndim > 2:
+            raise ValueError(f"y must be 1-D or 2-D; got {Y.ndim} dimensions.")
+        Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+        if Y.shape[1] != self.n_targets_:
+            raise ValueError(
+                f"y has {Y.shape[1]} targets, but {type(self).__name__} was fitted "
+                f"with {self.n_targets_}."
+            )
+        if len(Y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(Y)}.")
+        return X, Y
+
+    def _as_fitted_target_shape(self, Y):
+        """Drop the trailing target axis when the model was fitted on 1-D ``y``."""
+        return Y[..., 0] if self._y_ndim == 1 else Y
+
+    def predict_distribution(self, X):
+        """The conditional mixture ``p(y | x)`` for every row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        distribution : GaussianMixtureDistribution
+            Weights ``(n_samples, K)``, means ``(n_samples, K, n_targets)`` and
+            component covariances.
+        """
+        return self._predict_distribution(self._validate_X(X))
+
+    def predict(self, X, return_std=False):
+        """Conditional mean ``E[y | x]``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the total predictive standard deviation per target
+            (law of total variance: noise within modes plus spread of modes).
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        y_std : ndarray, same shape as ``y_mean``
+            Only with ``return_std=True``.
+        """
+        distribution = self.predict_distribution(X)
+        mean = self._as_fitted_target_shape(distribution.mean())
+        if not return_std:
+            return mean
+        variance = np.diagonal(distribution.covariance(), axis1=1, axis2=2)
+        return mean, self._as_fitted_target_shape(np.sqrt(variance))
+
+    def score_samples(self, X, y):
+        """Conditional log-density ``log p(y_i | x_i)`` in nats.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        X, Y = self._validate_Xy(X, y)
+        return self._predict_distribution(X).log_prob(Y)
+
+    def predict_density(self, X, y):
+        """Conditional density ``p(y_i | x_i)``, shape (n_samples,)."""
+        return np.exp(self.score_samples(X, y))
+
+    def score(self, X, y, sample_weight=None):
+        """Mean conditional log-likelihood ``mean_i log p(y_i | x_i)`` (higher is better).
+
+        This, not R², is what ``GridSearchCV`` maximises by default: it rewards a
+        model for putting density on every branch of a multi-valued target.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.average(self.score_samples(X, y), weights=sample_weight))
+
+    def sample(self, X=None, n_samples=1, random_state=None):
+        """Draw targets given contexts, or joint ``(x, y)`` pairs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Contexts to condition on. ``None`` draws from the learned joint
+            ``p(x, y)`` instead (generative use).
+        n_samples : int, default=1
+            Draws per context, or joint draws when ``X`` is None.
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        y_samples : ndarray of shape (n_queries, n_samples[, n_targets])
+            When ``X`` is given.
+        (X_samples, y_samples) : tuple of ndarrays
+            When ``X`` is None: ``(n_samples, n_features)`` and
+            ``(n_samples,)`` or ``(n_samples, n_targets)``.
+        """
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        rng = check_random_state(random_state)
+        if X is None:
+            check_is_fitted(self)
+            X_new, Y_new = self._sample_joint(n_samples, rng)
+            return X_new, self._as_fitted_target_shape(Y_new)
+        draws = self.predict_distribution(X).sample(n_samples, random_state=rng)
+        return self._as_fitted_target_shape(draws)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        # score is a log-likelihood, not R^2: the "score > 0.5" regressor check does not apply.
+        tags.regressor_tags.poor_score = True
+        return tags
+
+
+def check_positive(name, value, *, integer=False, allow_zero=False):
+    """Raise a ValueError naming ``name`` unless ``value`` is a positive (or zero) number."""
+    kind = Integral if integer else Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
+        raise ValueError(
+            f"{name} must be {'an integer' if integer else 'a number'}; got {value!r}."
+        )
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}.")
+
+
+def check_option(name, value, options):
+    """Raise a ValueError naming ``name`` unless ``value`` is one of ``options``."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}; got {value!r}.")

@@ -1,0 +1,317 @@
+"""GMJE: a Gaussian mixture on the joint ``[x, y]`` fitted by EM, conditioned in closed form."""
+
+import sys
+import time
+import warnings
+
+import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import _em
+from ._gaussian import logsumexp
+from ._joint import conditional_distribution, prepare_conditioning, sample_joint
+from .base import ConditionalDensityEstimator, check_option, check_positive
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+class GMJE(ConditionalDensityEstimator):
+    """Gaussian Mixture Joint Embedding fitted by expectation-maximisation.
+
+    Fits ``p(z) = sum_k pi_k N(z | mu_k, Sigma_k)`` on the joint vectors
+    ``z = [x, y]`` and conditions it exactly (MATH.md section 4)::
+
+        p(y | x) = sum_k gamma_k(x) N(y | mu_k^t + Sigma_k^tc (Sigma_k^cc)^-1 (x - mu_k^c),
+                                         Sigma_k^tt - Sigma_k^tc (Sigma_k^cc)^-1 Sigma_k^ct)
+
+    with routing weights ``gamma_k(x) ∝ pi_k N(x | mu_k^c, Sigma_k^cc)``
+    computed in log space. Each component is a local linear regression, so
+    the conditional can have several modes (one per branch of a multi-valued
+    target) and its variance changes with x. With ``n_components=1`` it is
+    :class:`GJE`.
+
+    The EM is scikit-learn's ``GaussianMixture`` algorithm (same
+    initialisations, same updates, same stopping rule, so the same fit for the
+    same ``random_state``), vectorised over components and written around
+    summed sufficient statistics; it also takes ``sample_weight``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of joint Gaussian components ``K``.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Shape of the joint covariances. Only ``"full"`` and ``"tied"`` couple
+        x and y within a component; with ``"diag"`` and ``"spherical"`` each
+        component predicts a constant and only the routing depends on x.
+    tol : float, default=1e-3
+        Convergence threshold on the change of the mean joint log-likelihood.
+    reg_covar : float, default=1e-6
+        Non-negative value added to the diagonal of every covariance.
+    max_iter : int, default=100
+        EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the one with the best final log-likelihood is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        How the initial responsibilities are drawn (as in ``GaussianMixture``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation.
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 prints each initialisation; 2 also prints the log-likelihood change
+        every ``verbose_interval`` iterations.
+    verbose_interval : int, default=10
+        Iterations between two progress lines.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        Mixing weights ``pi_k``.
+    means_ : ndarray of shape (n_components, n_features + n_targets)
+        Joint means over ``[x, y]``.
+    covariances_ : ndarray
+        Joint covariances; shape as in ``GaussianMixture`` for the covariance type.
+    precisions_cholesky_ : ndarray
+        Upper Cholesky factors of the joint precisions (``P P^T = Sigma^-1``).
+    conditioning_ : JointConditioning
+        Per-component context marginals, regression matrices
+        ``Sigma_k^tc (Sigma_k^cc)^-1``, intercepts and conditional covariances,
+        precomputed at fit time.
+    converged_ : bool
+    n_iter_ : int
+        EM iterations of the best initialisation.
+    lower_bound_ : float
+        Mean joint log-likelihood ``mean_i log p(x_i, y_i)`` at the last
+        E-step of the best initialisation (as ``GaussianMixture.lower_bound_``).
+    lower_bounds_ : list of float
+        The same after each iteration of the best initialisation.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when ``X`` has string feature names.
+    n_targets_ : int
+
+    See Also
+    --------
+    GJE : the one-component special case.
+    sklearn.mixture.GaussianMixture : the unconditional mixture on which the EM is modelled.
+
+    Examples
+    --------
+    >>> from skgmje import GMJE
+    >>> from skgmje.datasets import make_separated_branches
+    >>> X, y = make_separated_branches(n_samples=2000, random_state=0)
+    >>> model = GMJE(n_components=8, random_state=0).fit(X, y)
+    >>> model.predict_distribution([[0.0]])
+    GaussianMixtureDistribution(n=1, n_components=8, n_targets=1)
+    >>> modes, weights = model.predict_distribution([[0.0]]).modes()
+    >>> sorted(modes[0, :3, 0].round(1))   # the three branches at x = 0
+    [-1.5, 0.0, 1.5]
+    >>> model.sample([[0.0]], n_samples=4, random_state=0).shape
+    (1, 4)
+    >>> model.score(X, y) > 0.0    # mean log p(y | x) in nats
+    True
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    def _check_parameters(self):
+        check_positive("n_components", self.n_components, integer=True)
+        check_option("covariance_type", self.covariance_type, _em.COVARIANCE_TYPES)
+        check_positive("tol", self.tol, allow_zero=True)
+        check_positive("reg_covar", self.reg_covar, allow_zero=True)
+        check_positive("max_iter", self.max_iter, integer=True, allow_zero=True)
+        check_positive("n_init", self.n_init, integer=True)
+        check_option("init_params", self.init_params, INIT_PARAMS)
+        check_positive("verbose_interval", self.verbose_interval, integer=True)
+
+    def _fit(self, X, Y, sample_weight):
+        self._check_parameters()
+        Z = np.hstack([X, Y])
+        n_available = len(Z) if sample_weight is None else int(np.count_nonzero(sample_weight))
+        if n_available < self.n_components:
+            raise ValueError(
+                f"GMJE with n_components={self.n_components} needs at least as many "
+                f"samples (with positive weight); got {n_available}."
+            )
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init and self.means_.shape[1] != Z.shape[1]:
+            raise ValueError(
+                "warm_start=True needs data of the shape seen before: "
+                f"{self.means_.shape[1]} joint columns, got {Z.shape[1]}."
+            )
+        center = np.average(Z, axis=0, weights=sample_weight)
+        shifted = Z - center
+        rng = check_random_state(self.random_state)
+
+        best = None
+        for init in range(self.n_init if do_init else 1):
+            start = time.perf_counter()
+            self._print(1, f"Initialization {init}")
+            if do_init:
+                parameters = self._initial_parameters(Z, shifted, sample_weight, rng)
+                lower_bound = -np.inf
+            else:
+                parameters = _em.MixtureParameters(
+                    self.weights_, self.means_ - center, self.covariances_,
+                    self.precisions_cholesky_,
+                )
+                lower_bound = self.lower_bound_
+            lower_bounds, converged, n_iter = [], False, 0
+            for n_iter in range(1, self.max_iter + 1):
+                previous = lower_bound
+                statistics = _em.e_step(shifted, parameters, self.covariance_type, sample_weight)
+                parameters = _em.m_step(statistics, self.covariance_type, self.reg_covar)
+                lower_bound = statistics.log_likelihood / statistics.total_weight
+                lower_bounds.append(lower_bound)
+                change = lower_bound - previous
+                if n_iter % self.verbose_interval == 0:
+                    self._print(
+                        2,
+                        f"  Iteration {n_iter}\t time lapse "
+                        f"{time.perf_counter() - start:.5f}s\t ll change {change:.5f}",
+                    )
+                if abs(change) < self.tol:
+                    converged = True
+                    break
+            self._print(
+                1,
+                f"Initialization {'converged' if converged else 'did not converge'}. "
+                f"time lapse {time.perf_counter() - start:.5f}s\t lower bound {lower_bound:.5f}",
+            )
+            if best is None or lower_bound > best[0]:
+                best = (lower_bound, parameters, n_iter, lower_bounds, converged)
+
+        lower_bound, parameters, n_iter, lower_bounds, converged = best
+        if not converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self.weights_ = parameters.weights
+        self.means_ = parameters.means + center
+        self.covariances_ = parameters.covariances
+        self.precisions_cholesky_ = parameters.precisions_cholesky
+        self.converged_ = converged
+        self.n_iter_ = n_iter
+        self.lower_bound_ = lower_bound
+        self.lower_bounds_ = lower_bounds
+        n_components, n_joint = self.means_.shape
+        self.conditioning_ = prepare_conditioning(
+            self.weights_,
+            self.means_,
+            _em.full_covariances(self.covariances_, self.covariance_type, n_components, n_joint),
+            X.shape[1],
+        )
+        return self
+
+    def _initial_parameters(self, Z, shifted, sample_weight, rng):
+        """Initial responsibilities as ``GaussianMixture`` draws them, then one M-step."""
+        n_samples, n_components = len(Z), self.n_components
+        if self.init_params == "kmeans":
+            labels = (
+                KMeans(n_clusters=n_components, n_init=1, random_state=rng)
+                .fit(Z, sample_weight=sample_weight)
+                .labels_
+            )
+            resp = np.zeros((n_samples, n_components))
+            resp[np.arange(n_samples), labels] = 1.0
+        elif self.init_params == "random":
+            resp = rng.uniform(size=(n_samples, n_components))
+            resp /= resp.sum(axis=1)[:, None]
+        else:
+            if self.init_params == "random_from_data":
+                probabilities = (
+                    None if sample_weight is None else sample_weight / sample_weight.sum()
+                )
+                indices = rng.choice(n_samples, size=n_components, replace=False, p=probabilities)
+            else:
+                _, indices = kmeans_plusplus(
+                    Z, n_components, random_state=rng, sample_weight=sample_weight
+                )
+            resp = np.zeros((n_samples, n_components))
+            resp[indices, np.arange(n_components)] = 1.0
+        if sample_weight is not None:
+            resp *= sample_weight[:, None]
+        statistics = _em.statistics_from_responsibilities(
+            shifted, resp, self.covariance_type, sample_weight
+        )
+        return _em.m_step(statistics, self.covariance_type, self.reg_covar)
+
+    def _print(self, level, message):
+        if self.verbose >= level:
+            print(message, file=sys.stdout, flush=True)
+
+    def _predict_distribution(self, X):
+        return conditional_distribution(self.conditioning_, X)
+
+    def _sample_joint(self, n_samples, rng):
+        return sample_joint(self.conditioning_, n_samples, rng)
+
+    def score_samples_joint(self, X, y):
+        """Joint log-density ``log p(x_i, y_i)`` under the fitted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        X, Y = self._validate_Xy(X, y)
+        log_prob = _em.log_gaussian_prob(
+            np.hstack([X, Y]), self.means_, self.precisions_cholesky_, self.covariance_type
+        )
+        return logsumexp(log_prob + np.log(self.weights_), axis=1)
+
+    def _n_parameters(self):
+        n_components, n_joint = self.means_.shape
+        return _em.n_parameters(self.covariance_type, n_components, n_joint)
+
+    def bic(self, X, y):
+        """Bayesian information criterion of the joint model on ``(X, y)`` (lower is better).
+
+        ``-2 sum_i log p(x_i, y_i) + n_parameters * log(n_samples)``.
+        """
+        check_is_fitted(self)
+        return -2.0 * np.sum(self.score_samples_joint(X, y)) + self._n_parameters() * np.log(
+            len(X)
+        )
+
+    def aic(self, X, y):
+        """Akaike information criterion of the joint model on ``(X, y)`` (lower is better).
+
+        ``-2 sum_i log p(x_i, y_i) + 2 n_parameters``.
+        """
+        check_is_fitted(self)
+        return -2.0 * np.sum(self.score_samples_joint(X, y)) + 2 * self._n_parameters()
