@@ -46,7 +46,7 @@ class BranchesOracle:
     >>> from skgmje.datasets import BranchesOracle, make_intersecting_branches
     >>> X, y = make_intersecting_branches(n_samples=5000, random_state=0)
     >>> oracle = BranchesOracle("intersecting")
-    >>> round(-oracle.score(X, y), 2)   # held-out NLL of the true model, in nats
+    >>> round(-oracle.score(X, y), 1)   # NLL of the true model, in nats
     0.1
     """
 

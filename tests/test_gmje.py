@@ -1,0 +1,206 @@
+"""GMJE: EM against scikit-learn's GaussianMixture, conditioning, and its parameters."""
+
+import copy
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+
+from skgmje import GJE, GMJE
+from skgmje import _em
+from skgmje.datasets import make_intersecting_branches, make_separated_branches
+
+
+def _joint_data(n_samples=600, random_state=0):
+    X, y = make_separated_branches(n_samples=n_samples, random_state=random_state)
+    rng = np.random.RandomState(random_state)
+    X = np.hstack([X, X**2 + 0.3 * rng.normal(size=(n_samples, 1))])
+    Y = np.column_stack([y, X[:, 0] - 0.5 * y + 0.2 * rng.normal(size=n_samples)])
+    return X, Y
+
+
+def _relative_error(actual, expected):
+    return np.max(np.abs(actual - expected)) / np.max(np.abs(expected))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+def test_em_matches_scikit_learn_gaussian_mixture(covariance_type, init_params):
+    X, Y = _joint_data()
+    options = dict(
+        n_components=4, covariance_type=covariance_type, init_params=init_params,
+        tol=1e-8, max_iter=300, random_state=0,
+    )
+    reference = GaussianMixture(**options).fit(np.hstack([X, Y]))
+    model = GMJE(**options).fit(X, Y)
+    assert model.n_iter_ == reference.n_iter_
+    assert model.converged_ == reference.converged_
+    assert _relative_error(model.lower_bound_, reference.lower_bound_) < 1e-6
+    np.testing.assert_allclose(model.lower_bounds_, reference.lower_bounds_, rtol=1e-6)
+    for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
+        assert _relative_error(getattr(model, name), getattr(reference, name)) < 1e-6, name
+    np.testing.assert_allclose(
+        model.score_samples_joint(X, Y), reference.score_samples(np.hstack([X, Y])), rtol=1e-6
+    )
+    assert model.bic(X, Y) == pytest.approx(reference.bic(np.hstack([X, Y])), rel=1e-6)
+    assert model.aic(X, Y) == pytest.approx(reference.aic(np.hstack([X, Y])), rel=1e-6)
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+def test_other_initialisations_match_scikit_learn(init_params):
+    X, Y = _joint_data()
+    options = dict(n_components=3, init_params=init_params, random_state=1, n_init=2)
+    reference = GaussianMixture(**options).fit(np.hstack([X, Y]))
+    model = GMJE(**options).fit(X, Y)
+    assert _relative_error(model.means_, reference.means_) < 1e-6
+    assert model.lower_bound_ == pytest.approx(reference.lower_bound_, rel=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_weighted_statistics_equal_repeated_rows(covariance_type):
+    X, Y = _joint_data(n_samples=80)
+    Z = np.hstack([X, Y])
+    counts = np.random.RandomState(3).randint(0, 4, size=len(Z))
+    parameters = GMJE(n_components=3, covariance_type=covariance_type, random_state=0).fit(X, Y)
+    mixture = _em.MixtureParameters(
+        parameters.weights_, parameters.means_, parameters.covariances_,
+        parameters.precisions_cholesky_,
+    )
+    weighted = _em.e_step(Z, mixture, covariance_type, counts.astype(float))
+    repeated = _em.e_step(np.repeat(Z, counts, axis=0), mixture, covariance_type)
+    for got, expected in zip(weighted, repeated):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_integer_weights_equal_repeated_rows_from_a_shared_start():
+    X, Y = _joint_data(n_samples=200)
+    counts = np.random.RandomState(4).randint(0, 4, size=len(X))  # zero weight drops a row
+    with pytest.warns(ConvergenceWarning):
+        start = GMJE(n_components=3, max_iter=1, warm_start=True, random_state=0).fit(X, Y)
+    start.set_params(max_iter=50, tol=1e-10)
+    weighted = copy.deepcopy(start).fit(X, Y, sample_weight=counts.astype(float))
+    repeated = copy.deepcopy(start).fit(np.repeat(X, counts, 0), np.repeat(Y, counts, 0))
+    assert weighted.n_iter_ == repeated.n_iter_
+    np.testing.assert_allclose(weighted.means_, repeated.means_, rtol=1e-7)
+    np.testing.assert_allclose(weighted.covariances_, repeated.covariances_, rtol=1e-7)
+    np.testing.assert_allclose(weighted.weights_, repeated.weights_, rtol=1e-7)
+
+
+def test_conditional_equals_joint_over_marginal_by_brute_force():
+    X, Y = _joint_data()
+    model = GMJE(n_components=3, random_state=0).fit(X, Y)
+    dx = X.shape[1]
+    joint = model.score_samples_joint(X, Y)
+    marginal = np.log(sum(
+        w * stats.multivariate_normal(m[:dx], c[:dx, :dx]).pdf(X)
+        for w, m, c in zip(model.weights_, model.means_, model.covariances_)
+    ))
+    np.testing.assert_allclose(model.score_samples(X, Y), joint - marginal, rtol=1e-8, atol=1e-8)
+
+
+def test_one_component_is_gje():
+    X, Y = _joint_data()
+    gmje = GMJE(n_components=1).fit(X, Y)
+    gje = GJE().fit(X, Y)
+    np.testing.assert_allclose(gmje.predict(X), gje.predict(X), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(gmje.score_samples(X, Y), gje.score_samples(X, Y), rtol=1e-8)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_one_dimensional_conditional_densities_integrate_to_one(covariance_type):
+    X, y = make_intersecting_branches(n_samples=1000, random_state=0)
+    model = GMJE(n_components=6, covariance_type=covariance_type, random_state=0).fit(X, y)
+    queries = np.array([[-0.9], [-0.3], [0.0], [0.4], [1.2]])
+    grid = np.linspace(-6.0, 6.0, 24001)
+    density = model.predict_distribution(queries).pdf(np.repeat(grid[:, None], len(queries), 1))
+    integrals = np.trapezoid(density, grid, axis=0)
+    np.testing.assert_array_less(np.abs(integrals - 1.0), 1e-3)
+
+
+def test_modes_follow_the_three_branches():
+    X, y = make_separated_branches(n_samples=2000, random_state=0)
+    model = GMJE(n_components=12, random_state=0).fit(X, y)
+    queries = np.array([[-0.5], [0.25], [0.75]])
+    means, weights = model.predict_distribution(queries).modes()
+    truth = np.column_stack([queries[:, 0] ** 2 + 1.5, 0.5 * np.sin(2 * np.pi * queries[:, 0]),
+                             -queries[:, 0] ** 2 - 1.5])
+    for row in range(len(queries)):
+        # Each true branch is within 0.15 of some mode carrying real weight.
+        strong = means[row, weights[row] > 0.05, 0]
+        assert np.all(np.min(np.abs(truth[row][:, None] - strong[None]), axis=1) < 0.15)
+
+
+def test_joint_samples_reproduce_the_data_distribution():
+    X, y = make_separated_branches(n_samples=3000, random_state=0)
+    model = GMJE(n_components=16, random_state=0).fit(X, y)
+    X_new, y_new = model.sample(n_samples=20000, random_state=0)
+    assert stats.ks_2samp(y_new, y).pvalue > 1e-3
+    assert stats.ks_2samp(X_new[:, 0], X[:, 0]).pvalue > 1e-3
+
+
+def test_n_init_keeps_the_best_initialisation():
+    X, Y = _joint_data()
+    single = [GMJE(n_components=5, init_params="random", random_state=seed).fit(X, Y) for seed in range(3)]
+    best = GMJE(n_components=5, init_params="random", n_init=6, random_state=0).fit(X, Y)
+    assert best.lower_bound_ >= max(model.lower_bound_ for model in single) - 1e-2
+
+
+def test_warm_start_continues_from_the_previous_fit():
+    X, Y = _joint_data()
+    with pytest.warns(ConvergenceWarning):
+        model = GMJE(n_components=3, max_iter=2, warm_start=True, random_state=0).fit(X, Y)
+    first = model.lower_bound_
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, Y)
+    assert model.lower_bound_ >= first
+    full = GMJE(n_components=3, max_iter=4, tol=0, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        full.fit(X, Y)
+    np.testing.assert_allclose(model.means_, full.means_, rtol=1e-10)
+    with pytest.raises(ValueError, match="warm_start"):
+        model.fit(X[:, :1], Y)
+
+
+def test_verbose_prints_progress(capsys):
+    X, Y = _joint_data(n_samples=200)
+    GMJE(n_components=2, verbose=2, verbose_interval=1, random_state=0).fit(X, Y)
+    output = capsys.readouterr().out
+    assert "Initialization 0" in output and "Iteration 1" in output and "converged" in output
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_components": 0}, "n_components"),
+        ({"n_components": 2.5}, "n_components"),
+        ({"covariance_type": "banana"}, "covariance_type"),
+        ({"init_params": "zeros"}, "init_params"),
+        ({"reg_covar": -1.0}, "reg_covar"),
+        ({"tol": -1.0}, "tol"),
+        ({"max_iter": -1}, "max_iter"),
+        ({"n_init": 0}, "n_init"),
+    ],
+)
+def test_invalid_parameters_are_named(params, message):
+    X, Y = _joint_data(n_samples=50)
+    with pytest.raises(ValueError, match=message):
+        GMJE(**params).fit(X, Y)
+
+
+def test_fewer_samples_than_components():
+    X, Y = _joint_data(n_samples=5)
+    with pytest.raises(ValueError, match="n_components=6 needs at least"):
+        GMJE(n_components=6).fit(X, Y)
+    weights = np.array([1.0, 0.0, 0.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="positive weight"):
+        GMJE(n_components=3).fit(X, Y, sample_weight=weights)
+
+
+def test_degenerate_data_gives_a_clear_error_not_nan():
+    X = np.zeros((50, 1))
+    y = np.zeros(50)
+    with pytest.raises(ValueError, match="reg_covar"):
+        GMJE(n_components=2, covariance_type="diag", reg_covar=0.0, random_state=0).fit(X, y)
+    model = GMJE(n_components=2, random_state=0).fit(X, y)  # reg_covar keeps it proper
+    assert np.all(np.isfinite(model.score_samples(X, y)))
