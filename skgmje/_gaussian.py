@@ -36,10 +36,15 @@ def cholesky(covariance):
     Raises
     ------
     ValueError
-        If a matrix is not positive definite even with the largest jitter
-        (for instance because it contains NaN or has a negative eigenvalue).
+        If a matrix contains NaN or infinity, or is not positive definite even
+        with the largest jitter (a clearly negative eigenvalue).
     """
     covariance = np.asarray(covariance, dtype=float)
+    if not np.all(np.isfinite(covariance)):
+        # LAPACK's potrf does not flag NaN pivots: it would return a NaN factor silently.
+        raise ValueError(
+            "A covariance matrix contains NaN or infinity; the data or the fit diverged."
+        )
     try:
         return np.linalg.cholesky(covariance)
     except np.linalg.LinAlgError:
@@ -48,7 +53,7 @@ def cholesky(covariance):
     factors = np.empty_like(flat)
     identity = np.eye(flat.shape[-1])
     for index, matrix in enumerate(flat):
-        scale = np.mean(np.diag(matrix)) if np.all(np.isfinite(matrix)) else np.nan
+        scale = np.mean(np.abs(np.diag(matrix)))
         for jitter in _RELATIVE_JITTERS:
             try:
                 factors[index] = np.linalg.cholesky(matrix + jitter * scale * identity)
@@ -104,8 +109,11 @@ def log_density(z, mean, covariance):
     factor = cholesky(covariance)
     n_features = factor.shape[-1]
     diff = np.asarray(z, dtype=float) - mean
+    batch = np.broadcast_shapes(diff.shape[:-1], factor.shape[:-2])
     whitened = linalg.solve_triangular(
-        np.broadcast_to(factor, diff.shape[:-1] + factor.shape[-2:]), diff[..., None], lower=True
+        np.broadcast_to(factor, batch + factor.shape[-2:]),
+        np.broadcast_to(diff, batch + diff.shape[-1:])[..., None],
+        lower=True,
     )[..., 0]
     return -0.5 * (
         np.sum(whitened**2, axis=-1) + log_det_from_cholesky(factor) + n_features * LOG_2PI

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
-from threadpoolctl import threadpool_limits
 from scipy.special import logsumexp as scipy_logsumexp
 from sklearn.linear_model import LinearRegression
 
@@ -21,13 +20,6 @@ from skgmje._joint import conditional_distribution, prepare_conditioning
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 PROPERTY = settings(max_examples=40, deadline=None)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_threaded_blas():
-    """Tiny LAPACK calls (scipy's ?trtrs) slow from ~40 us to ~10 ms when OpenBLAS
-    threads compete for a busy core; these tests use small matrices only."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def random_spd(rng, dim, scale=1.0):
@@ -102,7 +94,10 @@ def test_mixture_conditional_is_joint_over_marginal(
     assert (len(dist), dist.n_components, dist.n_targets) == (n_rows, n_components, dy)
 
     log_joint = np.stack(
-        [stats.multivariate_normal(means[k], covariances[k]).logpdf(Z) for k in range(n_components)],
+        [
+            stats.multivariate_normal(means[k], covariances[k]).logpdf(Z)
+            for k in range(n_components)
+        ],
         axis=-1,
     ).reshape(n_rows, n_components)
     log_context = np.stack(
@@ -511,5 +506,5 @@ def test_sample_shape_and_reproducibility(case, n_samples, seed):
     np.testing.assert_array_equal(
         draws, dist.sample(n_samples, random_state=np.random.RandomState(seed))
     )
-    other = dist.sample(n_samples, random_state=seed + 1)
+    other = dist.sample(n_samples, random_state=(seed + 1) % 2**32)
     assert not np.array_equal(draws, other)
