@@ -86,8 +86,9 @@ def prepare_conditioning(weights, means, covariances, n_context):
 def context_log_prob(conditioning, X):
     """``log pi_k + log N(x | mu_k^c, Sigma_k^cc)``, shape (n, K)."""
     diff = X[:, None, :] - conditioning.context_means
-    projected = np.einsum("nkd,kde->nke", diff, conditioning.context_precisions_cholesky)
-    mahalanobis = np.einsum("nke,nke->nk", projected, projected)
+    # (K, n, dx) @ (K, dx, dx) is one batched GEMM; einsum would loop in C without BLAS.
+    projected = np.swapaxes(diff, 0, 1) @ conditioning.context_precisions_cholesky
+    mahalanobis = np.square(projected).sum(axis=-1).T
     n_context = X.shape[1]
     return conditioning.log_weights - 0.5 * (
         mahalanobis + conditioning.context_log_dets + n_context * LOG_2PI
@@ -98,7 +99,7 @@ def conditional_distribution(conditioning, X):
     """``p(y | x)`` for every row of ``X`` (MATH.md Eq. 102-104), routed in log space."""
     log_joint = context_log_prob(conditioning, X)
     log_responsibilities = log_joint - logsumexp(log_joint, axis=1)[:, None]
-    means = np.einsum("kdc,nc->nkd", conditioning.coefs, X) + conditioning.intercepts
+    means = np.tensordot(X, conditioning.coefs, axes=([1], [2])) + conditioning.intercepts
     return GaussianMixtureDistribution(
         log_weights=log_responsibilities, means=means, covariances=conditioning.covariances
     )

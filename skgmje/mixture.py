@@ -140,11 +140,12 @@ class GaussianMixtureDistribution:
         y = self._as_targets(y)
         _, precision_chol, log_dets = self._factors()
         diff = y[..., :, None, :] - self.means
+        # Batched matmul reaches BLAS; the equivalent einsum does not.
         if self.shared_covariances:
-            projected = np.einsum("...nkd,kde->...nke", diff, precision_chol)
+            projected = np.swapaxes(np.swapaxes(diff, -2, -3) @ precision_chol, -2, -3)
         else:
-            projected = np.einsum("...nkd,nkde->...nke", diff, precision_chol)
-        mahalanobis = np.einsum("...e,...e->...", projected, projected)
+            projected = (diff[..., None, :] @ precision_chol)[..., 0, :]
+        mahalanobis = np.square(projected).sum(axis=-1)
         return self.log_weights - 0.5 * (mahalanobis + log_dets + self.n_targets * LOG_2PI)
 
     def log_prob(self, y):
