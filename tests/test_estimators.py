@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgmje import GJE, GMJE, GaussianMixtureDistribution
+from skgmje import GJE, GMJE, DualGJE, GaussianMixtureDistribution
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 
@@ -36,7 +36,14 @@ def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS
 
 
-ESTIMATORS = [GJE(), GMJE(), GMJE(n_components=3, random_state=0), ResidualGaussianRegressor()]
+ESTIMATORS = [
+    GJE(),
+    GMJE(),
+    GMJE(n_components=3, random_state=0),
+    DualGJE(),
+    DualGJE(n_fourier_features=64, random_state=0),
+    ResidualGaussianRegressor(),
+]
 
 
 @parametrize_with_checks(

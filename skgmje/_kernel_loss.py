@@ -1,0 +1,151 @@
+"""The dual (sample-space) GJE loss of MATH.md section 3, exact and with random Fourier features.
+
+Both forms return ``tr(T^T K^-1 T) + dy log|K|`` (Eq. 3-4; twice the Gaussian
+process negative log marginal likelihood without its constant) and its
+gradient with respect to the log hyper-parameters, plus what prediction needs.
+"""
+
+import numpy as np
+from scipy import linalg
+
+from ._gaussian import log_det_from_cholesky
+
+
+class ExactLossTerms:
+    """Loss, gradient and the factors prediction reuses, for a full Gram matrix."""
+
+    def __init__(self, loss, gradient, cholesky, dual_coef):
+        self.loss = loss
+        self.gradient = gradient
+        self.cholesky = cholesky
+        self.dual_coef = dual_coef
+
+
+def exact_dual_loss(gram, targets, gram_gradient=None):
+    """``tr(T^T K^-1 T) + dy log|K|`` for a positive definite ``K`` (N x N).
+
+    Parameters
+    ----------
+    gram : ndarray of shape (N, N)
+        ``k(X, X) + alpha I``.
+    targets : ndarray of shape (N, dy)
+    gram_gradient : ndarray of shape (N, N, P), optional
+        ``dK / dtheta_p`` for P log hyper-parameters.
+
+    Returns
+    -------
+    ExactLossTerms or None
+        ``None`` when ``K`` is not numerically positive definite.
+    """
+    try:
+        factor = linalg.cholesky(gram, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return None
+    dual_coef = linalg.cho_solve((factor, True), targets, check_finite=False)
+    n_targets = targets.shape[1]
+    loss = float(np.sum(targets * dual_coef) + n_targets * log_det_from_cholesky(factor))
+    gradient = None
+    if gram_gradient is not None:
+        # d/dtheta [tr(T'K^-1 T) + dy log|K|] = tr((dy K^-1 - a a') dK/dtheta), a = K^-1 T.
+        inverse = linalg.cho_solve((factor, True), np.eye(len(gram)), check_finite=False)
+        inner = n_targets * inverse - dual_coef @ dual_coef.T
+        gradient = np.einsum("ij,jip->p", inner, gram_gradient)
+    return ExactLossTerms(loss, gradient, factor, dual_coef)
+
+
+def fourier_features(X, frequencies, phases):
+    """``phi(x) = sqrt(2 / Df) cos(W x + b)`` (Rahimi and Recht), shape (N, Df)."""
+    return np.sqrt(2.0 / len(phases)) * np.cos(X @ frequencies.T + phases)
+
+
+class FourierLossTerms:
+    """Loss, gradient and the weight-space posterior of the random-feature GP."""
+
+    def __init__(self, loss, gradient, inner_cholesky, weight_mean):
+        self.loss = loss
+        self.gradient = gradient
+        self.inner_cholesky = inner_cholesky
+        self.weight_mean = weight_mean
+
+
+def fourier_dual_loss(
+    X, targets, base_frequencies, phases, amplitude, length_scale, noise_variance, gradient=False
+):
+    """The dual loss with ``K = a Phi Phi^T + s2 I`` in ``O(N Df^2)`` (MATH.md Eq. 75, 80).
+
+    Woodbury gives ``K^-1 T = (T - a Phi A^-1 Phi^T T) / s2`` and
+    Weinstein–Aronszajn ``log|K| = (N - Df) log s2 + log|A|`` with the
+    ``Df x Df`` matrix ``A = a Phi^T Phi + s2 I``; ``K`` itself is never formed.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, dx)
+    targets : ndarray of shape (N, dy)
+    base_frequencies : ndarray of shape (Df, dx)
+        Standard normal draws; the frequencies are ``base_frequencies / length_scale``
+        so that the features move smoothly with the length-scale.
+    phases : ndarray of shape (Df,)
+    amplitude, noise_variance : float
+    length_scale : float or ndarray of shape (dx,)
+    gradient : bool, default=False
+        Also return the gradient with respect to
+        ``(log amplitude, log length_scale..., log noise_variance)``.
+
+    Returns
+    -------
+    FourierLossTerms or None
+        ``None`` when ``A`` is not numerically positive definite.
+    """
+    n_samples, n_targets = targets.shape
+    n_features = len(phases)
+    frequencies = base_frequencies / length_scale
+    arguments = X @ frequencies.T + phases
+    scale = np.sqrt(2.0 / n_features)
+    features = scale * np.cos(arguments)
+    gram_features = features.T @ features
+    inner = amplitude * gram_features
+    inner.flat[:: n_features + 1] += noise_variance
+    try:
+        factor = linalg.cholesky(inner, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return None
+    projected_targets = features.T @ targets
+    weights = linalg.cho_solve((factor, True), projected_targets, check_finite=False)
+    data_fit = (np.sum(targets**2) - amplitude * np.sum(projected_targets * weights)) / (
+        noise_variance
+    )
+    log_det = (n_samples - n_features) * np.log(noise_variance) + log_det_from_cholesky(factor)
+    loss = float(data_fit + n_targets * log_det)
+    weight_mean = amplitude * weights
+    if not gradient:
+        return FourierLossTerms(loss, None, factor, weight_mean)
+
+    dual_coef = (targets - features @ weight_mean) / noise_variance
+    projected_coef = features.T @ dual_coef
+    # tr(K^-1 Phi Phi^T) = tr(A^-1 Phi^T Phi) by the push-through identity K^-1 Phi = Phi A^-1.
+    trace_inner_gram = np.trace(linalg.cho_solve((factor, True), gram_features, check_finite=False))
+    trace_inverse = (n_samples - amplitude * trace_inner_gram) / noise_variance
+    d_amplitude = amplitude * (n_targets * trace_inner_gram - np.sum(projected_coef**2))
+    d_noise = noise_variance * (n_targets * trace_inverse - np.sum(dual_coef**2))
+    # tr(M dK) with M = dy K^-1 - a a^T and dK = a (dPhi Phi^T + Phi dPhi^T), where
+    # dPhi/dlog l_d = S * (x_d w_d^T) elementwise, S = sqrt(2/Df) sin(W x + b).
+    sines = scale * np.sin(arguments)
+    if np.ndim(length_scale) == 0:
+        # One length-scale: dPhi/dlog l = S * (W x), and the K^-1 part reduces to
+        # tr(A^-1 Phi^T dPhi): one N x Df x Df product instead of two triangular solves.
+        d_features = sines * (arguments - phases)
+        cross = features.T @ d_features
+        trace_term = np.trace(linalg.cho_solve((factor, True), cross, check_finite=False))
+        d_length_scale = np.array(
+            [
+                2.0
+                * amplitude
+                * (n_targets * trace_term - np.sum((d_features.T @ dual_coef) * projected_coef))
+            ]
+        )
+    else:
+        weighted = n_targets * linalg.cho_solve((factor, True), features.T, check_finite=False).T
+        weighted -= dual_coef @ projected_coef.T
+        d_length_scale = 2.0 * amplitude * np.sum(X * ((weighted * sines) @ frequencies), axis=0)
+    grad = np.concatenate([[d_amplitude], d_length_scale, [d_noise]])
+    return FourierLossTerms(loss, grad, factor, weight_mean)
