@@ -17,6 +17,7 @@ from sklearn.neural_network import MLPRegressor
 from . import __version__
 from .baselines import ResidualGaussianRegressor
 from .datasets import BranchesOracle, make_intersecting_branches, make_separated_branches
+from .dual_gje import DualGJE
 from .gje import GJE
 from .gmje import GMJE
 
@@ -38,6 +39,7 @@ def _models():
             ),
         ),
         ("GJE", GJE()),
+        ("DualGJE (RFF 256)", DualGJE(n_fourier_features=256, random_state=SEED)),
         ("GMJE K=3", GMJE(n_components=3, random_state=SEED)),
         (
             "GMJE K by CV",
