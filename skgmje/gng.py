@@ -1,0 +1,400 @@
+"""GMJE-GNG: a Growing Neural Gas on the joint ``[x, y]`` turned into a Gaussian mixture."""
+
+import sys
+import time
+
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import connected_components
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from . import _em
+from ._gng import NeuralGasGraph
+from ._joint import conditional_distribution, prepare_conditioning, sample_joint
+from .base import _FLOAT_DTYPES, ConditionalDensityEstimator, check_option, check_positive
+
+COVARIANCE_TYPES = ("full", "tied")
+
+
+def _check_fraction(name, value, *, allow_zero=False):
+    """Raise a ValueError naming ``name`` unless ``value`` lies in (0, 1] (or [0, 1])."""
+    check_positive(name, value, allow_zero=allow_zero)
+    if value > 1:
+        raise ValueError(f"{name} must be <= 1; got {value!r}.")
+
+
+class GMJEGNG(ConditionalDensityEstimator):
+    """Gaussian Mixture Joint Embedding whose components a Growing Neural Gas discovers.
+
+    A Growing Neural Gas (Fritzke 1995; paper section 4.5, Algo 1; MATH.md
+    section 6) is trained online on the joint vectors ``z = [x, y]``: the two
+    nodes nearest each sample are joined by an edge, the nearest moves towards
+    the sample with its topological neighbours, edges that stop being
+    refreshed age out, and every ``insert_every`` samples a node is inserted
+    where the accumulated quantisation error is largest, up to ``max_nodes``.
+    The number of mixture components is therefore discovered, not fixed.
+
+    The graph then becomes a joint Gaussian mixture: every training point is
+    assigned to its nearest node; a node's component has the node as mean,
+    the (weighted) number of points it wins as weight, and the scatter of
+    those points about the node, plus ``reg_covar``, as covariance. Nodes
+    that win no point are left out of the mixture. Nodes that win fewer than
+    ``min_node_samples`` points take the shared covariance (the pooled
+    scatter of all points about their nodes) instead of an unreliable one of
+    their own; ``covariance_type="tied"`` gives every component the shared
+    one. Optionally ``n_em_steps`` EM iterations refine that mixture. The
+    conditional ``p(y | x)`` is the exact conditioning of the mixture, as in
+    :class:`GMJE`.
+
+    Parameters
+    ----------
+    max_nodes : int, default=30
+        Largest number of nodes; the graph stops growing there.
+    max_edge_age : int, default=50
+        Edges older than this (``a_max``) are removed, then nodes left without edges.
+    eps_winner : float, default=0.2
+        Step of the nearest node towards each sample (``epsilon_b``).
+    eps_neighbor : float, default=0.006
+        Step of the nearest node's topological neighbours (``epsilon_n``).
+    insert_every : int, default=100
+        A node is inserted every this many samples (``lambda``) while the
+        graph has fewer than ``max_nodes`` nodes.
+    split_error_decay : float, default=0.5
+        Factor applied to the errors of the two nodes a new node is inserted
+        between (``alpha``).
+    error_decay : float, default=0.995
+        Factor applied to every accumulated error after each sample (``d``).
+    max_iter : int, default=10
+        Passes over the training data in :meth:`fit`, each in a new random order.
+    covariance_type : {"full", "tied"}, default="full"
+        ``"full"``: one covariance per node, from the points it wins;
+        ``"tied"``: the shared covariance for every node.
+    reg_covar : float, default=1e-6
+        Non-negative value added to the diagonal of every covariance.
+    min_node_samples : int or None, default=None
+        A node winning fewer (weighted) points than this uses the shared
+        covariance. ``None`` means ``D + 1``, the fewest points whose scatter
+        can be non-singular in the joint dimension ``D``.
+    n_em_steps : int, default=10
+        EM iterations run from the GNG mixture at the end of :meth:`fit`; 0
+        keeps the GNG's own mixture. The GNG places the components and EM
+        sharpens them: on the demo data (2000 points) 10 steps lower the
+        held-out NLL from about 0.36 to 0.27 nats (Dataset A) and from 0.23
+        to 0.15 (Dataset B). :meth:`partial_fit` never runs EM.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the two starting nodes and the order in which samples are visited.
+    verbose : int, default=0
+        Prints one line per pass: nodes, edges, mean quantisation error.
+
+    Attributes
+    ----------
+    nodes_ : ndarray of shape (n_nodes, n_features + n_targets)
+        Node positions (the GNG reference vectors) in the joint space.
+    edges_ : ndarray of shape (n_edges, 2)
+        Node-index pairs ``(i, j)`` with ``i < j``.
+    edge_ages_ : ndarray of shape (n_edges,)
+    errors_ : ndarray of shape (n_nodes,)
+        Accumulated (decayed) squared quantisation error of each node.
+    node_counts_ : ndarray of shape (n_nodes,)
+        Weighted number of training points assigned to each node.
+    connected_components_ : ndarray of shape (n_nodes,)
+        Label of the graph's connected component that holds each node.
+    n_graph_components_ : int
+        Number of connected components of the graph.
+    n_components_ : int
+        Number of mixture components (nodes that won at least one point).
+    component_nodes_ : ndarray of shape (n_components_,)
+        Index into ``nodes_`` of the node behind each mixture component.
+    weights_ : ndarray of shape (n_components_,)
+    means_ : ndarray of shape (n_components_, n_features + n_targets)
+    covariances_ : ndarray
+        Joint covariances, (n_components_, D, D) for ``"full"`` and (D, D) for ``"tied"``.
+    conditioning_ : JointConditioning
+        Precomputed pieces of the conditional mixture (see :class:`GMJE`).
+    n_iter_ : int
+        Passes over data done: ``max_iter`` after :meth:`fit`, plus one per
+        :meth:`partial_fit` call.
+    n_steps_ : int
+        Samples presented to the graph so far.
+    quantization_error_ : float
+        Mean squared distance of each sample to its nearest node when it was
+        presented, during the last pass.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when ``X`` has string feature names.
+    n_targets_ : int
+
+    See Also
+    --------
+    GMJE : the same conditional mixture with components fitted by EM.
+
+    Notes
+    -----
+    ``fit`` starts a new graph, runs ``max_iter`` passes, then assigns the
+    training data to the final nodes, so the mixture statistics are exact for
+    the final graph. ``partial_fit`` runs one pass over its batch on the
+    current graph (state persists across calls, as dask-ml's ``Incremental``
+    needs) and adds the batch's statistics to running per-node sums
+    ``(count, sum z, sum z z^T)``, so the mixture reflects every batch seen
+    without storing data. Those running sums are approximate: points of
+    earlier batches stay with the node they were assigned to even after the
+    node has moved, a removed node's statistics are dropped and a new node
+    starts with none.
+
+    ``sample_weight``: rows with zero weight are ignored entirely; the
+    positive weights scale each row's contribution to the mixture statistics
+    (weights, covariances and the ``min_node_samples`` count). The graph
+    itself is trained on the positive-weight rows, each visited once per pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgmje.gng import GMJEGNG
+    >>> from skgmje.datasets import make_separated_branches
+    >>> X, y = make_separated_branches(n_samples=2000, random_state=0)
+    >>> model = GMJEGNG(random_state=0).fit(X, y)
+    >>> model.nodes_.shape, model.n_components_
+    ((30, 2), 30)
+    >>> model.n_graph_components_   # one chain of nodes along each of the three branches
+    3
+    >>> modes, weights = model.predict_distribution([[0.0]]).modes()
+    >>> np.sort(modes[0, weights[0] > 0.1, 0]).round(1)   # the branches at x = 0: -1.5, 0, 1.5
+    array([-1.5, -0.1,  1.5])
+    >>> round(model.score(X, y), 2)   # mean log p(y | x) in nats; the oracle's is about -0.2
+    -0.15
+    """
+
+    def __init__(
+        self,
+        max_nodes=30,
+        *,
+        max_edge_age=50,
+        eps_winner=0.2,
+        eps_neighbor=0.006,
+        insert_every=100,
+        split_error_decay=0.5,
+        error_decay=0.995,
+        max_iter=10,
+        covariance_type="full",
+        reg_covar=1e-6,
+        min_node_samples=None,
+        n_em_steps=10,
+        random_state=None,
+        verbose=0,
+    ):
+        self.max_nodes = max_nodes
+        self.max_edge_age = max_edge_age
+        self.eps_winner = eps_winner
+        self.eps_neighbor = eps_neighbor
+        self.insert_every = insert_every
+        self.split_error_decay = split_error_decay
+        self.error_decay = error_decay
+        self.max_iter = max_iter
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.min_node_samples = min_node_samples
+        self.n_em_steps = n_em_steps
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_parameters(self):
+        check_positive("max_nodes", self.max_nodes, integer=True)
+        if self.max_nodes < 2:
+            raise ValueError(f"max_nodes must be >= 2 (GNG starts with two); got {self.max_nodes!r}.")
+        check_positive("max_edge_age", self.max_edge_age, integer=True)
+        _check_fraction("eps_winner", self.eps_winner)
+        _check_fraction("eps_neighbor", self.eps_neighbor, allow_zero=True)
+        check_positive("insert_every", self.insert_every, integer=True)
+        _check_fraction("split_error_decay", self.split_error_decay)
+        _check_fraction("error_decay", self.error_decay)
+        check_positive("max_iter", self.max_iter, integer=True)
+        check_option("covariance_type", self.covariance_type, COVARIANCE_TYPES)
+        check_positive("reg_covar", self.reg_covar, allow_zero=True)
+        if self.min_node_samples is not None:
+            check_positive("min_node_samples", self.min_node_samples)
+        check_positive("n_em_steps", self.n_em_steps, integer=True, allow_zero=True)
+
+    def _fit(self, X, Y, sample_weight):
+        self._check_parameters()
+        Z = np.hstack([X, Y])
+        weights = np.ones(len(Z)) if sample_weight is None else sample_weight
+        self._center = np.average(Z, axis=0, weights=weights)
+        self._rng = check_random_state(self.random_state)
+        kept, kept_weights = self._positive_rows(Z - self._center, weights)
+        self._graph = self._new_graph(kept)
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            self._train_pass(kept)
+        self._graph.accumulate(kept, kept_weights)
+        return self._export(X.shape[1], refine_on=(kept, kept_weights))
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one pass of the graph over a batch and update the mixture.
+
+        The first call starts the graph (and fixes the feature and target
+        widths); later calls continue it. See the Notes of the class for how
+        the mixture statistics accumulate across calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        first_call = not hasattr(self, "_graph")
+        if first_call:
+            self._check_parameters()
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=first_call,
+            dtype=_FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=True,
+            ensure_min_samples=2 if first_call else 1,
+        )
+        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if not first_call and Y.shape[1] != self.n_targets_:
+            raise ValueError(
+                f"y has {Y.shape[1]} targets, but {type(self).__name__} was fitted "
+                f"with {self.n_targets_}."
+            )
+        if sample_weight is None:
+            weights = np.ones(len(X))
+        else:
+            weights = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        Z = np.hstack([np.asarray(X, dtype=np.float64), Y])
+        if first_call:
+            if not np.any(weights > 0):
+                raise ValueError("sample_weight must contain at least one positive weight.")
+            self._y_ndim = y.ndim
+            self.n_targets_ = Y.shape[1]
+            self._center = np.average(Z, axis=0, weights=weights)
+            self._rng = check_random_state(self.random_state)
+            self.n_iter_ = 0
+        kept, kept_weights = self._positive_rows(Z - self._center, weights)
+        if first_call:
+            self._graph = self._new_graph(kept)
+        if len(kept):
+            self._train_pass(kept)
+            self._graph.accumulate(kept, kept_weights)
+        return self._export(X.shape[1], refine_on=None)
+
+    @staticmethod
+    def _positive_rows(Z, weights):
+        positive = weights > 0
+        return np.ascontiguousarray(Z[positive]), weights[positive]
+
+    def _new_graph(self, Z):
+        if len(Z) < 2:
+            raise ValueError(
+                "GMJEGNG starts from two samples with positive weight; got "
+                f"{len(Z)}."
+            )
+        start = self._rng.choice(len(Z), size=2, replace=False)
+        return NeuralGasGraph(Z[start], self.max_nodes)
+
+    def _train_pass(self, Z):
+        started = time.perf_counter()
+        total = self._graph.train(
+            Z[self._rng.permutation(len(Z))],
+            eps_winner=self.eps_winner,
+            eps_neighbor=self.eps_neighbor,
+            max_edge_age=self.max_edge_age,
+            insert_every=self.insert_every,
+            split_error_decay=self.split_error_decay,
+            error_decay=self.error_decay,
+        )
+        self.n_iter_ += 1
+        self.quantization_error_ = total / len(Z)
+        if self.verbose:
+            print(
+                f"Pass {self.n_iter_}: {self._graph.n_nodes} nodes, "
+                f"{len(self._graph.edges()[0])} edges, mean quantisation error "
+                f"{self.quantization_error_:.6g} ({time.perf_counter() - started:.2f} s)",
+                file=sys.stdout,
+                flush=True,
+            )
+
+    def _export(self, n_context, refine_on):
+        """Public graph attributes, then the mixture built from the node statistics."""
+        graph, center = self._graph, self._center
+        n_nodes = graph.n_nodes
+        self.nodes_ = graph.nodes[:n_nodes] + center
+        self.edges_, self.edge_ages_ = graph.edges()
+        self.errors_ = graph.true_errors()
+        self.node_counts_ = graph.counts[:n_nodes].copy()
+        self.n_steps_ = graph.n_steps
+        adjacency = csr_array(
+            (np.ones(len(self.edges_)), (self.edges_[:, 0], self.edges_[:, 1])),
+            shape=(n_nodes, n_nodes),
+        )
+        self.n_graph_components_, self.connected_components_ = connected_components(
+            adjacency, directed=False
+        )
+        parameters = self._mixture_from_statistics()
+        if refine_on is not None:
+            Z, weights = refine_on
+            for _ in range(self.n_em_steps):
+                statistics = _em.e_step(Z, parameters, self.covariance_type, weights)
+                parameters = _em.m_step(statistics, self.covariance_type, self.reg_covar)
+        self.weights_ = parameters.weights
+        self.means_ = parameters.means + center
+        self.covariances_ = parameters.covariances
+        self.n_components_ = len(self.weights_)
+        n_joint = self.means_.shape[1]
+        self.conditioning_ = prepare_conditioning(
+            self.weights_,
+            self.means_,
+            _em.full_covariances(self.covariances_, self.covariance_type, self.n_components_, n_joint),
+            n_context,
+        )
+        return self
+
+    def _mixture_from_statistics(self):
+        """Means = nodes, weights = win counts, covariances = scatter about the nodes."""
+        graph = self._graph
+        n_nodes = graph.n_nodes
+        counts = graph.counts[:n_nodes]
+        won = np.flatnonzero(counts > 0)
+        self.component_nodes_ = won
+        counts, means = counts[won], graph.nodes[won]
+        sums, squares = graph.sums[won], graph.squares[won]
+        n_joint = means.shape[1]
+        # sum_i (z_i - m)(z_i - m)^T = sum z z^T - m s^T - s m^T + N m m^T, with s = sum z.
+        cross = np.einsum("kd,ke->kde", means, sums)
+        scatter = (
+            squares - cross - np.swapaxes(cross, 1, 2)
+            + counts[:, None, None] * np.einsum("kd,ke->kde", means, means)
+        )
+        scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
+        diagonal = np.arange(n_joint)
+        shared = scatter.sum(axis=0) / counts.sum()
+        shared[diagonal, diagonal] += self.reg_covar
+        if self.covariance_type == "tied":
+            covariances = shared
+        else:
+            covariances = scatter / counts[:, None, None]
+            covariances[:, diagonal, diagonal] += self.reg_covar
+            minimum = n_joint + 1 if self.min_node_samples is None else self.min_node_samples
+            covariances[counts < minimum] = shared
+        return _em.MixtureParameters(
+            counts / counts.sum(),
+            means,
+            covariances,
+            _em.precisions_cholesky_of(covariances, self.covariance_type),
+        )
+
+    def _predict_distribution(self, X):
+        return conditional_distribution(self.conditioning_, X)
+
+    def _sample_joint(self, n_samples, rng):
+        return sample_joint(self.conditioning_, n_samples, rng)
