@@ -72,10 +72,14 @@ class NeuralGasGraph:
         n_nodes = self.n_nodes
         live_nodes, live_ages, diff = nodes[:n_nodes], ages[:n_nodes, :n_nodes], buffer[:n_nodes]
         n_steps, scale = self.n_steps, self.error_scale
+        # The per-sample cost is call overhead, not arithmetic: bound ufuncs and their
+        # reduce methods skip the Python wrappers of np.einsum and ndarray.max.
+        subtract, square, matmul, row_max = np.subtract, np.square, np.matmul, np.maximum.reduce
+        ones = np.ones(nodes.shape[1])
         total = 0.0
         for z in Z:
-            np.subtract(live_nodes, z, out=diff)
-            distance = np.einsum("ij,ij->i", diff, diff)
+            subtract(live_nodes, z, out=diff)
+            distance = matmul(square(diff), ones)
             # Two argmins beat np.argpartition's overhead at these sizes.
             winner = distance.argmin()
             winner_distance = distance[winner]
@@ -97,7 +101,7 @@ class NeuralGasGraph:
             live_ages[runner_up, winner] = 0
             changed = False
             # Only the winner's edges aged, so only its row can hold a too-old edge.
-            if row.max() > max_edge_age:
+            if row_max(row) > max_edge_age:
                 changed = self._remove_old_edges(winner, max_edge_age, n_nodes)
             n_steps += 1
             if n_steps % insert_every == 0 and self.n_nodes < self.max_nodes:

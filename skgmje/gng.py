@@ -142,6 +142,11 @@ class GMJEGNG(ConditionalDensityEstimator):
     node has moved, a removed node's statistics are dropped and a new node
     starts with none.
 
+    Distances are Euclidean in the joint space, so columns of ``x`` and
+    ``y`` on very different scales should be brought to comparable scales
+    first (``StandardScaler`` in a ``Pipeline`` does it for ``x``). Each sample costs O(``max_nodes`` x D) in a handful of
+    vectorised NumPy operations.
+
     ``sample_weight``: rows with zero weight are ignored entirely; the
     positive weights scale each row's contribution to the mixture statistics
     (weights, covariances and the ``min_node_samples`` count). The graph
@@ -233,8 +238,8 @@ class GMJEGNG(ConditionalDensityEstimator):
         """Run one pass of the graph over a batch and update the mixture.
 
         The first call starts the graph (and fixes the feature and target
-        widths); later calls continue it. See the Notes of the class for how
-        the mixture statistics accumulate across calls.
+        widths and ``max_nodes``); later calls continue it. See the Notes of
+        the class for how the mixture statistics accumulate across calls.
 
         Parameters
         ----------
@@ -246,9 +251,8 @@ class GMJEGNG(ConditionalDensityEstimator):
         -------
         self : object
         """
+        self._check_parameters()
         first_call = not hasattr(self, "_graph")
-        if first_call:
-            self._check_parameters()
         X, y = validate_data(
             self,
             X,
