@@ -9,7 +9,7 @@ contiguous slice, without masks, and exporting the graph needs no compaction
 pass.
 
 GNG is sequential per sample, so the per-sample step is a short, fixed list of
-vectorised operations over the live nodes (distances, a top-2 partition, the
+vectorised operations over the live nodes (distances, two argmins for the top two, the
 ageing of the winner's edges, one dense move of the winner and its neighbours);
 only the rare events (edge and node removal, insertion) take Python branches.
 """
