@@ -176,7 +176,9 @@ def run_skgmje(Z, options):
 
 def bench_throughput(config, n_features, neupy_python, workdir):
     Z = make_blobs(config["n_samples"], n_features, config["n_blobs"], DATA_SEED)
-    options = {**FRITZKE, "max_nodes": config["max_nodes"], "passes": config["passes"], "seed": MODEL_SEED}
+    options = {
+        **FRITZKE, "max_nodes": config["max_nodes"], "passes": config["passes"], "seed": MODEL_SEED,
+    }
     ours, theirs = [], []
     # Interleaved repeats, so that a slow spell of the machine hits both libraries.
     for _ in range(config["repeats"]):
@@ -213,7 +215,9 @@ def bench_throughput(config, n_features, neupy_python, workdir):
             "parameters": options,
             "skgmje_seconds": ours,
             "neupy_seconds": theirs,
-            "skgmje_timed": "GMJEGNG.fit whole: validation, graph, assignment and mixture (n_em_steps=0)",
+            "skgmje_timed": (
+                "GMJEGNG.fit whole: validation, graph, assignment and mixture (n_em_steps=0)"
+            ),
             "neupy_timed": "GrowingNeuralGas.train(Z, epochs=passes): the graph only",
             "skgmje_nodes": int(len(model.nodes_)),
             "skgmje_edges": int(len(model.edges_)),
@@ -367,7 +371,10 @@ def main(argv=None):
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=float) + "\n")
     print_report(measurements, nll)
-    print(f"\nall targets met: {all_met}; wall time {report['wall_seconds']:.0f} s; wrote {args.output}")
+    print(
+        f"\nall targets met: {all_met}; wall time {report['wall_seconds']:.0f} s; "
+        f"wrote {args.output}"
+    )
 
 
 if __name__ == "__main__":

@@ -171,7 +171,8 @@ class NeuralGasGraph:
         for start in range(0, len(Z), block_rows):
             block = Z[start : start + block_rows]
             # ||z||^2 is the same for every node of a row, so it does not change the argmin.
-            labels[start : start + block_rows] = np.argmin(node_norms - 2.0 * block @ live.T, axis=1)
+            scores = node_norms - 2.0 * block @ live.T
+            labels[start : start + block_rows] = np.argmin(scores, axis=1)
         return labels
 
     def accumulate(self, Z, weights):

@@ -144,8 +144,9 @@ class GMJEGNG(ConditionalDensityEstimator):
 
     Distances are Euclidean in the joint space, so columns of ``x`` and
     ``y`` on very different scales should be brought to comparable scales
-    first (``StandardScaler`` in a ``Pipeline`` does it for ``x``). Each sample costs O(``max_nodes`` x D) in a handful of
-    vectorised NumPy operations.
+    first (``StandardScaler`` in a ``Pipeline`` does it for ``x``). Each
+    sample costs O(``max_nodes`` x D) in a handful of vectorised NumPy
+    operations.
 
     ``sample_weight``: rows with zero weight are ignored entirely; the
     positive weights scale each row's contribution to the mixture statistics
@@ -206,7 +207,9 @@ class GMJEGNG(ConditionalDensityEstimator):
     def _check_parameters(self):
         check_positive("max_nodes", self.max_nodes, integer=True)
         if self.max_nodes < 2:
-            raise ValueError(f"max_nodes must be >= 2 (GNG starts with two); got {self.max_nodes!r}.")
+            raise ValueError(
+                f"max_nodes must be >= 2 (GNG starts with two); got {self.max_nodes!r}."
+            )
         check_positive("max_edge_age", self.max_edge_age, integer=True)
         _check_fraction("eps_winner", self.eps_winner)
         _check_fraction("eps_neighbor", self.eps_neighbor, allow_zero=True)
@@ -354,12 +357,11 @@ class GMJEGNG(ConditionalDensityEstimator):
         self.means_ = parameters.means + center
         self.covariances_ = parameters.covariances
         self.n_components_ = len(self.weights_)
-        n_joint = self.means_.shape[1]
+        covariances = _em.full_covariances(
+            self.covariances_, self.covariance_type, self.n_components_, self.means_.shape[1]
+        )
         self.conditioning_ = prepare_conditioning(
-            self.weights_,
-            self.means_,
-            _em.full_covariances(self.covariances_, self.covariance_type, self.n_components_, n_joint),
-            n_context,
+            self.weights_, self.means_, covariances, n_context
         )
         return self
 
