@@ -20,6 +20,8 @@ from .datasets import BranchesOracle, make_intersecting_branches, make_separated
 from .dual_gje import DualGJE
 from .gje import GJE
 from .gmje import GMJE
+from .gng import GMJEGNG
+from .smc import SMCGMJE
 
 DATASETS = {
     "A (separated)": ("separated", make_separated_branches),
@@ -41,6 +43,8 @@ def _models():
         ("GJE", GJE()),
         ("DualGJE (RFF 256)", DualGJE(n_fourier_features=256, random_state=SEED)),
         ("GMJE K=3", GMJE(n_components=3, random_state=SEED)),
+        ("GMJEGNG", GMJEGNG(random_state=SEED)),
+        ("SMCGMJE", SMCGMJE(random_state=SEED)),
         (
             "GMJE K by CV",
             GridSearchCV(

@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgmje import GJE, GMJE, DualGJE, GaussianMixtureDistribution
+from skgmje import GJE, GMJE, GMJEGNG, SMCGMJE, DualGJE, GaussianMixtureDistribution
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 
@@ -42,6 +42,9 @@ ESTIMATORS = [
     GMJE(n_components=3, random_state=0),
     DualGJE(),
     DualGJE(n_fourier_features=64, random_state=0),
+    GMJEGNG(max_nodes=12, max_iter=3, random_state=0),
+    SMCGMJE(n_particles=64, batch_size=64, max_iter=3, random_state=0),
+    SMCGMJE(n_particles=64, batch_size=64, max_iter=3, resampling=None, random_state=0),
     ResidualGaussianRegressor(),
 ]
 

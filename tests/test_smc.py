@@ -149,6 +149,31 @@ def test_pooled_weights_are_normalised_equation_118_weights(resampling, monkeypa
     assert 1.0 <= model.ess_history_[-1] <= len(bank) + len(batch)
 
 
+def test_responsibility_weights_are_the_em_weight_step(monkeypatch):
+    model, X, y = _bank_then_batch("systematic")
+    model.set_params(weight_update="responsibility")
+    sample_weight = np.linspace(0.5, 2.0, len(X))
+    bank, covariance = model.particles_.copy(), model.covariance_.copy()
+    seen = []
+
+    def recording_resample(weights, n_draws, method, random_state=None):
+        seen.append(weights.copy())
+        return resample(weights, n_draws, method, random_state)
+
+    monkeypatch.setattr(smc, "resample", recording_resample)
+    model.partial_fit(X, y, sample_weight=sample_weight)
+    (pooled,) = seen
+    batch = np.column_stack([X, y])
+    log_kernel = np.array(
+        [stats.multivariate_normal(mean, covariance).logpdf(batch) for mean in bank]
+    )
+    responsibilities = np.exp(log_kernel - logsumexp(log_kernel, axis=0))  # (bank, batch)
+    particles = responsibilities @ sample_weight  # each batch item hands out its weight
+    keys = sample_weight * particles.mean()
+    expected = np.concatenate([particles, keys])
+    np.testing.assert_allclose(pooled, expected / expected.sum(), rtol=1e-9, atol=1e-15)
+
+
 def test_resampling_step_keeps_the_bank_size_and_resets_weights():
     model, X, y = _bank_then_batch("multinomial")
     pool = np.vstack([model.particles_, np.column_stack([X, y])])
@@ -348,6 +373,7 @@ def test_more_particles_than_rows_warns_and_keeps_every_row():
         ({"n_particles": 0}, "n_particles"),
         ({"n_particles": 2.5}, "n_particles"),
         ({"resampling": "residual"}, "resampling"),
+        ({"weight_update": "likelihood"}, "weight_update"),
         ({"batch_size": 0}, "batch_size"),
         ({"max_iter": 0}, "max_iter"),
         ({"covariance_momentum": 1.0}, "covariance_momentum"),
