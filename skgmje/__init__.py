@@ -7,8 +7,20 @@ multi-valued, with calibrated uncertainty and generative sampling.
 from .dual_gje import DualGJE
 from .gje import GJE
 from .gmje import GMJE
+from .gng import GMJEGNG
+from .mdn import GMJEMDN
 from .mixture import GaussianMixtureDistribution
+from .smc import SMCGMJE
 
 __version__ = "0.1.0"
 
-__all__ = ["DualGJE", "GJE", "GMJE", "GaussianMixtureDistribution", "__version__"]
+__all__ = [
+    "DualGJE",
+    "GJE",
+    "GMJE",
+    "GMJEGNG",
+    "GMJEMDN",
+    "GaussianMixtureDistribution",
+    "SMCGMJE",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Torch building blocks (no scikit-learn): the paper's objectives and networks."""
