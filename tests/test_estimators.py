@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgmje import GJE, GMJE, GMJEGNG, SMCGMJE, DualGJE, GaussianMixtureDistribution
+from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, DualGJE, GaussianMixtureDistribution
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 
@@ -45,6 +45,7 @@ ESTIMATORS = [
     GMJEGNG(max_nodes=12, max_iter=3, random_state=0),
     SMCGMJE(n_particles=64, batch_size=64, max_iter=3, random_state=0),
     SMCGMJE(n_particles=64, batch_size=64, max_iter=3, resampling=None, random_state=0),
+    GMJEMDN(hidden_layer_sizes=(16,), max_epochs=10, random_state=0),
     ResidualGaussianRegressor(),
 ]
 
