@@ -30,7 +30,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from threadpoolctl import threadpool_limits
 
-from bench_gmje import machine_info
+from _common import machine_info
 from skgmje import DualGJE
 from skgmje.datasets import BranchesOracle, make_intersecting_branches
 

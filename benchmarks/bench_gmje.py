@@ -16,22 +16,19 @@ a smoke run of about ten seconds. Results go to ``benchmarks/results/bench_gmje.
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 import warnings
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 from gmr import GMM
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
+from _common import machine_info, progress
 from skgmje import GMJE
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "bench_gmje.json"
@@ -282,50 +279,6 @@ def bench_conditional(config):
     return [density, mean]
 
 
-def git_revision():
-    """Commit of the checkout and whether skgmje/ differs from it; None outside git."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*arguments):
-        return subprocess.run(
-            ["git", *arguments], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    try:
-        changes = git("status", "--porcelain", "--", "skgmje")
-        return {"commit": git("rev-parse", "HEAD"), "skgmje_has_local_changes": bool(changes)}
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def machine_info():
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "versions": {
-            name: version(name) for name in ("numpy", "scipy", "scikit-learn", "gmr", "skgmje")
-        },
-        "threadpools": [
-            {key: pool.get(key) for key in ("user_api", "internal_api", "version", "num_threads")}
-            for pool in threadpool_info()
-        ],
-        "skgmje_git": git_revision(),
-    }
-
-
 def format_value(value, unit):
     if unit == "queries/s":
         return f"{value:,.0f} q/s"
@@ -358,11 +311,6 @@ def print_table(measurements):
                 f"  {check_name:<34} {check['value']:>17.3g} {'':>17} {'':>9} "
                 f"{target:>9}  {verdict(check['meets_target'])}"
             )
-
-
-def progress(message):
-    # stderr, so that stdout carries only the table.
-    print(message, file=sys.stderr, flush=True)
 
 
 def run(config):

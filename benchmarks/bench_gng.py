@@ -38,18 +38,17 @@ minute). Results go to ``benchmarks/results/bench_gng.json`` (``--output`` to ch
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
+from _common import machine_info
 from skgmje import GMJE
 from skgmje._demo import DATASETS, N_TEST, N_TRAIN, SEED, _split
 from skgmje.datasets import BranchesOracle
@@ -272,42 +271,6 @@ def bench_nll(config):
             row["gap_to_oracle"] = row["nll"] - rows["oracle"]["nll"]
         results[title] = rows
     return {"n_train": N_TRAIN, "n_test": N_TEST, "seed": SEED, "datasets": results}
-
-
-def git_revision():
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*arguments):
-        return subprocess.run(
-            ["git", *arguments], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    try:
-        changes = git("status", "--porcelain", "--", "skgmje")
-        return {"commit": git("rev-parse", "HEAD"), "skgmje_has_local_changes": bool(changes)}
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def machine_info():
-    cpu = None
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_model": cpu or platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "versions": {name: version(name) for name in ("numpy", "scipy", "scikit-learn", "skgmje")},
-        "threadpools": [
-            {key: pool.get(key) for key in ("user_api", "internal_api", "version", "num_threads")}
-            for pool in threadpool_info()
-        ],
-        "skgmje_git": git_revision(),
-    }
 
 
 def print_report(measurements, nll):

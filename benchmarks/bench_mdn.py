@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from bench_gmje import machine_info
+from _common import machine_info
 from skgmje import GMJE, GMJEMDN
 from skgmje._demo import DATASETS, N_TEST, N_TRAIN, SEED, _split
 from skgmje.datasets import BranchesOracle

@@ -23,18 +23,15 @@ Run ``python benchmarks/bench_smc.py`` (about a minute on 2 cores) or add
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
+from _common import machine_info, progress
 from skgmje._demo import DATASETS, N_TEST, N_TRAIN, SEED, _split
 from skgmje.datasets import BranchesOracle
 from skgmje.smc import SMCGMJE
@@ -81,11 +78,6 @@ def parse_args(argv=None):
         help="BLAS/OpenMP threads (default 1; 0 keeps the libraries' defaults)",
     )
     return parser.parse_args(argv)
-
-
-def progress(message):
-    # stderr, so that stdout carries only the table.
-    print(message, file=sys.stderr, flush=True)
 
 
 def held_out_nll(config, batch_size):
@@ -157,37 +149,6 @@ def defaults_on_demo():
             rows[label] = {"nll": -model.score(X_test, y_test), "fit_seconds": seconds}
         results[title] = rows
     return results
-
-
-def git_revision():
-    """Commit of the checkout and whether skgmje/ differs from it; None outside git."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*arguments):
-        return subprocess.run(
-            ["git", *arguments], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    try:
-        changes = git("status", "--porcelain", "--", "skgmje")
-        return {"commit": git("rev-parse", "HEAD"), "skgmje_has_local_changes": bool(changes)}
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def machine_info():
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "processor": platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "versions": {name: version(name) for name in ("numpy", "scipy", "scikit-learn", "skgmje")},
-        "threadpools": [
-            {key: pool.get(key) for key in ("user_api", "internal_api", "version", "num_threads")}
-            for pool in threadpool_info()
-        ],
-        "skgmje_git": git_revision(),
-    }
 
 
 def verdict(met):

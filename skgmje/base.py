@@ -64,6 +64,39 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         self.n_targets_ = Y.shape[1]
         return self._fit(np.asarray(X, dtype=np.float64), Y, sample_weight)
 
+    def _validate_partial_fit(self, X, y, sample_weight, first_call):
+        """Validated ``(X, Y, weights)`` for one ``partial_fit`` batch, all float64.
+
+        The first call sets the number of features and targets; later calls must
+        match them. A batch after the first may be a single row.
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=first_call,
+            dtype=_FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=True,
+            ensure_min_samples=2 if first_call else 1,
+        )
+        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if first_call:
+            self._y_ndim = y.ndim
+            self.n_targets_ = Y.shape[1]
+        elif Y.shape[1] != self.n_targets_:
+            raise ValueError(
+                f"y has {Y.shape[1]} targets, but {type(self).__name__} was fitted "
+                f"with {self.n_targets_}."
+            )
+        if sample_weight is None:
+            weights = np.ones(len(Y))
+        else:
+            weights = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        return np.asarray(X, dtype=np.float64), Y, weights
+
     def _validate_X(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)

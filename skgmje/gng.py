@@ -7,12 +7,11 @@ import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import connected_components
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from . import _em
 from ._gng import NeuralGasGraph
 from ._joint import conditional_distribution, prepare_conditioning, sample_joint
-from .base import _FLOAT_DTYPES, ConditionalDensityEstimator, check_option, check_positive
+from .base import ConditionalDensityEstimator, check_option, check_positive
 
 COVARIANCE_TYPES = ("full", "tied")
 
@@ -256,34 +255,11 @@ class GMJEGNG(ConditionalDensityEstimator):
         """
         self._check_parameters()
         first_call = not hasattr(self, "_graph")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first_call,
-            dtype=_FLOAT_DTYPES,
-            multi_output=True,
-            y_numeric=True,
-            ensure_min_samples=2 if first_call else 1,
-        )
-        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if not first_call and Y.shape[1] != self.n_targets_:
-            raise ValueError(
-                f"y has {Y.shape[1]} targets, but {type(self).__name__} was fitted "
-                f"with {self.n_targets_}."
-            )
-        if sample_weight is None:
-            weights = np.ones(len(X))
-        else:
-            weights = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        Z = np.hstack([np.asarray(X, dtype=np.float64), Y])
+        X, Y, weights = self._validate_partial_fit(X, y, sample_weight, first_call)
+        Z = np.hstack([X, Y])
         if first_call:
             if not np.any(weights > 0):
                 raise ValueError("sample_weight must contain at least one positive weight.")
-            self._y_ndim = y.ndim
-            self.n_targets_ = Y.shape[1]
             self._center = np.average(Z, axis=0, weights=weights)
             self._rng = check_random_state(self.random_state)
             self.n_iter_ = 0

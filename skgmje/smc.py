@@ -6,11 +6,10 @@ import warnings
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._gaussian import LOG_2PI, cholesky, log_det_from_cholesky, precision_cholesky
 from ._joint import JointConditioning, conditional_distribution, sample_joint
-from .base import _FLOAT_DTYPES, ConditionalDensityEstimator, check_positive
+from .base import ConditionalDensityEstimator, check_positive
 
 RESAMPLING = ("multinomial", "systematic")
 WEIGHT_UPDATES = ("kernel", "responsibility")
@@ -349,39 +348,16 @@ class SMCGMJE(ConditionalDensityEstimator):
         """
         self._check_parameters()
         first_call = not hasattr(self, "particles_")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first_call,
-            dtype=_FLOAT_DTYPES,
-            multi_output=True,
-            y_numeric=True,
-            ensure_min_samples=2 if first_call else 1,
-        )
-        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if not first_call and Y.shape[1] != self.n_targets_:
-            raise ValueError(
-                f"y has {Y.shape[1]} targets, but {type(self).__name__} was fitted "
-                f"with {self.n_targets_}."
-            )
-        if sample_weight is None:
-            weights = np.ones(len(Y))
-        else:
-            weights = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
+        X, Y, weights = self._validate_partial_fit(X, y, sample_weight, first_call)
         keep = weights > 0
         if first_call and np.count_nonzero(keep) < 2:
             raise ValueError(
                 "The first partial_fit call needs at least 2 samples with positive weight "
                 "to start the bank and its covariance."
             )
-        Z = np.hstack([np.asarray(X, dtype=np.float64), Y])[keep]
+        Z = np.hstack([X, Y])[keep]
         weights = weights[keep]
         if first_call:
-            self._y_ndim = y.ndim
-            self.n_targets_ = Y.shape[1]
             self._reset(self.n_particles, X.shape[1], Z.shape[1])
             self._next_id = 0
         ids = self._next_id + np.arange(len(Z))
