@@ -141,16 +141,23 @@ def _draw(fitted, path):
         return False
     titles = list(fitted)
     labels = list(fitted[titles[0]]["models"])
+    n_columns = min(len(labels), 5)
+    rows_per_dataset = -(-len(labels) // n_columns)
     figure, axes = plt.subplots(
-        len(titles), len(labels), figsize=(3.2 * len(labels), 3.0 * len(titles)),
+        len(titles) * rows_per_dataset, n_columns,
+        figsize=(3.2 * n_columns, 2.8 * len(titles) * rows_per_dataset),
         sharex=True, squeeze=False,
     )
+    for dataset_index in range(len(titles)):
+        for slot in range(len(labels), rows_per_dataset * n_columns):
+            axes[dataset_index * rows_per_dataset + slot // n_columns, slot % n_columns].set_visible(False)
     x_grid = np.linspace(-1.0, 1.0, 200)[:, None]
-    for row, title in enumerate(titles):
+    for dataset_index, title in enumerate(titles):
         X, y = fitted[title]["data"]
         y_grid = np.linspace(y.min() - 0.3, y.max() + 0.3, 200)
-        for column, (label, model) in enumerate(fitted[title]["models"].items()):
-            axis = axes[row, column]
+        for index, (label, model) in enumerate(fitted[title]["models"].items()):
+            row = dataset_index * rows_per_dataset + index // n_columns
+            axis = axes[row, index % n_columns]
             distribution = model.predict_distribution(x_grid)
             density = distribution.pdf(np.repeat(y_grid[:, None], len(x_grid), axis=1))
             axis.pcolormesh(
@@ -161,8 +168,10 @@ def _draw(fitted, path):
             axis.set_title(f"{title.split()[0]}: {label}", fontsize=9)
             axis.set_xlim(-1, 1)
             axis.set_ylim(y_grid[0], y_grid[-1])
+            if index % n_columns == 0:
+                axis.set_ylabel("target y")
     figure.supxlabel("context x")
-    figure.supylabel("target y  (heat: sqrt p(y|x); cyan: E[y|x])")
+    figure.suptitle("heat: sqrt p(y|x);  cyan: E[y|x];  white: training points", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
