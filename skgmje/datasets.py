@@ -6,6 +6,7 @@ exactly, so every model can be compared with the best possible score.
 """
 
 import numpy as np
+from sklearn.datasets import load_digits
 from sklearn.utils import check_random_state
 
 from .mixture import GaussianMixtureDistribution
@@ -183,3 +184,58 @@ def make_intersecting_branches(
     ((5, 1), (5,))
     """
     return _make_branches("intersecting", n_samples, noise, random_state, return_branch)
+
+
+def make_translated_digits(canvas=14, noise=0.05, random_state=None):
+    """The 8x8 digits of scikit-learn, each pasted at a random place of a larger canvas.
+
+    Each image of :func:`sklearn.datasets.load_digits`, its pixels scaled from
+    ``0..16`` to ``[0, 1]``, is placed at a uniformly random position (top-left
+    corner uniform over the ``(canvas - 7)^2`` positions that keep it inside)
+    on a ``canvas x canvas`` canvas of zeros, then Gaussian noise of standard
+    deviation ``noise`` is added to every pixel (values are not clipped). Raw
+    pixels no longer line up across images, so a linear probe on them does
+    poorly (about 16% on a 14x14 canvas): a test of whether a representation
+    learns translation invariance.
+
+    Parameters
+    ----------
+    canvas : int, default=14
+        Side of the canvas, at least 8.
+    noise : float, default=0.05
+        Standard deviation of the pixel noise; 0 leaves the digits exact.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the positions and the noise (positions are drawn first, so one
+        seed places the digits the same way whatever the noise).
+
+    Returns
+    -------
+    X : ndarray of shape (1797, canvas * canvas)
+        Flat images, row by row.
+    y : ndarray of shape (1797,)
+        The digit labels, 0 to 9, in the order of ``load_digits``.
+
+    Examples
+    --------
+    >>> from skgmje.datasets import make_translated_digits
+    >>> X, y = make_translated_digits(canvas=14, noise=0.0, random_state=0)
+    >>> X.shape, y.shape
+    ((1797, 196), (1797,))
+    >>> float(X.min()), float(X.max())
+    (0.0, 1.0)
+    """
+    if not isinstance(canvas, (int, np.integer)) or canvas < 8:
+        raise ValueError(f"canvas must be an integer >= 8; got {canvas!r}.")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0; got {noise!r}.")
+    rng = check_random_state(random_state)
+    digits = load_digits()
+    images = digits.images / 16.0
+    n_images, side = len(images), images.shape[1]
+    tops, lefts = rng.randint(canvas - side + 1, size=(2, n_images))
+    rows = tops[:, None] + np.arange(side)
+    columns = lefts[:, None] + np.arange(side)
+    X = np.zeros((n_images, canvas, canvas))
+    X[np.arange(n_images)[:, None, None], rows[:, :, None], columns[:, None, :]] = images
+    X += noise * rng.standard_normal(X.shape)
+    return X.reshape(n_images, canvas * canvas), digits.target
