@@ -1,0 +1,294 @@
+"""Encoders, two-view augmentations and the translated digits data set."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from sklearn.datasets import load_digits
+
+from skgmje.datasets import make_translated_digits
+from skgmje.nn.augment import (
+    Compose,
+    FeatureMasking,
+    GaussianNoise,
+    RandomErasing,
+    RandomShift,
+    TwoViews,
+    check_generator,
+)
+from skgmje.nn.encoders import ConvEncoder, MLPEncoder, ResNet18, to_images
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _shift_reference(image, dy, dx):
+    """``out[i, j] = image[i - dy, j - dx]``, zero outside: a shift written with slices."""
+    out = np.zeros_like(image)
+    h, w = image.shape[-2:]
+    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+# --- encoders --------------------------------------------------------------------------------
+
+def test_to_images_views_flat_rows_as_square_images():
+    flat = torch.arange(2 * 3 * 16.0).reshape(2, 48)
+    images = to_images(flat, in_channels=3)
+    assert images.shape == (2, 3, 4, 4) and images.data_ptr() == flat.data_ptr()
+    assert images[1, 2, 3, 0].item() == flat[1, 2 * 16 + 3 * 4].item()
+    with pytest.raises(ValueError, match="square"):
+        to_images(torch.zeros(2, 50))
+    with pytest.raises(ValueError, match="square"):
+        to_images(torch.zeros(2, 8, 8))
+
+
+def test_mlp_encoder_has_the_requested_widths_and_flattens_images():
+    encoder = MLPEncoder(64, (32, 16), 5)
+    linear = [layer for layer in encoder.modules() if isinstance(layer, torch.nn.Linear)]
+    assert [(layer.in_features, layer.out_features) for layer in linear] == [(64, 32), (32, 16), (16, 5)]
+    X = torch.randn(3, 64)
+    torch.testing.assert_close(encoder(X.reshape(3, 1, 8, 8)), encoder(X))
+    assert encoder(X).shape == (3, 5)
+    assert len([m for m in MLPEncoder(4, 7, 2).modules() if isinstance(m, torch.nn.Linear)]) == 2
+    # No hidden layer: a linear map.
+    assert [type(layer) for layer in MLPEncoder(4, (), 2).layers] == [torch.nn.Flatten, torch.nn.Linear]
+
+
+@pytest.mark.parametrize("side", [8, 14])
+def test_conv_encoder_takes_flat_rows_or_image_batches(side):
+    encoder = ConvEncoder(6, channels=(4, 8, 8)).eval()
+    X = torch.rand(3, side * side)
+    out = encoder(X)
+    assert out.shape == (3, 6)
+    torch.testing.assert_close(encoder(X.reshape(3, 1, side, side)), out)
+
+
+def test_conv_encoder_is_invariant_to_even_shifts_away_from_the_borders():
+    encoder = ConvEncoder(6, channels=(4, 8, 8)).eval()
+    generator = torch.Generator().manual_seed(0)
+    image = torch.zeros(1, 1, 24, 24)
+    image[0, 0, 9:14, 10:14] = torch.rand(5, 4, generator=generator)
+    moved = torch.roll(image, shifts=(2, -2), dims=(2, 3))
+    odd = torch.roll(image, shifts=(1, 0), dims=(2, 3))
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(moved), encoder(image))
+        # Stride 2 breaks the invariance for odd shifts: the test can tell them apart.
+        assert (encoder(odd) - encoder(image)).abs().max() > 1e-5
+
+
+def test_cifar_resnet18_shapes_stem_and_size():
+    torch.manual_seed(0)
+    encoder = ResNet18(n_outputs=10).eval()
+    backbone = sum(p.numel() for name, p in encoder.named_parameters() if not name.startswith("head"))
+    assert backbone == 11_168_832  # the CIFAR ResNet-18 of He et al. (11.17M with a 10-way head)
+    assert encoder.stem[0].kernel_size == (3, 3) and encoder.stem[0].stride == (1, 1)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in encoder.modules())
+    sizes = []
+    for stage in encoder.stages:
+        stage.register_forward_hook(lambda module, inputs, output: sizes.append(output.shape[1:]))
+    X = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        out = encoder(X)
+        torch.testing.assert_close(encoder(X.reshape(2, -1)), out)
+    assert out.shape == (2, 10)
+    assert [tuple(size) for size in sizes[:4]] == [(64, 32, 32), (128, 16, 16), (256, 8, 8), (512, 4, 4)]
+
+
+# --- augmentations --------------------------------------------------------------------------
+
+def _images_with_a_marker(n_images, channels=1, side=16, seed=0):
+    rng = np.random.RandomState(seed)
+    images = rng.uniform(size=(n_images, channels, side, side)).astype(np.float32)
+    images[:, :, side // 2, side // 2] = 10.0  # the one pixel above 1: where the image went
+    return images
+
+
+def test_random_shift_moves_each_image_rigidly_by_a_uniform_offset():
+    images = _images_with_a_marker(2000, channels=2)
+    shifted = RandomShift(max_shift=4)(torch.from_numpy(images), generator=0).numpy()
+    assert shifted.shape == images.shape and shifted.dtype == np.float32
+    marker = np.argwhere(shifted[:, 0] == 10.0)
+    assert len(marker) == 2000 and np.array_equal(marker[:, 0], np.arange(2000))
+    offsets = marker[:, 1:] - 8
+    assert np.abs(offsets).max() == 4
+    for k in range(300):
+        dy, dx = offsets[k]
+        np.testing.assert_array_equal(shifted[k], _shift_reference(images[k], dy, dx))
+    cells = np.bincount((offsets[:, 0] + 4) * 9 + offsets[:, 1] + 4, minlength=81)
+    assert stats.chisquare(cells).pvalue > 1e-3  # all 81 offsets, equally often
+
+
+def test_random_shift_on_flat_rows_equals_the_image_batch_and_zero_is_identity():
+    X = torch.from_numpy(_images_with_a_marker(50))
+    flat = X.reshape(50, -1)
+    shift = RandomShift(max_shift=3, fill=-1.0)
+    torch.testing.assert_close(shift(flat, generator=7), shift(X, generator=7).reshape(50, -1))
+    assert (shift(flat, generator=7) == -1.0).any()  # the fill value enters at the borders
+    torch.testing.assert_close(RandomShift(max_shift=0)(flat, generator=7), flat)
+
+
+def test_gaussian_noise_has_the_requested_scale_and_keeps_the_dtype():
+    X = torch.full((400, 50), 2.0, dtype=torch.float64)
+    noisy = GaussianNoise(std=0.3)(X, generator=0)
+    assert noisy.dtype == torch.float64 and noisy.shape == X.shape
+    noise = (noisy - X).flatten().numpy()
+    assert abs(noise.mean()) < 4 * 0.3 / np.sqrt(noise.size)
+    assert noise.std() == pytest.approx(0.3, rel=0.03)
+    assert stats.kstest(noise / 0.3, "norm").pvalue > 1e-3
+
+
+def test_feature_masking_masks_at_the_requested_rate():
+    X = torch.rand(100, 100) + 1.0
+    masked = FeatureMasking(rate=0.3, value=-5.0)(X, generator=0)
+    hit = masked == -5.0
+    assert torch.equal(masked[~hit], X[~hit])
+    assert stats.binomtest(int(hit.sum()), hit.numel(), 0.3).pvalue > 1e-3
+    assert torch.equal(FeatureMasking(rate=0.0)(X, generator=0), X)
+    assert torch.all(FeatureMasking(rate=1.0)(X, generator=0) == 0.0)
+
+
+def test_random_erasing_erases_one_rectangle_in_a_share_p_of_the_images():
+    X = torch.ones(1000, 2, 10, 10)
+    erased = RandomErasing(p=0.4, max_fraction=0.5)(X, generator=0)
+    zero = erased == 0
+    assert torch.equal(zero[:, 0], zero[:, 1])  # channels erased together
+    zero = zero[:, 0]
+    hit = zero.flatten(1).any(1)
+    assert stats.binomtest(int(hit.sum()), 1000, 0.4).pvalue > 1e-3
+    rows, columns = zero.any(2), zero.any(1)
+    # A rectangle: the mask is the outer product of its rows and columns, both contiguous.
+    assert torch.equal(zero, rows[:, :, None] & columns[:, None, :])
+    for mask in (rows[hit], columns[hit]):
+        lengths = mask.sum(1)
+        first = mask.float().argmax(1)
+        assert torch.equal(mask.cumsum(1).amax(1), lengths)
+        assert torch.all(mask[torch.arange(len(mask)), first + lengths - 1])
+        assert set(lengths.tolist()) == {1, 2, 3, 4, 5}  # up to ceil(0.5 * 10)
+    flat = RandomErasing(p=1.0)(torch.ones(5, 64), generator=1)
+    assert flat.shape == (5, 64) and bool((flat == 0).any(1).all())
+
+
+@pytest.mark.parametrize(
+    "augment",
+    [GaussianNoise(0.1), FeatureMasking(0.5), RandomShift(2), RandomErasing(0.5),
+     Compose(RandomShift(2), GaussianNoise(0.1))],
+    ids=repr,
+)
+def test_augmentations_are_reproducible_from_a_seed(augment):
+    X = torch.rand(6, 64)
+    torch.testing.assert_close(augment(X, generator=3), augment(X, generator=3))
+    generator = torch.Generator().manual_seed(3)
+    first, second = augment(X, generator), augment(X, generator)
+    assert not torch.equal(first, second)  # a generator moves on between calls
+    torch.testing.assert_close(first, augment(X, generator=3))
+    torch.manual_seed(11)
+    unseeded = augment(X)
+    torch.manual_seed(11)
+    torch.testing.assert_close(augment(X), unseeded)  # None follows torch.manual_seed
+
+
+def test_compose_applies_in_order_from_one_generator():
+    X = torch.rand(4, 64)
+    shift, noise = RandomShift(2), GaussianNoise(0.2)
+    generator = torch.Generator().manual_seed(5)
+    expected = noise(shift(X, generator), generator)
+    torch.testing.assert_close(Compose(shift, noise)(X, generator=5), expected)
+
+
+def test_two_views_are_two_draws_of_the_augmentation():
+    X = torch.rand(8, 64)
+    augment = Compose(RandomShift(2), GaussianNoise(0.1))
+    view_a, view_b = TwoViews(augment)(X, generator=0)
+    generator = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(view_a, augment(X, generator))
+    torch.testing.assert_close(view_b, augment(X, generator))
+    assert not torch.equal(view_a, view_b)
+    again = TwoViews(augment)(X, generator=0)
+    torch.testing.assert_close(again[0], view_a)
+    torch.testing.assert_close(again[1], view_b)
+    clean_a, clean_b = TwoViews(augment, augment_b=lambda X, generator: X)(X, generator=0)
+    assert torch.equal(clean_b, X) and not torch.equal(clean_a, X)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_cpu_generator_augments_a_batch_on_any_device(device):
+    X = torch.rand(4, 64)
+    augment = Compose(RandomShift(2), RandomErasing(0.5), FeatureMasking(0.2), GaussianNoise(0.1))
+    out = augment(X.to(device), generator=2)
+    assert out.device.type == device
+    torch.testing.assert_close(out.cpu(), augment(X, generator=2))
+
+
+def test_check_generator_accepts_seeds_and_generators_only():
+    generator = torch.Generator()
+    assert check_generator(generator) is generator
+    assert torch.equal(torch.rand(3, generator=check_generator(np.int64(4))),
+                       torch.rand(3, generator=torch.Generator().manual_seed(4)))
+    for bad in ("0", 1.5, True):
+        with pytest.raises(ValueError, match="random_state"):
+            check_generator(bad)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: GaussianNoise(std=-1.0), "std"),
+        (lambda: FeatureMasking(rate=1.5), "rate"),
+        (lambda: RandomShift(max_shift=-1), "max_shift"),
+        (lambda: RandomShift(max_shift=1.5), "max_shift"),
+        (lambda: RandomErasing(p=2.0), "p must"),
+        (lambda: RandomErasing(max_fraction=0.0), "max_fraction"),
+    ],
+)
+def test_invalid_augmentation_parameters_are_named(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+# --- translated digits ----------------------------------------------------------------------
+
+def _digit_positions(X, canvas):
+    """Where each 8x8 digit sits: every offset whose window holds exactly the digit."""
+    digits = load_digits().images / 16.0
+    images = X.reshape(-1, canvas, canvas)
+    windows = np.lib.stride_tricks.sliding_window_view(images, (8, 8), axis=(1, 2))
+    matches = np.all(windows == digits[:, None, None], axis=(3, 4))
+    return matches, images, digits
+
+
+def test_translated_digits_hold_each_digit_exactly_once_on_a_zero_canvas():
+    X, y = make_translated_digits(canvas=14, noise=0.0, random_state=0)
+    assert X.shape == (1797, 196) and y.shape == (1797,)
+    np.testing.assert_array_equal(y, load_digits().target)
+    matches, images, digits = _digit_positions(X, 14)
+    assert np.all(matches.sum(axis=(1, 2)) == 1)
+    # Pixels are >= 0 and the window holds the digit's total: everything else is zero.
+    np.testing.assert_allclose(images.sum(axis=(1, 2)), digits.sum(axis=(1, 2)))
+    assert X.min() == 0.0 and X.max() == 1.0
+    positions = np.argwhere(matches)[:, 1:]
+    cells = np.bincount(positions[:, 0] * 7 + positions[:, 1], minlength=49)
+    assert stats.chisquare(cells).pvalue > 1e-3  # all 49 positions, equally often
+
+
+def test_translated_digits_noise_and_reproducibility():
+    clean, _ = make_translated_digits(canvas=10, noise=0.0, random_state=3)
+    assert clean.shape == (1797, 100)
+    assert np.all(_digit_positions(clean, 10)[0].sum(axis=(1, 2)) == 1)
+    noisy, _ = make_translated_digits(canvas=10, noise=0.2, random_state=3)
+    again, _ = make_translated_digits(canvas=10, noise=0.2, random_state=3)
+    other, _ = make_translated_digits(canvas=10, noise=0.2, random_state=4)
+    np.testing.assert_array_equal(noisy, again)
+    assert not np.array_equal(noisy, other)
+    noise = (noisy - clean).ravel()  # same seed, same positions: the difference is the noise
+    assert noise.std() == pytest.approx(0.2, rel=0.01) and abs(noise.mean()) < 0.002
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [({"canvas": 7}, "canvas"), ({"canvas": 14.0}, "canvas"), ({"noise": -0.1}, "noise")],
+)
+def test_translated_digits_reject_bad_parameters(params, message):
+    with pytest.raises(ValueError, match=message):
+        make_translated_digits(**params)
