@@ -47,13 +47,15 @@ def test_to_images_views_flat_rows_as_square_images():
 def test_mlp_encoder_has_the_requested_widths_and_flattens_images():
     encoder = MLPEncoder(64, (32, 16), 5)
     linear = [layer for layer in encoder.modules() if isinstance(layer, torch.nn.Linear)]
-    assert [(layer.in_features, layer.out_features) for layer in linear] == [(64, 32), (32, 16), (16, 5)]
+    widths = [(layer.in_features, layer.out_features) for layer in linear]
+    assert widths == [(64, 32), (32, 16), (16, 5)]
     X = torch.randn(3, 64)
     torch.testing.assert_close(encoder(X.reshape(3, 1, 8, 8)), encoder(X))
     assert encoder(X).shape == (3, 5)
     assert len([m for m in MLPEncoder(4, 7, 2).modules() if isinstance(m, torch.nn.Linear)]) == 2
     # No hidden layer: a linear map.
-    assert [type(layer) for layer in MLPEncoder(4, (), 2).layers] == [torch.nn.Flatten, torch.nn.Linear]
+    layers = [type(layer) for layer in MLPEncoder(4, (), 2).layers]
+    assert layers == [torch.nn.Flatten, torch.nn.Linear]
 
 
 @pytest.mark.parametrize("side", [8, 14])
@@ -81,7 +83,9 @@ def test_conv_encoder_is_invariant_to_even_shifts_away_from_the_borders():
 def test_cifar_resnet18_shapes_stem_and_size():
     torch.manual_seed(0)
     encoder = ResNet18(n_outputs=10).eval()
-    backbone = sum(p.numel() for name, p in encoder.named_parameters() if not name.startswith("head"))
+    backbone = sum(
+        p.numel() for name, p in encoder.named_parameters() if not name.startswith("head")
+    )
     assert backbone == 11_168_832  # the CIFAR ResNet-18 of He et al. (11.17M with a 10-way head)
     assert encoder.stem[0].kernel_size == (3, 3) and encoder.stem[0].stride == (1, 1)
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in encoder.modules())
@@ -93,7 +97,8 @@ def test_cifar_resnet18_shapes_stem_and_size():
         out = encoder(X)
         torch.testing.assert_close(encoder(X.reshape(2, -1)), out)
     assert out.shape == (2, 10)
-    assert [tuple(size) for size in sizes[:4]] == [(64, 32, 32), (128, 16, 16), (256, 8, 8), (512, 4, 4)]
+    expected = [(64, 32, 32), (128, 16, 16), (256, 8, 8), (512, 4, 4)]
+    assert [tuple(size) for size in sizes[:4]] == expected
 
 
 # --- augmentations --------------------------------------------------------------------------

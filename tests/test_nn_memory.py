@@ -65,7 +65,8 @@ def test_systematic_resampling_is_unbiased_with_floor_or_ceil_counts():
     )
     assert np.all((counts == np.floor(expected)) | (counts == np.ceil(expected)))
     # Each count takes two neighbouring values, so its standard deviation is at most 1/2.
-    np.testing.assert_array_less(np.abs(counts.mean(axis=0) - expected), 4 * 0.5 / np.sqrt(n_repeats))
+    tolerance = 4 * 0.5 / np.sqrt(n_repeats)
+    np.testing.assert_array_less(np.abs(counts.mean(axis=0) - expected), tolerance)
 
 
 @settings(max_examples=25, deadline=None)
@@ -159,10 +160,13 @@ def test_a_single_new_key_gets_the_mean_particle_weight():
     scale=st.floats(0.0, 60.0),
     seed=st.integers(0, 2**31),
 )
-def test_pool_weights_normalise_and_ess_lies_between_one_and_the_pool_size(n_bank, n_new, scale, seed):
+def test_pool_weights_normalise_and_ess_lies_between_one_and_the_pool_size(
+    n_bank, n_new, scale, seed
+):
     bank = SMCBank(bank_size=n_bank, dim=1, random_state=seed)
     bank.update(_scalar_keys(np.arange(n_bank)))
-    logits = scale * torch.randn(n_new, n_bank + n_new, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    logits = scale * torch.randn(n_new, n_bank + n_new, generator=generator)
     bank.update(_scalar_keys(np.arange(n_bank, n_bank + n_new)), logits)
     weights = bank.pool_log_weights.exp()
     assert weights.sum().item() == pytest.approx(1.0, abs=1e-5)

@@ -237,7 +237,10 @@ class RandomErasing:
         return images.masked_fill(erase[:, None], self.value).reshape(X.shape)
 
     def __repr__(self):
-        return f"RandomErasing(p={self.p!r}, max_fraction={self.max_fraction!r}, value={self.value!r})"
+        return (
+            f"RandomErasing(p={self.p!r}, max_fraction={self.max_fraction!r}, "
+            f"value={self.value!r})"
+        )
 
 
 class Compose:

@@ -207,9 +207,8 @@ class ResNet18(nn.Module):
         self.stem = nn.Sequential(*_conv_bn_relu(in_channels, 64))
         stages, width = [], 64
         for width_out, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-            stages.append(
-                nn.Sequential(BasicBlock(width, width_out, stride), BasicBlock(width_out, width_out))
-            )
+            blocks = BasicBlock(width, width_out, stride), BasicBlock(width_out, width_out)
+            stages.append(nn.Sequential(*blocks))
             width = width_out
         self.stages = nn.Sequential(*stages)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())

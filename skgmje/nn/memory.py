@@ -272,6 +272,7 @@ class SMCBank(_MemoryBank):
 
     @property
     def pool_log_weights(self):
+        """Tensor of shape (P,) or None: the pooled weights of the last resampling step."""
         return self._pool_log_weights
 
     def extra_repr(self):
