@@ -1,0 +1,455 @@
+"""JointEmbedding: two-view encoders trained with the paper's objectives, as a transformer."""
+
+import copy
+
+import numpy as np
+import torch
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import Callback, ProgressBar
+from torch import nn
+from torch.nn import functional as F
+
+from ._joint import context_log_prob
+from .base import check_option, check_positive
+from .gmje import GMJE
+from .mdn import _torch_threads
+from .nn import augment as augmentations
+from .nn.encoders import ConvEncoder, MLPEncoder, ResNet18
+from .nn.losses import (
+    PrototypeGMJE,
+    dual_gje_loss,
+    gje_loss,
+    gmje_mdn_loss,
+    hsic_loss,
+    infonce_loss,
+)
+from .nn.mdn import MixtureDensityNetwork
+from .nn.memory import FIFOBank, SMCBank
+
+OBJECTIVES = ("gje", "dual-gje", "hsic", "gmje", "gmje-mdn", "infonce", "moco", "smc-gmje")
+# The target view goes through a slowly moving copy of the encoder (MoCo's key
+# encoder): bank keys stay comparable across steps, and the dual loss gets a
+# target that does not chase its own context.
+EMA_OBJECTIVES = ("dual-gje", "moco", "smc-gmje")
+DENSITY_OBJECTIVES = ("gmje", "gmje-mdn", "smc-gmje")
+ENCODERS = ("mlp", "cnn", "resnet18")
+AUGMENTS = ("tabular", "image")
+
+
+class TwoViewModule(nn.Module):
+    """The encoder and, in training mode, the two augmented views it embeds.
+
+    ``forward`` in training mode returns ``(z_a, z_b)``: the online encoder on
+    view a and the target encoder (an EMA copy, or the online encoder itself)
+    on view b. In evaluation mode it returns the online embedding of the input.
+    """
+
+    def __init__(self, encoder, augment, use_ema, seed):
+        super().__init__()
+        self.encoder = encoder
+        self.target_encoder = copy.deepcopy(encoder) if use_ema else None
+        if self.target_encoder is not None:
+            self.target_encoder.requires_grad_(False)
+        self.views = augmentations.TwoViews(augment)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def forward(self, X):
+        if not self.training:
+            return self.encoder(X)
+        view_a, view_b = self.views(X, self.generator)
+        if self.target_encoder is None:
+            return self.encoder(view_a), self.encoder(view_b)
+        with torch.no_grad():
+            target = self.target_encoder(view_b)
+        return self.encoder(view_a), target
+
+
+class JointObjective(nn.Module):
+    """skorch criterion: the chosen objective of the views, with its parameters and bank.
+
+    Its learnable parameters (prototypes, the MDN head) are trained with the
+    encoder: skorch hands the criterion's parameters to the optimizer too.
+    """
+
+    def __init__(self, objective, embedding_dim, temperature, n_prototypes, bank_size, seed):
+        super().__init__()
+        self.objective = objective
+        self.temperature = temperature
+        if objective == "gmje":
+            self.prototypes = PrototypeGMJE(2 * embedding_dim, n_prototypes)
+        elif objective == "gmje-mdn":
+            self.head = MixtureDensityNetwork(
+                embedding_dim, embedding_dim, n_prototypes, hidden_layer_sizes=(),
+                covariance_type="diag", min_scale=1e-2,
+            )
+            self.register_buffer("context_covariance", torch.eye(embedding_dim))
+        elif objective == "moco":
+            self.bank = FIFOBank(bank_size, embedding_dim)
+        elif objective == "smc-gmje":
+            self.bank = SMCBank(bank_size, embedding_dim, random_state=seed)
+
+    def forward(self, views, _=None):
+        z_a, z_b = views
+        objective = self.objective
+        if objective == "gje":
+            return gje_loss(z_a, z_b)
+        if objective == "hsic":
+            return hsic_loss(z_a, z_b)
+        query, key = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+        if objective == "dual-gje":
+            return dual_gje_loss(query, key) / len(query)
+        if objective == "gmje":
+            return self.prototypes(query, key)
+        if objective == "infonce":
+            return infonce_loss(query, key, temperature=self.temperature)
+        if objective == "gmje-mdn":
+            loss = gmje_mdn_loss(
+                query, key, *self.head(query), context_covariance=self.context_covariance
+            )
+            if self.training:
+                # Footnote 31: the context marginal trails the batch, never sees its gradient.
+                batch = query.detach()
+                self.context_covariance.lerp_(batch.T @ batch / len(batch), 0.1)
+            return loss
+        logits = self.bank.logits(query, key, self.temperature)
+        targets = self.bank.n_keys + torch.arange(len(query), device=logits.device)
+        loss = F.cross_entropy(logits, targets)
+        if self.training:
+            self.bank.update(key, logits)
+        return loss
+
+
+class EMATarget(Callback):
+    """After every training step, move the target encoder toward the online one."""
+
+    def __init__(self, momentum):
+        self.momentum = momentum
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        target = net.module_.target_encoder
+        if not training or target is None:
+            return
+        with torch.no_grad():
+            for theirs, ours in zip(target.parameters(), net.module_.encoder.parameters()):
+                theirs.lerp_(ours, 1.0 - self.momentum)
+            for theirs, ours in zip(target.buffers(), net.module_.encoder.buffers()):
+                theirs.copy_(ours)
+
+
+class TwoViewNet(NeuralNet):
+    """skorch net for unsupervised two-view training: the loss needs no ``y``."""
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = self.criterion_(y_pred)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"The {self.criterion_.objective!r} loss became {loss.item()} in epoch "
+                f"{len(self.history)}; lower lr or raise the temperature."
+            )
+        return loss
+
+
+class JointEmbedding(TransformerMixin, BaseEstimator):
+    """Self-supervised two-view encoder trained with a GJE/GMJE objective; a transformer.
+
+    Each training batch is augmented twice; an encoder embeds both views and
+    the chosen objective of the paper (MATH.md sections 2-8) ties the two
+    embeddings together. ``transform`` returns the encoder's embedding of
+    the data as it is (no augmentation). Training goes through skorch
+    (``net_``, with the per-epoch loss in ``net_.history``; the SMC bank's
+    effective sample size is in ``net_.criterion_.bank.ess_history``).
+
+    Objectives (``skgmje.nn.losses``):
+
+    - ``"gje"``: primal GJE with the log-determinant entropy fix;
+    - ``"dual-gje"``: the Gaussian-process loss against an EMA target;
+    - ``"hsic"``: maximised HSIC between the views;
+    - ``"gmje"``: prototype GMJE (learnable prototypes, mixing logits and a
+      shared Cholesky covariance on the joint ``[z_a, z_b]``, Eq. 15);
+    - ``"gmje-mdn"``: a mixture density network from view a to view b plus
+      the context marginal (Eq. 23);
+    - ``"infonce"``: SimCLR's InfoNCE with in-batch negatives;
+    - ``"moco"``: InfoNCE against a FIFO bank of EMA keys;
+    - ``"smc-gmje"``: InfoNCE against an SMC particle bank (Algo 2): keys are
+      reweighted by the queries and resampled, so the plain loss over the
+      bank is the weighted one of Eq. 33.
+
+    Parameters
+    ----------
+    objective : str, default="gmje"
+        One of the names above.
+    encoder : {"mlp", "cnn", "resnet18"} or torch.nn.Module, default="mlp"
+        ``"mlp"``: :class:`~skgmje.nn.encoders.MLPEncoder` with
+        ``hidden_layer_sizes``; ``"cnn"``: a small CNN for square
+        single-channel images given as flat rows; ``"resnet18"``: the
+        CIFAR-style ResNet-18 for flat 3-channel images. A module is copied at
+        every fit and must map ``(n, n_features)`` float32 rows to
+        ``(n, embedding_dim)``.
+    augment : {"tabular", "image"} or callable, default="tabular"
+        ``"tabular"``: Gaussian noise (0.1) and feature masking (20%);
+        ``"image"``: random shifts of up to ``max_shift`` pixels and Gaussian
+        noise (0.05). A callable ``augment(X, generator)`` returns one view.
+    embedding_dim : int, default=32
+    hidden_layer_sizes : tuple of int, default=(256,)
+        Hidden widths of the ``"mlp"`` encoder.
+    max_shift : int, default=4
+        Largest shift of the ``"image"`` augmentation, in pixels.
+    temperature : float, default=0.2
+        InfoNCE temperature (``"infonce"``, ``"moco"``, ``"smc-gmje"``).
+    bank_size : int, default=256
+        Keys in the ``"moco"`` and ``"smc-gmje"`` banks.
+    ema_momentum : float, default=0.99
+        Momentum of the target encoder (``"dual-gje"``, ``"moco"``, ``"smc-gmje"``).
+    n_prototypes : int, default=16
+        Prototypes of ``"gmje"``, components of ``"gmje-mdn"``, and the most
+        components of ``latent_density_``.
+    max_epochs : int, default=50
+    batch_size : int, default=256
+    lr : float, default=1e-3
+        Adam's learning rate.
+    weight_decay : float, default=0.0
+    device : str, default="cpu"
+    n_threads : int or None, default=None
+        torch intra-op threads while fitting and transforming; None keeps torch's.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the batch order, the augmentations and the bank.
+    verbose : int, default=0
+        1 prints skorch's per-epoch table; 2 adds a progress bar per epoch.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net (``module_.encoder`` is the encoder).
+    latent_density_ : GMJE or None
+        For ``"gmje"``, ``"gmje-mdn"`` and ``"smc-gmje"``: a :class:`GMJE` on the
+        joint embeddings ``[z_a, z_b]`` of two views of the training rows, so
+        :meth:`sample_embeddings` and :meth:`score_samples` work.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skgmje.embedding import JointEmbedding
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> model = JointEmbedding(embedding_dim=8, max_epochs=2, random_state=0).fit(X[:300] / 16)
+    >>> model.transform(X[:5] / 16).shape
+    (5, 8)
+    >>> model.sample_embeddings(3, random_state=0).shape
+    (3, 8)
+    >>> model.score_samples(X[:2] / 16).shape
+    (2,)
+    """
+
+    def __init__(
+        self,
+        objective="gmje",
+        *,
+        encoder="mlp",
+        augment="tabular",
+        embedding_dim=32,
+        hidden_layer_sizes=(256,),
+        max_shift=4,
+        temperature=0.2,
+        bank_size=256,
+        ema_momentum=0.99,
+        n_prototypes=16,
+        max_epochs=50,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=0.0,
+        device="cpu",
+        n_threads=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.objective = objective
+        self.encoder = encoder
+        self.augment = augment
+        self.embedding_dim = embedding_dim
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.max_shift = max_shift
+        self.temperature = temperature
+        self.bank_size = bank_size
+        self.ema_momentum = ema_momentum
+        self.n_prototypes = n_prototypes
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.device = device
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_parameters(self):
+        check_option("objective", self.objective, OBJECTIVES)
+        if isinstance(self.encoder, str):
+            check_option("encoder", self.encoder, ENCODERS)
+        elif not isinstance(self.encoder, nn.Module):
+            raise ValueError(f"encoder must be one of {ENCODERS} or a torch.nn.Module; got {self.encoder!r}.")
+        if isinstance(self.augment, str):
+            check_option("augment", self.augment, AUGMENTS)
+        elif not callable(self.augment):
+            raise ValueError(f"augment must be one of {AUGMENTS} or a callable; got {self.augment!r}.")
+        for name in ("embedding_dim", "bank_size", "n_prototypes", "max_epochs", "batch_size"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_positive("max_shift", self.max_shift, integer=True, allow_zero=True)
+        check_positive("temperature", self.temperature)
+        check_positive("lr", self.lr)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        if not 0.0 <= self.ema_momentum < 1.0:
+            raise ValueError(f"ema_momentum must be in [0, 1); got {self.ema_momentum!r}.")
+        if self.n_threads is not None:
+            check_positive("n_threads", self.n_threads, integer=True)
+        if torch.device(self.device).type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} but torch sees no CUDA device.")
+
+    def _make_encoder(self, n_features):
+        if isinstance(self.encoder, nn.Module):
+            return copy.deepcopy(self.encoder)
+        if self.encoder == "mlp":
+            return MLPEncoder(n_features, tuple(self.hidden_layer_sizes), self.embedding_dim)
+        if self.encoder == "cnn":
+            return ConvEncoder(self.embedding_dim, in_channels=1)
+        return ResNet18(self.embedding_dim, in_channels=3)
+
+    def _make_augment(self):
+        if callable(self.augment):
+            return self.augment
+        if self.augment == "tabular":
+            return augmentations.Compose(
+                augmentations.GaussianNoise(0.1), augmentations.FeatureMasking(0.2)
+            )
+        return augmentations.Compose(
+            augmentations.RandomShift(self.max_shift), augmentations.GaussianNoise(0.05)
+        )
+
+    def fit(self, X, y=None):
+        """Train the encoder on two augmented views of every row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored: training is unsupervised.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_parameters()
+        X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        callbacks = [("ema_target", EMATarget(self.ema_momentum))]
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        # A last batch of one row has no covariance and no negatives.
+        drop_last = len(X) > self.batch_size and len(X) % self.batch_size == 1
+        devices = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), _torch_threads(self.n_threads):
+            torch.manual_seed(seed)
+            net = TwoViewNet(
+                module=TwoViewModule,
+                module__encoder=self._make_encoder(X.shape[1]),
+                module__augment=self._make_augment(),
+                module__use_ema=self.objective in EMA_OBJECTIVES,
+                module__seed=seed,
+                criterion=JointObjective,
+                criterion__objective=self.objective,
+                criterion__embedding_dim=self.embedding_dim,
+                criterion__temperature=self.temperature,
+                criterion__n_prototypes=self.n_prototypes,
+                criterion__bank_size=self.bank_size,
+                criterion__seed=seed,
+                optimizer=torch.optim.Adam,
+                optimizer__weight_decay=self.weight_decay,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                train_split=None,
+                callbacks=callbacks,
+                iterator_train__shuffle=True,
+                iterator_train__drop_last=drop_last,
+                device=self.device,
+                verbose=int(self.verbose > 0),
+            )
+            net.fit(X, None)
+        self.net_ = net
+        self.latent_density_ = None
+        if self.objective in DENSITY_OBJECTIVES:
+            self.latent_density_ = self._fit_latent_density(X, seed)
+        return self
+
+    def _fit_latent_density(self, X, seed):
+        module = self.net_.module_
+        generator = torch.Generator().manual_seed(seed)
+        view_a, view_b = module.views(torch.as_tensor(X), generator)
+        z_a, z_b = self._embed(view_a), self._embed(view_b)
+        # About ten rows per component at the least, so EM is not fitting single points.
+        n_components = max(1, min(self.n_prototypes, len(X) // 10))
+        return GMJE(
+            n_components=n_components, reg_covar=1e-3, random_state=seed
+        ).fit(z_a, z_b)
+
+    def _embed(self, X):
+        with _torch_threads(self.n_threads):
+            embeddings = self.net_.forward(X, training=False)
+        return embeddings.double().numpy()
+
+    def transform(self, X):
+        """Embed ``X`` with the trained encoder (no augmentation).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, embedding_dim)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self._embed(X)
+
+    def _check_density(self):
+        check_is_fitted(self)
+        if self.latent_density_ is None:
+            raise AttributeError(
+                f"objective={self.objective!r} fits no latent density; use one of "
+                f"{DENSITY_OBJECTIVES}."
+            )
+
+    def sample_embeddings(self, n_samples=1, random_state=None):
+        """Draw embeddings from ``latent_density_`` (its marginal on the first view).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, embedding_dim)
+        """
+        self._check_density()
+        embeddings, _ = self.latent_density_.sample(n_samples=n_samples, random_state=random_state)
+        return embeddings
+
+    def score_samples(self, X):
+        """Log-density of each row's embedding under the latent density's first-view marginal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        self._check_density()
+        embeddings = self.transform(X)
+        return logsumexp(context_log_prob(self.latent_density_.conditioning_, embeddings), axis=1)
