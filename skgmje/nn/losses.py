@@ -213,15 +213,16 @@ def naive_joint_nll(z_a, z_b, eps=0.0, return_terms=False):
     return loss
 
 
-def gje_loss(z_a, z_b, lam=0.5, eps=1e-4, covariance=None, entropy="joint", return_terms=False):
+def gje_loss(z_a, z_b, lam=1.0, eps=1e-4, covariance=None, entropy="views", return_terms=False):
     """Primal GJE with the entropy fix (Algo. 5, MATH.md section 2).
 
-    ``L = A - lam * log|S + eps I|`` with ``S = Z^T Z / N`` the zero-mean batch
-    covariance of ``z_i = [z_a,i, z_b,i]`` (``entropy="joint"``; with
-    ``entropy="views"``, ``log|S_aa + eps I| + log|S_bb + eps I|``, the two
-    diagonal blocks). The alignment ``A`` is twice the conditional NLL of
-    ``z_b`` given ``z_a`` (Eq. 61, constants dropped) under the joint Gaussian
-    ``N(0, C + eps I)``:
+    ``L = A - lam * E`` where ``E`` is the log-determinant of the zero-mean
+    batch covariance ``S = Z^T Z / N`` of ``z_i = [z_a,i, z_b,i]``, jittered:
+    ``E = log|S_aa + eps I| + log|S_bb + eps I|``, its two views' diagonal
+    blocks (``entropy="views"``), or ``E = log|S + eps I|``, the joint
+    (``entropy="joint"``, the paper's literal form). The alignment ``A`` is
+    twice the conditional NLL of ``z_b`` given ``z_a`` (Eq. 61, constants
+    dropped) under the joint Gaussian ``N(0, C + eps I)``:
 
     ``A = (1/N) sum_i r_i^T S_b|a^-1 r_i + log|S_b|a|``,
     ``r_i = z_b,i - C_ba (C_aa + eps I)^-1 z_a,i``,
@@ -231,24 +232,25 @@ def gje_loss(z_a, z_b, lam=0.5, eps=1e-4, covariance=None, entropy="joint", retu
     batch covariance ``S`` under a stop-gradient: with gradients through ``C = S``
     the Mahalanobis term would be the constant ``d_b`` (the trace trap), while
     a constant ``C`` lets it pull each ``z_b`` towards its prediction from
-    ``z_a`` and back. The entropy term pushes the batch apart. With
-    ``entropy="joint"`` it equals the views' entropies minus twice the batch
-    mutual information, and at ``lam = 1`` its gradient cancels the pull of
-    ``A`` (the trap again), so keep ``lam < 1``; ``"views"`` does not oppose
-    alignment. The log-determinant grows without bound with the scale of the
-    embeddings: normalise them (e.g. ``F.normalize``) or bound them.
+    ``z_a`` and back. The entropy term pushes the batch apart. The joint
+    log-determinant is the views' minus twice the batch mutual information
+    (Eq. 41), so it also pushes the views apart: at ``lam = 1`` its gradient
+    cancels the pull of ``A`` on ``z_b`` (the trap again), and the joint form
+    needs ``lam < 1``. The views' form does not oppose alignment. The
+    log-determinant grows without bound with the scale of the embeddings:
+    normalise them (e.g. ``F.normalize``) or bound them.
 
     Parameters
     ----------
     z_a, z_b : Tensor of shape (N, d_a) and (N, d_b)
         Context and target embeddings.
-    lam : float, default=0.5
+    lam : float, default=1.0
         Weight of the entropy term.
     eps : float, default=1e-4
         Jitter on every covariance.
     covariance : Tensor of shape (d_a + d_b, d_a + d_b), optional
         The joint covariance the alignment conditions with.
-    entropy : {"joint", "views"}, default="joint"
+    entropy : {"views", "joint"}, default="views"
     return_terms : bool, default=False
         Also return ``{"alignment": A, "entropy": log-determinant}``.
 
@@ -512,8 +514,8 @@ def prototype_gmje_loss(
     lam=1.0,
     eps=1e-4,
     covariance_ema=None,
-    ema_momentum=0.9,
-    entropy="joint",
+    ema_momentum=0.5,
+    entropy="views",
     return_terms=False,
 ):
     """Prototype GMJE: relaxed EM by back-propagation (Eq. 15 and 16, MATH.md section 4).
@@ -533,13 +535,16 @@ def prototype_gmje_loss(
     temperature form. The paper's recipe adds an explicit marginal term
     against the log-determinant cheat (Appendix O.4, P.3.5): the loss is
 
-    ``L = NLL - lam * log|C + eps I|``,
+    ``L = NLL - lam * E``,
     ``C = m * covariance_ema + (1 - m) * Z^T Z / N``
 
-    (``C = Z^T Z / N`` without ``covariance_ema``), the log-determinant of an
-    EMA-tracked covariance whose newest term is the batch's (the only part
-    with a gradient, hence scaled by ``1 - m``). ``entropy="views"`` sums the
-    log-determinants of the two views' blocks of ``C`` instead.
+    (``C = Z^T Z / N`` without ``covariance_ema``), where ``E`` is the
+    log-determinant of this EMA-tracked covariance whose newest term is the
+    batch's: ``E = log|C_aa + eps I| + log|C_bb + eps I|`` over the two views'
+    blocks (``entropy="views"``) or ``log|C + eps I|`` (``"joint"``, which
+    also penalises the views' mutual information; see :func:`gje_loss`). Only
+    the batch's term carries a gradient, so the push scales with
+    ``lam * (1 - m)``: raise ``lam`` with ``m``.
 
     Parameters
     ----------
@@ -556,9 +561,9 @@ def prototype_gmje_loss(
     covariance_ema : Tensor of shape (D, D), optional
         The running covariance (a buffer, without gradient); the caller
         updates it, e.g. to ``C.detach()`` (see :class:`PrototypeGMJE`).
-    ema_momentum : float, default=0.9
+    ema_momentum : float, default=0.5
         ``m``; used only with ``covariance_ema``.
-    entropy : {"joint", "views"}, default="joint"
+    entropy : {"views", "joint"}, default="views"
     return_terms : bool, default=False
         Also return ``{"nll": NLL, "entropy": log-determinant}``.
 
@@ -644,8 +649,8 @@ class PrototypeGMJE(nn.Module):
         covariance_type="shared",
         lam=1.0,
         eps=1e-4,
-        ema_momentum=0.9,
-        entropy="joint",
+        ema_momentum=0.5,
+        entropy="views",
         min_scale=1e-3,
     ):
         super().__init__()
@@ -665,7 +670,9 @@ class PrototypeGMJE(nn.Module):
         self.raw_diagonal = nn.Parameter(torch.full(stack + (n_features,), inverse_softplus))
         n_lower = n_features * (n_features - 1) // 2
         self.raw_lower = nn.Parameter(torch.zeros(stack + (n_lower,)))
-        self.register_buffer("lower_indices", torch.tril_indices(n_features, n_features, -1))
+        self.register_buffer(
+            "lower_indices", torch.tril_indices(n_features, n_features, -1), persistent=False
+        )
         self.register_buffer("covariance_ema", torch.zeros(n_features, n_features))
         self.register_buffer("n_updates", torch.zeros((), dtype=torch.long))
 
