@@ -431,10 +431,7 @@ def dual_gje_loss(
         log_det = (n_samples - n_features) * torch.log(noise_variance) + _log_det(factor)
         return data_fit + n_targets * log_det
     if kernel == "rbf":
-        scaled = context / length_scale
-        squared_norms = scaled.pow(2).sum(1)
-        distances = squared_norms[:, None] + squared_norms[None, :] - 2.0 * scaled @ scaled.T
-        gram = amplitude * torch.exp(-0.5 * distances.clamp_min(0.0))
+        gram = amplitude * torch.exp(-0.5 * _squared_distances(context / length_scale))
     else:
         gram = amplitude * context @ context.T
     factor = cholesky(gram + noise_variance * torch.eye(n_samples, **options))
@@ -456,7 +453,7 @@ def _hsic_gram(z, kernel, length_scale):
         # Median heuristic (Gretton et al.), held constant so it does not chase the embeddings.
         n = z.shape[0]
         off_diagonal = distances.detach()[~torch.eye(n, dtype=torch.bool, device=z.device)]
-        bandwidth = off_diagonal.median() if n > 1 else distances.new_tensor(1.0)
+        bandwidth = off_diagonal.median()
         bandwidth = torch.where(bandwidth > 0, bandwidth, torch.ones_like(bandwidth))
         return torch.exp(-0.5 * distances / bandwidth)
     return torch.exp(-0.5 * distances / length_scale**2)
@@ -474,6 +471,7 @@ def hsic_loss(z_a, z_b, kernel="rbf", length_scale=None):
     Parameters
     ----------
     z_a, z_b : Tensor of shape (N, d_a) and (N, d_b)
+        ``N >= 2``.
     kernel : {"rbf", "linear"}, default="rbf"
         ``exp(-|z - z'|^2 / (2 l^2))`` or ``z^T z'``.
     length_scale : float or None, default=None
