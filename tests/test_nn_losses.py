@@ -553,6 +553,25 @@ def test_smc_weights_are_the_multiplicities_of_a_resampled_bank():
     assert float(weighted) == pytest.approx(float(infonce_loss(q, k, resampled, 0.4)), rel=1e-10)
 
 
+def test_float32_inputs_give_the_float64_values():
+    z_a, z_b, prototypes, logits, scale_tril = _prototype_inputs(0)
+    bank = _randn(torch.Generator().manual_seed(1), 7, 2)
+    objectives = [
+        lambda *t: naive_joint_nll(t[0], t[1]),
+        lambda *t: gje_loss(t[0], t[1]),
+        lambda *t: dual_gje_loss(t[0], t[1]),
+        lambda *t: hsic_loss(t[0], t[1]),
+        lambda *t: prototype_gmje_loss(*t[:5]),
+        lambda *t: infonce_loss(t[0], t[1][:, :2], t[5]),
+        lambda *t: smc_infonce_loss(t[0], t[1][:, :2], t[5], torch.zeros(7, dtype=t[5].dtype)),
+    ]
+    inputs = (z_a, z_b, prototypes, logits, scale_tril, bank)
+    for objective in objectives:
+        single = objective(*(t.float() for t in inputs))
+        assert single.dtype == torch.float32
+        assert float(single) == pytest.approx(float(objective(*inputs)), rel=1e-4, abs=1e-5)
+
+
 # --- gradients against finite differences ---------------------------------------------------------
 
 

@@ -82,6 +82,12 @@ def _whiten(factor, rows):
     return torch.linalg.solve_triangular(factor, rows.T, upper=False).T
 
 
+def _squared_distances(z):
+    """Pairwise ``|z_i - z_j|^2`` from inner products (differentiable at zero distance)."""
+    squared_norms = z.pow(2).sum(1)
+    return (squared_norms[:, None] + squared_norms[None, :] - 2.0 * z @ z.T).clamp_min(0.0)
+
+
 def second_moment(z):
     """The zero-mean batch covariance ``Z^T Z / N`` of MATH.md section 2 (Eq. 7).
 
@@ -437,12 +443,6 @@ def dual_gje_loss(
     factor = cholesky(gram + noise_variance * torch.eye(n_samples, **options))
     data_fit = _whiten(factor, target.T).pow(2).sum()
     return data_fit + n_targets * _log_det(factor)
-
-
-def _squared_distances(z):
-    """Pairwise ``|z_i - z_j|^2`` from inner products (differentiable at zero distance)."""
-    squared_norms = z.pow(2).sum(1)
-    return (squared_norms[:, None] + squared_norms[None, :] - 2.0 * z @ z.T).clamp_min(0.0)
 
 
 def _hsic_gram(z, kernel, length_scale):
