@@ -21,11 +21,13 @@ from .nn import augment as augmentations
 from .nn.encoders import ConvEncoder, MLPEncoder, ResNet18
 from .nn.losses import (
     PrototypeGMJE,
+    cholesky,
     dual_gje_loss,
     gje_loss,
     gmje_mdn_loss,
     hsic_loss,
     infonce_loss,
+    second_moment,
 )
 from .nn.mdn import MixtureDensityNetwork
 from .nn.memory import FIFOBank, SMCBank
@@ -114,13 +116,21 @@ class JointObjective(nn.Module):
                 # Footnote 31: the context marginal trails the batch, never sees its gradient.
                 batch = query.detach()
                 self.context_covariance.lerp_(batch.T @ batch / len(batch), 0.1)
-            return loss
+            # Eq. 23 alone rewards collapse (a point target has unbounded density); the
+            # Gaussian entropy of each view's batch, as in the GJE recipe, prevents it.
+            return loss - 0.5 * (_log_det(query) + _log_det(key))
         logits = self.bank.logits(query, key, self.temperature)
         targets = self.bank.n_keys + torch.arange(len(query), device=logits.device)
         loss = F.cross_entropy(logits, targets)
         if self.training:
             self.bank.update(key, logits)
         return loss
+
+
+def _log_det(embeddings):
+    """``log|S + 1e-4 I|`` of the centred batch second moment ``S``."""
+    factor = cholesky(second_moment(embeddings - embeddings.mean(0)), 1e-4)
+    return 2.0 * torch.log(torch.diagonal(factor)).sum()
 
 
 class EMATarget(Callback):
@@ -171,7 +181,8 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
     - ``"gmje"``: prototype GMJE (learnable prototypes, mixing logits and a
       shared Cholesky covariance on the joint ``[z_a, z_b]``, Eq. 15);
     - ``"gmje-mdn"``: a mixture density network from view a to view b plus
-      the context marginal (Eq. 23);
+      the context marginal (Eq. 23), minus each view's Gaussian batch entropy
+      (without it the objective rewards collapsing the targets to a point);
     - ``"infonce"``: SimCLR's InfoNCE with in-batch negatives;
     - ``"moco"``: InfoNCE against a FIFO bank of EMA keys;
     - ``"smc-gmje"``: InfoNCE against an SMC particle bank (Algo 2): keys are
