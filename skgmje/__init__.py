@@ -5,6 +5,7 @@ multi-valued, with calibrated uncertainty and generative sampling.
 """
 
 from .dual_gje import DualGJE
+from .embedding import JointEmbedding
 from .gje import GJE
 from .gmje import GMJE
 from .gng import GMJEGNG
@@ -21,6 +22,7 @@ __all__ = [
     "GMJEGNG",
     "GMJEMDN",
     "GaussianMixtureDistribution",
+    "JointEmbedding",
     "SMCGMJE",
     "__version__",
 ]

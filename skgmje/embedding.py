@@ -244,7 +244,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> from sklearn.datasets import load_digits
-    >>> from skgmje.embedding import JointEmbedding
+    >>> from skgmje import JointEmbedding
     >>> X, _ = load_digits(return_X_y=True)
     >>> model = JointEmbedding(embedding_dim=8, max_epochs=2, random_state=0).fit(X[:300] / 16)
     >>> model.transform(X[:5] / 16).shape
