@@ -150,6 +150,19 @@ class EMATarget(Callback):
                 theirs.copy_(ours)
 
 
+class BankESS(Callback):
+    """Record the mean effective sample size of the SMC bank's updates in each epoch."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.seen_ = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        history = net.criterion_.bank.ess_history
+        if len(history) > self.seen_:
+            net.history.record("ess", float(np.mean(history[self.seen_:])))
+        self.seen_ = len(history)
+
+
 class TwoViewNet(NeuralNet):
     """skorch net for unsupervised two-view training: the loss needs no ``y``."""
 
@@ -170,8 +183,9 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
     the chosen objective of the paper (MATH.md sections 2-8) ties the two
     embeddings together. ``transform`` returns the encoder's embedding of
     the data as it is (no augmentation). Training goes through skorch
-    (``net_``, with the per-epoch loss in ``net_.history``; the SMC bank's
-    effective sample size is in ``net_.criterion_.bank.ess_history``).
+    (``net_``, with the per-epoch loss in ``net_.history`` and, for
+    ``"smc-gmje"``, the epoch's mean effective sample size of the bank as
+    ``"ess"``; every update's is in ``net_.criterion_.bank.ess_history``).
 
     Objectives (``skgmje.nn.losses``):
 
@@ -356,6 +370,8 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         callbacks = [("ema_target", EMATarget(self.ema_momentum))]
+        if self.objective == "smc-gmje":
+            callbacks.append(("ess", BankESS()))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         # A last batch of one row has no covariance and no negatives.

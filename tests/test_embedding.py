@@ -82,6 +82,8 @@ def test_smc_bank_records_its_effective_sample_size(digits):
     assert bank.n_keys == 16
     ess = np.asarray(bank.ess_history)
     assert len(ess) > 0 and np.all(ess >= 1.0 - 1e-9)
+    per_epoch = model.net_.history[:, "ess"]
+    assert len(per_epoch) == 3 and np.all(np.asarray(per_epoch) >= 1.0 - 1e-9)
 
 
 def test_latent_density_samples_and_scores(digits):
