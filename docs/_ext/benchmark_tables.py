@@ -1,0 +1,658 @@
+"""Sphinx extension: the tables of the Benchmarks page, from ``benchmarks/results/*.json``.
+
+At ``builder-inited`` it reads every JSON file the ``benchmarks/`` scripts wrote and
+writes ``_generated/benchmark_tables.rst`` (under the documentation source folder),
+which ``benchmarks.rst`` includes. Each benchmark gets its own section: what it
+measures, the command that regenerates its file, when and where it last ran, and
+its numbers. A file whose layout this module does not know is still shown, as a
+flat list of its numbers, so a new benchmark appears on the page without code here.
+
+Configuration (``conf.py``):
+
+``benchmark_results_dir``
+    Folder of the JSON files; default ``<repository>/benchmarks/results``.
+
+Run it by hand to see the generated text::
+
+    python docs/_ext/benchmark_tables.py
+"""
+
+import json
+import math
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = Path("_generated") / "benchmark_tables.rst"
+
+# Order on the page; any other bench_*.json comes after these, alphabetically.
+ORDER = (
+    "bench_nll",
+    "bench_gmje",
+    "bench_dual_gje",
+    "bench_gng",
+    "bench_smc",
+    "bench_mdn",
+    "bench_ssl",
+)
+
+TITLES = {
+    "bench_nll": "Held-out NLL of GMJE against scikit-learn and the oracle",
+    "bench_gmje": "GMJE against scikit-learn's GaussianMixture and gmr",
+    "bench_dual_gje": "DualGJE (exact and random Fourier features) against GaussianProcessRegressor",
+    "bench_gng": "GMJEGNG against neupy's Growing Neural Gas",
+    "bench_smc": "SMCGMJE: the SMC particle bank against the FIFO queue",
+    "bench_mdn": "GMJEMDN against the oracle",
+    "bench_ssl": "JointEmbedding: every objective on digits and translated digits",
+}
+
+DESCRIPTIONS = {
+    "bench_nll": (
+        "Held-out conditional negative log-likelihood (nats, lower is better) of "
+        ":class:`~skgmje.GMJE` for a fixed number of components K, and for K chosen by "
+        "3-fold cross-validation, against scikit-learn's ``GaussianMixture`` on the joint "
+        "followed by exact conditioning, on the paper's Datasets A and B (2000 training "
+        "points, 5000 test points). The oracle is the true conditional density: no model "
+        "can beat it on average."
+    ),
+    "bench_gmje": (
+        "Seconds per EM iteration against ``sklearn.mixture.GaussianMixture`` (full "
+        "covariances, same k-means start, n = 100 000 rows; each library's fit at "
+        "``max_iter=0`` is subtracted from its fit at ``max_iter=10``), and conditional "
+        "density / mean throughput against ``gmr.GMM`` built from the same fitted "
+        "parameters. Every ratio comes with its target; the checks confirm that the two "
+        "libraries computed the same numbers."
+    ),
+    "bench_dual_gje": (
+        "Fit + predict time and held-out NLL of :class:`~skgmje.DualGJE`, exact and with "
+        "random Fourier features, against scikit-learn's ``GaussianProcessRegressor`` on "
+        "Dataset B. The target: random features at least 20 times faster than the exact "
+        "GP at the largest N, within 0.05 nats of its NLL."
+    ),
+    "bench_gng": (
+        "Training throughput of the Growing Neural Gas inside :class:`~skgmje.GMJEGNG` "
+        "against neupy 0.8.2's ``GrowingNeuralGas`` (run unmodified in its own "
+        "interpreter; setup in the script's docstring), and the held-out NLL of the "
+        "resulting mixture on Datasets A and B."
+    ),
+    "bench_smc": (
+        "Held-out NLL of :class:`~skgmje.SMCGMJE` (64 particles, 5 seeds) with Eq. 118 "
+        "weights and systematic or multinomial resampling, and with the EM-style "
+        "``weight_update=\"responsibility\"``, against the FIFO queue "
+        "(``resampling=None``), at several batch sizes; and the cost of one step."
+    ),
+    "bench_mdn": (
+        "Held-out NLL of :class:`~skgmje.GMJEMDN` with its default settings (3 seeds) "
+        "against the oracle and against ``GMJE(n_components=3)``, and CPU seconds per fit."
+    ),
+    "bench_ssl": (
+        "Linear-probe and 5-nearest-neighbour accuracy and effective rank of the 32-d "
+        "embeddings that :class:`~skgmje.JointEmbedding` learns without labels with "
+        "each objective, on scikit-learn's digits and on translated digits, against raw "
+        "pixels, PCA and the untrained encoder; and the SMC bank against MoCo's FIFO "
+        "queue on translated digits."
+    ),
+}
+
+
+# -- formatting --------------------------------------------------------------------------
+
+
+def escape(text):
+    """Text safe inside a table cell: no markup, no references."""
+    text = str(text)
+    for character in "\\*`|_":
+        text = text.replace(character, "\\" + character)
+    return text
+
+
+def number(value, digits=3):
+    """A number as a reader wants it: fixed point for ordinary sizes, exponent otherwise."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if value == 0:
+            return "0"
+        magnitude = abs(value)
+        if magnitude >= 10_000:
+            return f"{value:,.0f}"
+        if magnitude >= 100:
+            return f"{value:.1f}"
+        if magnitude >= 1e-3:
+            return f"{value:.{digits}f}"
+        return f"{value:.1e}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(number(item, digits) for item in value)
+    return escape(value)
+
+
+def verdict(met):
+    if met is None:
+        return "—"
+    return "**met**" if met else "**not met**"
+
+
+def table(header, rows, widths=None, title=None):
+    """An RST list-table (cells already formatted)."""
+    lines = [f".. list-table:: {title}" if title else ".. list-table::", "   :header-rows: 1"]
+    if widths:
+        lines.append("   :widths: " + " ".join(str(width) for width in widths))
+    lines.append("")
+    for row in [header, *rows]:
+        for index, cell in enumerate(row):
+            cell = str(cell) if str(cell).strip() else "—"
+            lines.append(("   * - " if index == 0 else "     - ") + cell)
+    return "\n".join(lines) + "\n"
+
+
+def heading(text, character):
+    return f"{text}\n{character * len(text)}\n"
+
+
+def code(text):
+    return f"``{text}``"
+
+
+def command_of(report, name):
+    """The command line that wrote the file, or the script's plain invocation."""
+    if report.get("command"):
+        return report["command"]
+    command = f"python benchmarks/{name}.py"
+    threads = (report.get("config") or {}).get("threads", report.get("threads"))
+    if isinstance(threads, int) and not isinstance(threads, bool):
+        command += f" --threads {threads}"
+    if report.get("quick") or (report.get("config") or {}).get("quick"):
+        command += " --quick"
+    return command
+
+
+def provenance(report, name):
+    """Command, date, commit and machine of one result file."""
+    command = command_of(report, name)
+    report = {**(report.get("config") or {}), **report} if "threads" not in report else report
+    lines = ["Regenerate:", "", ".. code-block:: bash", "", f"   {command}", ""]
+    facts = []
+    created = report.get("created_utc") or report.get("date")
+    if created:
+        facts.append(f"written {escape(created)}")
+    machine = report.get("machine") or {}
+    git = machine.get("skgmje_git") or {}
+    if git.get("commit"):
+        changes = " with local changes" if git.get("skgmje_has_local_changes") else ""
+        facts.append(f"skgmje commit {code(git['commit'][:10])}{changes}")
+    if machine.get("cpu_count"):
+        cpu = f" ({escape(machine['cpu_model'])})" if machine.get("cpu_model") else ""
+        facts.append(f"{machine['cpu_count']} CPUs{cpu}")
+    if machine.get("python"):
+        facts.append(f"Python {escape(machine['python'])}")
+    if report.get("threads") not in (None, "library default"):
+        facts.append(f"{report['threads']} BLAS thread(s)")
+    if isinstance(report.get("wall_seconds"), (int, float)):
+        facts.append(f"{report['wall_seconds']:.0f} s wall time")
+    if report.get("quick"):
+        facts.append("**quick smoke run** (``--quick``): not the full benchmark")
+    if facts:
+        lines += ["Last run: " + "; ".join(facts) + ".", ""]
+    return "\n".join(lines) + "\n"
+
+
+# -- one renderer per benchmark layout ---------------------------------------------------
+
+
+def comparison_text(comparison, target):
+    if comparison == "within" and isinstance(target, (list, tuple)):
+        return f"in [{number(target[0])}, {number(target[1])}]"
+    return f"{escape(comparison)} {number(target)}"
+
+
+def measurements_table(measurements):
+    """The ``measurements`` list of bench_gmje / bench_gng: one row per measurement."""
+    rows = []
+    for entry in measurements:
+        checks = []
+        for check, result in (entry.get("checks") or {}).items():
+            checks.append(
+                f"{escape(check.replace('_', ' '))} = {number(result.get('value'))} "
+                f"({comparison_text(result.get('comparison', ''), result.get('target'))}: "
+                f"{'ok' if result.get('meets_target') else 'failed'})"
+            )
+        rows.append(
+            [
+                escape(entry.get("name", "")),
+                f"{number(entry.get('skgmje'))} {escape(entry.get('unit', ''))}",
+                f"{number(entry.get('reference'))} ({escape(entry.get('reference_library', ''))})",
+                f"{number(entry.get('ratio'), 2)} ({escape(entry.get('ratio_definition', ''))})",
+                f"{comparison_text(entry.get('target_comparison', ''), entry.get('target'))}",
+                verdict(entry.get("meets_target")),
+                "; ".join(checks),
+            ]
+        )
+    return table(
+        ["measurement", "skgmje", "reference", "ratio", "target", "met", "checks"],
+        rows,
+        widths=[14, 12, 20, 20, 8, 8, 18],
+    )
+
+
+def render_bench_nll(report):
+    out = []
+    rows = []
+    for dataset, entry in report["datasets"].items():
+        oracle = entry.get("oracle_nll")
+        for k, result in entry.get("fixed_K", {}).items():
+            rows.append(
+                [
+                    escape(dataset),
+                    f"K = {k}",
+                    number(result.get("sklearn_nll")),
+                    number(result.get("skgmje_nll")),
+                    number(result.get("difference")),
+                    number(oracle),
+                    verdict(result.get("meets_target")),
+                ]
+            )
+        selected = entry.get("cv_selected")
+        if selected:
+            rows.append(
+                [
+                    escape(dataset),
+                    f"K = {selected.get('n_components')} (3-fold CV over "
+                    f"{number(selected.get('candidates'))})",
+                    "—",
+                    number(selected.get("nll")),
+                    f"gap to oracle {number(selected.get('gap_to_oracle'))}",
+                    number(oracle),
+                    verdict(selected.get("meets_target")),
+                ]
+            )
+    out.append(
+        table(
+            ["data set", "components", "sklearn NLL", "skgmje NLL", "difference", "oracle NLL",
+             "target"],
+            rows,
+            title="Held-out conditional NLL (nats); targets: equal to scikit-learn within "
+            "0.02, CV within 0.10 of the oracle",
+        )
+    )
+    return "\n".join(out)
+
+
+def render_bench_gmje(report):
+    out = [measurements_table(report["measurements"])]
+    if report.get("em_timing_method"):
+        out.append("How EM is timed: " + escape(report["em_timing_method"]) + "\n")
+    return "\n".join(out)
+
+
+def render_bench_gng(report):
+    out = [measurements_table(report["measurements"])]
+    if report.get("reference_note"):
+        out.append(escape(report["reference_note"]) + "\n")
+    demo = report.get("demo_nll", {})
+    rows = []
+    for dataset, models in demo.get("datasets", {}).items():
+        for model, result in models.items():
+            rows.append(
+                [
+                    escape(dataset),
+                    escape(model),
+                    number(result.get("nll")),
+                    number(result.get("gap_to_oracle")),
+                    number(result.get("n_components")),
+                    number(result.get("n_graph_components")),
+                    number(result.get("seconds"), 2),
+                ]
+            )
+    if rows:
+        out.append(
+            table(
+                ["data set", "model", "NLL", "gap to oracle", "components", "graph components",
+                 "fit s"],
+                rows,
+                title=f"Held-out NLL (nats) on the demo data ({demo.get('n_train')} training, "
+                f"{demo.get('n_test')} test points)",
+            )
+        )
+    return "\n".join(out)
+
+
+SMC_VARIANTS = {
+    "fifo": "FIFO queue",
+    "smc_systematic": "SMC, systematic",
+    "smc_multinomial": "SMC, multinomial",
+    "smc_systematic_responsibility": "SMC, systematic, responsibility weights",
+}
+
+
+def render_bench_smc(report):
+    out = []
+    rows = []
+    for batch_size, datasets in report.get("nll", {}).items():
+        for dataset, entry in datasets.items():
+            row = [number(int(batch_size)), escape(dataset), number(entry.get("oracle_nll"))]
+            for key in SMC_VARIANTS:
+                result = entry.get(key)
+                if result is None:
+                    row.append("—")
+                    continue
+                cell = f"{number(result.get('mean_nll'))} ± {number(result.get('std_nll'))}"
+                difference = result.get("minus_fifo")
+                if key != "fifo" and difference is not None:
+                    sign = "+" if difference >= 0 else ""
+                    cell += f" ({sign}{number(difference)} vs FIFO)"
+                row.append(cell)
+            rows.append(row)
+    config = report.get("config", {})
+    out.append(
+        table(
+            ["batch size", "data set", "oracle", *SMC_VARIANTS.values()],
+            rows,
+            title=f"Held-out NLL (nats, mean ± std over {len(config.get('model_seeds', []))} "
+            f"seeds), {config.get('n_particles')} particles, {config.get('max_iter')} passes",
+        )
+    )
+    rows = []
+    for case in report.get("step_cost", []):
+        seconds = case.get("seconds_per_step", {})
+        row = [number(case.get("n_particles")), number(case.get("batch_size"))]
+        for key in SMC_VARIANTS:
+            value = seconds.get(key)
+            cell = "—" if value is None else f"{1e3 * value:.2f} ms"
+            if key != "fifo" and case.get(f"{key}_over_fifo") is not None:
+                cell += f" ({case[f'{key}_over_fifo']:.2f}× FIFO)"
+            row.append(cell)
+        rows.append(row)
+    if rows:
+        out.append(
+            table(["particles", "batch size", *SMC_VARIANTS.values()], rows,
+                  title="Seconds per step (target: SMC within 1.5× FIFO)")
+        )
+    rows = []
+    for dataset, entry in report.get("defaults_on_demo", {}).items():
+        for key, label in SMC_VARIANTS.items():
+            if key in entry:
+                rows.append(
+                    [escape(dataset), label, number(entry[key].get("nll")),
+                     number(entry.get("oracle_nll")), number(entry[key].get("fit_seconds"), 2)]
+                )
+    if rows:
+        out.append(
+            table(["data set", "bank", "NLL", "oracle", "fit s"], rows,
+                  title="Default settings on the demo data")
+        )
+    targets = report.get("targets", {})
+    if targets:
+        items = [
+            f"* {escape(name.replace('_', ' '))} ({escape(entry.get('setting', ''))}): "
+            f"{verdict(entry.get('meets_target'))}"
+            for name, entry in targets.items()
+        ]
+        out.append("Targets:\n\n" + "\n".join(items) + "\n")
+    return "\n".join(out)
+
+
+def render_bench_mdn(report):
+    rows = []
+    for dataset, entry in report["results"].items():
+        mdn = entry.get("gmjemdn", {})
+        rows.append(
+            [
+                escape(dataset),
+                number(entry.get("oracle_nll")),
+                number(entry.get("gmje_k3", {}).get("nll")),
+                number(mdn.get("mean_nll")),
+                f"{number(mdn.get('gap_to_oracle'))} (worst {number(mdn.get('worst_gap_to_oracle'))})",
+                number(mdn.get("max_cpu_seconds"), 1),
+                verdict(entry.get("meets_nll_target")),
+                verdict(entry.get("meets_cpu_target")),
+            ]
+        )
+    targets = report.get("config", {}).get("targets", {})
+    return table(
+        ["data set", "oracle NLL", "GMJE K=3 NLL", "GMJEMDN NLL (mean)", "gap to oracle",
+         "CPU s per fit (max)", "NLL target", "CPU target"],
+        rows,
+        title=f"Held-out NLL (nats); targets: gap ≤ {targets.get('nll_gap_nats')} nats, "
+        f"≤ {targets.get('cpu_seconds')} CPU s",
+    )
+
+
+def render_bench_dual_gje(report):
+    out = []
+    rows = []
+    for n_train, entry in report.get("sizes", {}).items():
+        for model, result in entry.get("models", {}).items():
+            rows.append(
+                [
+                    number(int(n_train)),
+                    escape(model),
+                    number(result.get("seconds"), 2),
+                    number(result.get("nll")),
+                    number(entry.get("oracle_nll")),
+                    escape(result.get("kernel", "")),
+                ]
+            )
+        extra = [f"RFF speed-up {number(entry.get('rff_speedup'), 1)}×",
+                 f"RFF − GP NLL {number(entry.get('rff_nll_gap'))}"]
+        if "exact_time_ratio" in entry:
+            extra.append(f"exact DualGJE / GP time {number(entry['exact_time_ratio'], 2)}")
+            extra.append(f"NLL difference {number(entry.get('exact_nll_difference'))}")
+        rows.append([number(int(n_train)), "*summary*", "", "", "", escape("; ".join(extra))])
+    out.append(
+        table(["N", "model", "fit + predict s", "NLL", "oracle NLL", "fitted kernel"], rows,
+              widths=[6, 18, 8, 8, 8, 52], title="Dataset B, held-out NLL (nats)")
+    )
+    target = report.get("target")
+    if target:
+        out.append(
+            f"Target at N = {number(target.get('n_train'))}: RFF speed-up "
+            f"{number(target.get('rff_speedup'), 1)}× ({escape(target.get('speedup_target', ''))}), "
+            f"NLL gap {number(target.get('rff_nll_gap'))} "
+            f"({escape(target.get('nll_gap_target', ''))}): {verdict(target.get('meets_target'))}.\n"
+        )
+    return "\n".join(out)
+
+
+def render_bench_ssl(report):
+    out = []
+    for dataset, rows_by_features in report.get("results", {}).items():
+        rows = []
+        for features, result in rows_by_features.items():
+            rows.append(
+                [
+                    escape(features),
+                    f"{100 * result['linear_probe']:.1f}" if "linear_probe" in result else "—",
+                    f"{100 * result['knn5']:.1f}" if "knn5" in result else "—",
+                    number(result.get("effective_rank"), 1),
+                    number(result.get("fit_seconds"), 1) if "fit_seconds" in result else "—",
+                    number(result.get("mean_ess"), 1) if "mean_ess" in result else "—",
+                ]
+            )
+        out.append(
+            table(["features", "linear probe %", "5-NN %", "effective rank", "fit s",
+                   "mean bank ESS"], rows, title=f"{escape(dataset)}: test accuracy of the "
+                  "32-d features")
+        )
+    rows = []
+    for bank_size, entry in report.get("smc_vs_fifo", {}).items():
+        rows.append(
+            [
+                number(int(bank_size)),
+                f"{100 * entry.get('smc_linear_probe_mean', float('nan')):.1f}",
+                f"{100 * entry.get('fifo_linear_probe_mean', float('nan')):.1f}",
+                f"{100 * entry.get('smc_minus_fifo', float('nan')):+.1f}",
+                verdict(entry.get("meets_target")),
+            ]
+        )
+    if rows:
+        out.append(
+            table(["bank size", "SMC linear probe %", "FIFO linear probe %", "difference (points)",
+                   "SMC ≥ FIFO"], rows, title="SMC vs FIFO bank on translated digits (mean over "
+                  "seeds)")
+        )
+    targets = report.get("targets", {})
+    if targets:
+        items = []
+        for name, entry in targets.items():
+            label = escape(name.replace("_", " "))
+            if isinstance(entry, dict) and "meets_target" in entry:
+                details = ", ".join(
+                    f"{escape(key.replace('_', ' '))} {number(value, 1)}"
+                    for key, value in entry.items() if key != "meets_target"
+                )
+                items.append(f"* {label} ({details}): {verdict(entry['meets_target'])}")
+            elif isinstance(entry, dict):
+                details = ", ".join(f"{escape(key)}: {verdict(value)}" for key, value in entry.items())
+                items.append(f"* {label}: {details}")
+            else:
+                items.append(f"* {label}: {verdict(entry)}")
+        out.append("Targets:\n\n" + "\n".join(items) + "\n")
+    return "\n".join(out)
+
+
+def flatten(value, prefix=""):
+    """(path, scalar) pairs of a nested JSON value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value and all(isinstance(item, (int, float)) for item in value):
+        yield prefix, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from flatten(item, f"{prefix}[{index}]")
+    else:
+        yield prefix, value
+
+
+def render_generic(report):
+    if isinstance(report.get("measurements"), list):
+        return measurements_table(report["measurements"])
+    skipped = {"machine", "config", "command", "created_utc", "date", "benchmark", "wall_seconds",
+               "quick", "threads", "versions"}
+    rows = [
+        [escape(path), number(value)]
+        for path, value in flatten({k: v for k, v in report.items() if k not in skipped})
+        if isinstance(value, (int, float, bool, list)) or value is None
+    ]
+    note = "(No table layout is defined for this file yet: its numbers as stored.)\n\n"
+    return note + table(["field", "value"], rows[:200], widths=[70, 30])
+
+
+RENDERERS = {
+    "bench_nll": render_bench_nll,
+    "bench_gmje": render_bench_gmje,
+    "bench_dual_gje": render_bench_dual_gje,
+    "bench_gng": render_bench_gng,
+    "bench_smc": render_bench_smc,
+    "bench_mdn": render_bench_mdn,
+    "bench_ssl": render_bench_ssl,
+}
+
+
+def all_targets_met(report):
+    """The file's own verdict, or every ``meets_target`` flag in it; None without any."""
+    if "all_targets_met" in report:
+        return report["all_targets_met"]
+    flags = [value for path, value in flatten(report)
+             if path.rsplit(".", 1)[-1] == "meets_target" and isinstance(value, bool)]
+    return all(flags) if flags else None
+
+
+def placeholder(name):
+    anchor = name.replace("_", "-")
+    lines = [
+        f".. _{anchor}:\n",
+        heading(TITLES[name], "-"),
+        DESCRIPTIONS[name] + "\n",
+        f"No result file yet: ``benchmarks/results/{name}.json`` is written by",
+        "",
+        ".. code-block:: bash",
+        "",
+        f"   python benchmarks/{name}.py",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render(results_dir, log=None):
+    """The whole generated page fragment as RST text."""
+    results_dir = Path(results_dir)
+    paths = {path.stem: path for path in sorted(results_dir.glob("*.json"))}
+    names = [name for name in ORDER if name in paths]
+    names += sorted(name for name in paths if name not in ORDER)
+    sections, summary = [], []
+    for name in [*ORDER, *sorted(name for name in paths if name not in ORDER)]:
+        if name not in paths:
+            # Keep the section (and its label, which other pages link to) before a first run.
+            sections.append(placeholder(name))
+            continue
+        try:
+            report = json.loads(paths[name].read_text())
+        except (OSError, ValueError) as error:
+            if log:
+                log(f"benchmark_tables: cannot read {paths[name]}: {error}")
+            continue
+        try:
+            body = RENDERERS.get(name, render_generic)(report)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # The script changed its layout: show its numbers rather than stop the build.
+            if log:
+                log(f"benchmark_tables: {name}.json has an unexpected layout ({error!r})")
+            body = render_generic(report)
+        title = TITLES.get(name, name)
+        anchor = name.replace("_", "-")
+        command = command_of(report, name)
+        summary.append(
+            [f":ref:`{name} <{anchor}>`", verdict(all_targets_met(report)),
+             escape(report.get("created_utc") or report.get("date") or "—"), code(command)]
+        )
+        section = [f".. _{anchor}:\n", heading(f"{title}", "-")]
+        if name in DESCRIPTIONS:
+            section.append(DESCRIPTIONS[name] + "\n")
+        section.append(provenance(report, name))
+        section.append(body)
+        sections.append("\n".join(section))
+    missing = [name for name in ORDER if name not in paths]
+    head = [
+        f".. This file is generated by docs/_ext/benchmark_tables.py from {len(names)} files in",
+        "   benchmarks/results/ at every build. Do not edit it.",
+        "",
+    ]
+    if summary:
+        head.append(table(["benchmark", "all targets", "last run (UTC)", "command"], summary,
+                          widths=[18, 12, 22, 48], title="Result files found at build time"))
+    if missing:
+        head.append(
+            "Not run yet (no result file): "
+            + ", ".join(code(f"python benchmarks/{name}.py") for name in missing)
+            + ".\n"
+        )
+    return "\n".join(head) + "\n" + "\n".join(sections)
+
+
+def write_tables(app):
+    directory = app.config.benchmark_results_dir or str(ROOT / "benchmarks" / "results")
+    from sphinx.util import logging
+
+    logger = logging.getLogger(__name__)
+    text = render(directory, log=logger.info)
+    output = Path(app.srcdir) / OUTPUT
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # Rewrite only on change, so an unchanged result set does not rebuild the page.
+    if not output.exists() or output.read_text() != text:
+        output.write_text(text)
+
+
+def setup(app):
+    app.add_config_value("benchmark_results_dir", None, "env")
+    app.connect("builder-inited", write_tables)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    print(render(ROOT / "benchmarks" / "results", log=print))
