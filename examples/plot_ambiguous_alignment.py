@@ -19,18 +19,18 @@ the oracle's, the true density's, which no model beats on average.
   around its prediction) and the unimodal models (:class:`~skgmje.GJE`,
   :class:`~skgmje.DualGJE`) predict the average of the branches, a value the
   data never take, with a variance wide enough to cover all three.
-* :class:`~skgmje.GMJE` with three components has one component per branch
-  only if the branches were straight: each component is a linear regression,
-  so the curved branches of Dataset A and the cubic of Dataset B need more.
-  With ``K`` chosen by cross-validation it comes close to the oracle.
+* :class:`~skgmje.GMJE` with three components has three linear regressions
+  to share between three curved branches, and fits none of them well; with
+  ``K`` chosen by cross-validation it tiles the branches with linear pieces
+  and comes within a few hundredths of a nat of the oracle.
 * :class:`~skgmje.GMJEGNG` finds its components with a Growing Neural Gas,
   :class:`~skgmje.SMCGMJE` is a particle bank, and :class:`~skgmje.GMJEMDN`
   makes the weights, means and scales functions of ``x``: one component per
   branch is then enough, crossings included.
 
-The conditional mean (cyan) is the same for almost every model: the average
-of the branches. Everything that distinguishes the good models from the bad is
-in the rest of the distribution.
+The conditional mean (cyan) stays near the average of the branches for the
+good models and the bad ones alike: it cannot tell them apart. Everything that
+does is in the rest of the distribution.
 """
 
 import time
