@@ -20,7 +20,9 @@ from pathlib import Path
 import sphinx.ext.autosummary
 
 DOCS = Path(__file__).resolve().parent
-ROOT = DOCS.parent
+# The repository (examples/, benchmarks/results/). tests/test_docs.py builds a copy of docs/
+# elsewhere and points here with SKGMJE_ROOT.
+ROOT = Path(os.environ.get("SKGMJE_ROOT", DOCS.parent)).resolve()
 sys.path.insert(0, str(DOCS / "_ext"))
 sys.path.insert(0, str(ROOT))
 
@@ -141,6 +143,10 @@ def extract_summary(doc, settings):
 
 sphinx.ext.autosummary.extract_summary = extract_summary
 
+
+# -- benchmark tables (docs/_ext/benchmark_tables.py) -------------------------------------
+
+benchmark_results_dir = str(ROOT / "benchmarks" / "results")
 
 # -- sphinx-gallery -----------------------------------------------------------
 
