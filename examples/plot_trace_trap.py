@@ -134,7 +134,7 @@ runs = {label: train(name) for label, name in OBJECTIVES.items()}
 z = torch.randn(64, 4, generator=generator, dtype=torch.float64, requires_grad=True)
 _, terms = naive_joint_nll(z[:, :2], z[:, 2:], return_terms=True)
 (gradient,) = torch.autograd.grad(terms["mahalanobis"], z)
-print(f"Mahalanobis term {float(terms['mahalanobis']):.12f} (D = 4), "
+print(f"Mahalanobis term {float(terms['mahalanobis'].detach()):.12f} (D = 4), "
       f"gradient norm {float(gradient.norm()):.1e}")
 
 # %%

@@ -131,6 +131,13 @@ def number(value, digits=3):
     return escape(value)
 
 
+def short_date(stamp):
+    """``2026-11-23T09:07:40+00:00`` as ``2026-11-23 09:07``."""
+    if not stamp:
+        return "—"
+    return escape(str(stamp).replace("T", " ")[:16])
+
+
 def verdict(met):
     if met is None:
         return "—"
@@ -332,7 +339,8 @@ SMC_VARIANTS = {
 def render_bench_smc(report):
     out = []
     rows = []
-    for batch_size, datasets in report.get("nll", {}).items():
+    by_batch = report.get("nll", {})
+    for batch_size, datasets in sorted(by_batch.items(), key=lambda item: int(item[0])):
         for dataset, entry in datasets.items():
             row = [number(int(batch_size)), escape(dataset), number(entry.get("oracle_nll"))]
             for key in SMC_VARIANTS:
@@ -609,7 +617,7 @@ def render(results_dir, log=None):
         command = command_of(report, name)
         summary.append(
             [f":ref:`{name} <{anchor}>`", verdict(all_targets_met(report)),
-             escape(report.get("created_utc") or report.get("date") or "—"), code(command)]
+             short_date(report.get("created_utc") or report.get("date")), code(command)]
         )
         section = [f".. _{anchor}:\n", heading(f"{title}", "-")]
         if name in DESCRIPTIONS:
