@@ -45,9 +45,10 @@ AUGMENTS = ("tabular", "image")
 class TwoViewModule(nn.Module):
     """The encoder and, in training mode, the two augmented views it embeds.
 
-    ``forward`` in training mode returns ``(z_a, z_b)``: the online encoder on
-    view a and the target encoder (an EMA copy, or the online encoder itself)
-    on view b. In evaluation mode it returns the online embedding of the input.
+    ``forward`` in training mode returns ``(z_a, z_b, index)``: the online
+    encoder on view a, the target encoder (an EMA copy, or the online encoder
+    itself) on view b, and the rows' indices in the training set (for the
+    banks). In evaluation mode it returns the online embedding of the input.
     """
 
     def __init__(self, encoder, augment, use_ema, seed):
@@ -59,15 +60,15 @@ class TwoViewModule(nn.Module):
         self.views = augmentations.TwoViews(augment)
         self.generator = torch.Generator().manual_seed(seed)
 
-    def forward(self, X):
+    def forward(self, X, index=None):
         if not self.training:
             return self.encoder(X)
         view_a, view_b = self.views(X, self.generator)
         if self.target_encoder is None:
-            return self.encoder(view_a), self.encoder(view_b)
+            return self.encoder(view_a), self.encoder(view_b), index
         with torch.no_grad():
             target = self.target_encoder(view_b)
-        return self.encoder(view_a), target
+        return self.encoder(view_a), target, index
 
 
 class JointObjective(nn.Module):
@@ -95,7 +96,7 @@ class JointObjective(nn.Module):
             self.bank = SMCBank(bank_size, embedding_dim, random_state=seed)
 
     def forward(self, views, _=None):
-        z_a, z_b = views
+        z_a, z_b, index = views
         objective = self.objective
         if objective == "gje":
             return gje_loss(z_a, z_b)
@@ -119,11 +120,11 @@ class JointObjective(nn.Module):
             # Eq. 23 alone rewards collapse (a point target has unbounded density); the
             # Gaussian entropy of each view's batch, as in the GJE recipe, prevents it.
             return loss - 0.5 * (_log_det(query) + _log_det(key))
-        logits = self.bank.logits(query, key, self.temperature)
+        logits = self.bank.logits(query, key, self.temperature, ids=index)
         targets = self.bank.n_keys + torch.arange(len(query), device=logits.device)
         loss = F.cross_entropy(logits, targets)
         if self.training:
-            self.bank.update(key, logits)
+            self.bank.update(key, logits, ids=index)
         return loss
 
 
@@ -202,6 +203,11 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
     - ``"smc-gmje"``: InfoNCE against an SMC particle bank (Algo 2): keys are
       reweighted by the queries and resampled, so the plain loss over the
       bank is the weighted one of Eq. 33.
+
+    In both banks a key stored from an earlier view of the same training row
+    as a query is no negative for that query (and casts no vote in the SMC
+    weights): it is a second positive, which a bank that outlives an epoch
+    would otherwise hold.
 
     Parameters
     ----------
@@ -404,7 +410,8 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
                 device=self.device,
                 verbose=int(self.verbose > 0),
             )
-            net.fit(X, None)
+            # Row indices travel with the batch so a bank can tell a row's old keys from negatives.
+            net.fit({"X": X, "index": np.arange(len(X))}, None)
         self.net_ = net
         self.latent_density_ = None
         if self.objective in DENSITY_OBJECTIVES:

@@ -1,6 +1,7 @@
 """FIFOBank and SMCBank: queue order, Eq. 34 weights, ESS, unbiased resampling, buffers."""
 
 import copy
+import math
 import pickle
 
 import numpy as np
@@ -300,3 +301,47 @@ def test_updates_with_wrong_shapes_are_rejected(bank_class):
     with pytest.raises(ValueError, match="logits must have shape"):
         bank.update(torch.zeros(3, 2), torch.zeros(3, 4))  # should be (3, 0 + 3)
     assert bank.n_keys == 0  # nothing was stored
+
+
+# --- source ids: a row's earlier keys are neither its negatives nor its votes ----------------
+
+@pytest.mark.parametrize("bank_class", [FIFOBank, SMCBank])
+def test_keys_from_the_same_row_as_a_query_are_masked_for_that_query_only(bank_class):
+    bank = bank_class(bank_size=4, dim=2)
+    old_keys = torch.nn.functional.normalize(torch.randn(4, 2, generator=torch.Generator().manual_seed(0)), dim=1)
+    bank.update(old_keys, ids=torch.tensor([10, 11, 12, 13]))
+    assert bank.ids.tolist() == [10, 11, 12, 13]
+    queries, keys = old_keys[:2].clone(), old_keys[2:].clone()
+    logits = bank.logits(queries, keys, temperature=0.5, ids=torch.tensor([11, 99]))
+    plain = bank.logits(queries, keys, temperature=0.5)
+    assert torch.isneginf(logits[0, 1]) and torch.isfinite(logits[1]).all()
+    mask = torch.zeros_like(logits, dtype=torch.bool)
+    mask[0, 1] = True
+    torch.testing.assert_close(logits[~mask], plain[~mask])
+
+
+def test_smc_ids_follow_their_keys_through_resampling():
+    generator = torch.Generator().manual_seed(1)
+    bank = SMCBank(bank_size=6, dim=3, random_state=0)
+    keys = torch.randn(6, 3, generator=generator)
+    bank.update(keys, ids=torch.arange(6))
+    queries, new_keys = torch.randn(5, 3, generator=generator), torch.randn(5, 3, generator=generator)
+    ids = torch.arange(100, 105)
+    bank.update(new_keys, bank.logits(queries, new_keys, 0.5, ids=ids), ids=ids)
+    pool, pool_ids = torch.cat([keys, new_keys]), torch.cat([torch.arange(6), ids])
+    for key, key_id in zip(bank.keys, bank.ids):
+        assert torch.equal(key, pool[pool_ids == key_id][0])
+
+
+def test_a_masked_vote_leaves_the_mean_over_the_other_queries():
+    logits = torch.tensor([[0.0, 1.0, 5.0, 6.0], [-math.inf, 3.0, 7.0, 8.0]])
+    log_weights = SMCBank._pool_weights(logits, n_bank=2)
+    bank_scores = torch.tensor([0.0, math.log((math.e + math.e**3) / 2)])
+    key_scores = torch.tensor([7.0, 6.0])  # each key scored by the other query alone
+    torch.testing.assert_close(log_weights, torch.log_softmax(torch.cat([bank_scores, key_scores]), 0))
+
+
+def test_ids_of_the_wrong_shape_are_rejected():
+    bank = FIFOBank(bank_size=4, dim=2)
+    with pytest.raises(ValueError, match="ids"):
+        bank.update(torch.zeros(3, 2), ids=torch.arange(2))

@@ -85,12 +85,18 @@ class _MemoryBank(nn.Module):
         self.bank_size = int(bank_size)
         self.dim = int(dim)
         self.register_buffer("_keys", torch.empty(0, self.dim), persistent=False)
+        self.register_buffer("_ids", torch.empty(0, dtype=torch.long), persistent=False)
         self.ess_history = []
 
     @property
     def keys(self):
         """Tensor of shape (n_keys, dim): the keys held, without gradient."""
         return self._keys
+
+    @property
+    def ids(self):
+        """Tensor of shape (n_keys,): the source id of each key (-1 where none was given)."""
+        return self._ids
 
     @property
     def n_keys(self):
@@ -108,8 +114,14 @@ class _MemoryBank(nn.Module):
         """
         return self._keys.new_full((self.n_keys,), -math.log(max(self.n_keys, 1)))
 
-    def logits(self, queries, keys, temperature):
+    def logits(self, queries, keys, temperature, ids=None):
         """Scores ``q_b^T k / tau`` of each query against the pool ``[bank.keys; keys]``.
+
+        With ``ids``, a bank key that came from the same source as query ``b``
+        (an earlier view of the same training row) scores ``-inf`` for that
+        query: it is no negative, and its query must not vote for keeping it
+        (Eq. 34 would favour it, as it is among the keys most similar to
+        that query).
 
         Parameters
         ----------
@@ -117,6 +129,8 @@ class _MemoryBank(nn.Module):
         keys : Tensor of shape (B, dim)
             The batch's keys; key ``b`` is the positive of query ``b``.
         temperature : float
+        ids : Tensor of shape (B,), optional
+            Source id of each query (e.g. its row index in the training set).
 
         Returns
         -------
@@ -126,7 +140,12 @@ class _MemoryBank(nn.Module):
             (Eq. 31) over the bank and the batch; pass the same tensor to
             :meth:`update`.
         """
-        return queries @ torch.cat([self._keys.to(keys), keys]).T / temperature
+        logits = queries @ torch.cat([self._keys.to(keys), keys]).T / temperature
+        if ids is None or not self.n_keys:
+            return logits
+        same_source = self._ids.to(ids.device)[None, :] == ids[:, None]
+        bank_logits = logits[:, : self.n_keys].masked_fill(same_source, -math.inf)
+        return torch.cat([bank_logits, logits[:, self.n_keys :]], dim=1)
 
     def _check_keys(self, keys):
         if keys.dim() != 2 or keys.shape[1] != self.dim:
@@ -134,6 +153,14 @@ class _MemoryBank(nn.Module):
                 f"keys must have shape (batch, {self.dim}); got {tuple(keys.shape)}."
             )
         return keys.detach().to(self._keys)
+
+    def _check_ids(self, ids, n_new):
+        if ids is None:
+            return torch.full((n_new,), -1, dtype=torch.long, device=self._ids.device)
+        ids = torch.as_tensor(ids, device=self._ids.device).long()
+        if ids.shape != (n_new,):
+            raise ValueError(f"ids must have shape ({n_new},); got {tuple(ids.shape)}.")
+        return ids
 
     def _check_logits(self, logits, n_new):
         if logits is None:
@@ -180,7 +207,7 @@ class FIFOBank(_MemoryBank):
     """
 
     @torch.no_grad()
-    def update(self, keys, logits=None):
+    def update(self, keys, logits=None, ids=None):
         """Enqueue the batch's keys and drop the oldest beyond ``bank_size``.
 
         Parameters
@@ -189,10 +216,14 @@ class FIFOBank(_MemoryBank):
             Detached and cast to the bank's device and dtype.
         logits : Tensor of shape (B, n_keys + B), optional
             Checked and otherwise ignored: accepted so the two banks are interchangeable.
+        ids : Tensor of shape (B,), optional
+            Source id of each key, kept beside it (see :meth:`logits`).
         """
         keys = self._check_keys(keys)
         self._check_logits(logits, len(keys))
+        ids = self._check_ids(ids, len(keys))
         self._keys = torch.cat([self._keys, keys])[-self.bank_size :]
+        self._ids = torch.cat([self._ids, ids])[-self.bank_size :]
         self.ess_history.append(float(self.n_keys))
 
 
@@ -279,7 +310,7 @@ class SMCBank(_MemoryBank):
         return f"{super().extra_repr()}, resampling={self.resampling!r}"
 
     @torch.no_grad()
-    def update(self, keys, logits=None):
+    def update(self, keys, logits=None, ids=None):
         """Append the keys while there is room, else weight, resample and reset (Algo 2).
 
         Parameters
@@ -289,13 +320,16 @@ class SMCBank(_MemoryBank):
         logits : Tensor of shape (B, n_keys + B), optional
             ``bank.logits(queries, keys, temperature)``, computed before this
             update. Needed once the pool outgrows ``bank_size``.
+        ids : Tensor of shape (B,), optional
+            Source id of each key, kept beside it through resampling (see :meth:`logits`).
         """
         keys = self._check_keys(keys)
         n_bank, n_new = self.n_keys, len(keys)
         logits = self._check_logits(logits, n_new)
         pool = torch.cat([self._keys, keys])
+        pool_ids = torch.cat([self._ids, self._check_ids(ids, n_new)])
         if len(pool) <= self.bank_size:
-            self._keys = pool
+            self._keys, self._ids = pool, pool_ids
             self.ess_history.append(float(self.n_keys))
             return
         if logits is None:
@@ -307,13 +341,16 @@ class SMCBank(_MemoryBank):
         self._pool_log_weights = log_weights
         self.ess_history.append(float(torch.exp(-torch.logsumexp(2.0 * log_weights, 0))))
         chosen = resample(log_weights.exp(), self.bank_size, self.resampling, self.generator)
-        self._keys = pool[chosen.to(pool.device)]
+        chosen = chosen.to(pool.device)
+        self._keys, self._ids = pool[chosen], pool_ids[chosen]
 
     @staticmethod
     def _pool_weights(logits, n_bank):
         """Normalised log weights of the pool: Eq. 34 with each key's own query left out."""
         n_new = logits.shape[0]
-        bank_scores = torch.logsumexp(logits[:, :n_bank], 0) - math.log(n_new)
+        # The mean over the queries that may vote: a query's own earlier key is masked out.
+        voters = torch.isfinite(logits[:, :n_bank]).sum(0).clamp_min(1)
+        bank_scores = torch.logsumexp(logits[:, :n_bank], 0) - torch.log(voters.to(logits))
         if n_new > 1:
             own_query = torch.eye(n_new, dtype=torch.bool, device=logits.device)
             key_logits = logits[:, n_bank:].masked_fill(own_query, -math.inf)
