@@ -42,6 +42,8 @@ def test_docs_build_without_warnings(tmp_path):
         "benchmarks.html",
     ):
         assert (output / page).is_file(), f"{page} was not built"
+    # The class template lists the methods (an unresolved template name falls back silently).
+    assert 'id="skgmje.GMJE.bic"' in (output / "generated" / "skgmje.GMJE.html").read_text()
     benchmarks = (output / "benchmarks.html").read_text()
     for result_file in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
         assert f'id="{result_file.stem.replace("_", "-")}"' in benchmarks, result_file.name
