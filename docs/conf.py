@@ -122,21 +122,29 @@ def escape_attribute_names(app, what, name, obj, options, lines):
         lines[index] = head + separator + "``".join(pieces)
 
 
-# Sphinx 9's autosummary cuts a summary at the first ". ", even inside an inline literal
-# (MLPEncoder: ``n_inputs -> hidden... -> n_outputs``), which leaves the literal open.
-# Extend such a summary to the end of the sentence that closes the literal.
+# Sphinx 9's autosummary cuts a summary at the first ". ": inside an inline literal
+# (MLPEncoder: ``n_inputs -> hidden... -> n_outputs``, which leaves the literal open), and
+# after the paper's abbreviations ("Primal GJE with the entropy fix (Algo."). Extend such a
+# summary to the end of the sentence.
 _extract_summary = sphinx.ext.autosummary.extract_summary
+ABBREVIATIONS = ("Eq.", "Eqs.", "Algo.", "Fig.", "Figs.", "Sec.", "App.", "e.g.", "i.e.", "al.")
 
 
 def extract_summary(doc, settings):
     summary = _extract_summary(doc, settings)
-    if summary.count("``") % 2 == 0:
+    if summary.count("``") % 2 == 0 and not summary.endswith(ABBREVIATIONS):
         return summary
-    stanza = " ".join(line.strip() for line in doc).strip()
-    sentences = sphinx.ext.autosummary.periods_re.split(stanza)
+    stanza = []
+    for line in doc:
+        if not line.strip():
+            if stanza:
+                break
+            continue
+        stanza.append(line.strip())
+    sentences = sphinx.ext.autosummary.periods_re.split(" ".join(stanza))
     for count in range(1, len(sentences) + 1):
         candidate = ". ".join(sentences[:count]).rstrip(".") + "."
-        if candidate.count("``") % 2 == 0:
+        if candidate.count("``") % 2 == 0 and not candidate.endswith(ABBREVIATIONS):
             return candidate
     return summary
 
