@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import sphinx.ext.autosummary
+from threadpoolctl import threadpool_limits
 
 DOCS = Path(__file__).resolve().parent
 # The repository (examples/, benchmarks/results/). tests/test_docs.py builds a copy of docs/
@@ -158,7 +159,11 @@ benchmark_results_dir = str(ROOT / "benchmarks" / "results")
 
 # -- sphinx-gallery -----------------------------------------------------------
 
-# The first example runs pay for importing torch, sklearn and matplotlib.
+# The examples fit small models, for which BLAS and OpenMP threads only cost: on the 2-core
+# development machine with the other core busy, plot_uncertainty_decomposition.py took 108 s
+# with OpenBLAS's default two threads and 8 s with one. The examples run inside this
+# process, so this limit holds for all of them (tests/conftest.py does the same for the tests).
+threadpool_limits(limits=1)
 os.environ.setdefault("MPLBACKEND", "Agg")
 warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib is currently using agg")
 warnings.filterwarnings("ignore", category=UserWarning, message="FigureCanvasAgg is non-interactive")
