@@ -25,12 +25,6 @@ class MixtureDensityNetwork(nn.Module):
     min_scale : float
         Floor added to every diagonal scale, so no component collapses onto a
         point and the log-density stays finite.
-
-    Returns (from ``forward``)
-    --------------------------
-    log_weights : Tensor of shape (n, K)
-    means : Tensor of shape (n, K, dy)
-    scale_tril : Tensor of shape (n, K, dy, dy)
     """
 
     def __init__(
@@ -65,6 +59,18 @@ class MixtureDensityNetwork(nn.Module):
             )
 
     def forward(self, X):
+        """The mixture parameters for each context row.
+
+        Parameters
+        ----------
+        X : Tensor of shape (n, n_inputs)
+
+        Returns
+        -------
+        log_weights : Tensor of shape (n, K)
+        means : Tensor of shape (n, K, dy)
+        scale_tril : Tensor of shape (n, K, dy, dy)
+        """
         hidden = self.body(X)
         n_rows, K, dy = X.shape[0], self.n_components, self.n_targets
         log_weights = F.log_softmax(self.logits(hidden), dim=-1)
