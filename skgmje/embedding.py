@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback, ProgressBar
@@ -14,9 +13,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._joint import context_log_prob
+from ._torch_runtime import check_device_and_threads, seeded_torch, torch_seed, torch_threads
 from .base import check_option, check_positive
 from .gmje import GMJE
-from .mdn import _torch_threads
 from .nn import augment as augmentations
 from .nn.encoders import ConvEncoder, MLPEncoder, ResNet18
 from .nn.losses import (
@@ -334,10 +333,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         if not 0.0 <= self.ema_momentum < 1.0:
             raise ValueError(f"ema_momentum must be in [0, 1); got {self.ema_momentum!r}.")
-        if self.n_threads is not None:
-            check_positive("n_threads", self.n_threads, integer=True)
-        if torch.device(self.device).type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but torch sees no CUDA device.")
+        check_device_and_threads(self.device, self.n_threads)
 
     def _make_encoder(self, n_features):
         if isinstance(self.encoder, nn.Module):
@@ -374,7 +370,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         """
         self._check_parameters()
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = torch_seed(self.random_state)
         callbacks = [("ema_target", EMATarget(self.ema_momentum))]
         if self.objective == "smc-gmje":
             callbacks.append(("ess", BankESS()))
@@ -382,9 +378,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
             callbacks.append(("progress_bar", ProgressBar()))
         # A last batch of one row has no covariance and no negatives.
         drop_last = len(X) > self.batch_size and len(X) % self.batch_size == 1
-        devices = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), _torch_threads(self.n_threads):
-            torch.manual_seed(seed)
+        with seeded_torch(seed, self.device, self.n_threads):
             net = TwoViewNet(
                 module=TwoViewModule,
                 module__encoder=self._make_encoder(X.shape[1]),
@@ -430,7 +424,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         ).fit(z_a, z_b)
 
     def _embed(self, X):
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             embeddings = self.net_.forward(X, training=False)
         return embeddings.double().numpy()
 

@@ -1,7 +1,6 @@
 """GMJEMDN: the mixture-density-network GMJE (torch, trained through skorch)."""
 
 import math
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -10,9 +9,8 @@ from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
+from ._torch_runtime import check_device_and_threads, seeded_torch, torch_seed, torch_threads
 from .base import ConditionalDensityEstimator, check_option, check_positive
 from .mixture import GaussianMixtureDistribution
 from .nn.losses import mdn_nll
@@ -246,17 +244,12 @@ class GMJEMDN(ConditionalDensityEstimator):
                 f"n_context_components={self.n_context_components} needs at least as many "
                 f"samples; got {n_samples}."
             )
-        if self.n_threads is not None:
-            check_positive("n_threads", self.n_threads, integer=True)
-        device = torch.device(self.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but torch sees no CUDA device.")
+        check_device_and_threads(self.device, self.n_threads)
 
     def _fit(self, X, Y, sample_weight):
         n_samples = len(X)
         self._check_parameters(n_samples)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = torch_seed(self.random_state)
         self._x_mean, self._x_scale = _standardisation(X)
         self._y_mean, self._y_scale = _standardisation(Y)
         callbacks = []
@@ -296,9 +289,7 @@ class GMJEMDN(ConditionalDensityEstimator):
         )
         inputs = ((X - self._x_mean) / self._x_scale).astype(np.float32)
         targets = ((Y - self._y_mean) / self._y_scale).astype(np.float32)
-        devices = [torch.device(self.device)] if torch.device(self.device).type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), _torch_threads(self.n_threads):
-            torch.manual_seed(seed)
+        with seeded_torch(seed, self.device, self.n_threads):
             net.initialize()
             _spread_component_means(net.module_, targets, seed)
             net.partial_fit(inputs, targets)
@@ -311,7 +302,7 @@ class GMJEMDN(ConditionalDensityEstimator):
 
     def _predict_distribution(self, X):
         inputs = ((X - self._x_mean) / self._x_scale).astype(np.float32)
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             outputs = self.net_.forward(inputs)
         log_weights, means, scale_tril = (tensor.double().numpy() for tensor in outputs)
         scale_tril = self._y_scale[:, None] * scale_tril
@@ -342,7 +333,6 @@ class GMJEMDN(ConditionalDensityEstimator):
         -------
         log_density : ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
         X, Y = self._validate_Xy(X, y)
         return self.context_density_.score_samples(X) + self._predict_distribution(X).log_prob(Y)
 
@@ -359,17 +349,6 @@ def _spread_component_means(module, targets, seed):
     with torch.no_grad():
         module.means.bias.copy_(torch.as_tensor(centres.reshape(-1), dtype=module.means.bias.dtype))
         module.means.weight.mul_(0.1)
-
-
-@contextmanager
-def _torch_threads(n_threads):
-    previous = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _standardisation(values):
