@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.datasets import load_digits
@@ -11,9 +12,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch.nn import functional as F
 
 from skgmje._joint import context_log_prob
-from skgmje.embedding import DENSITY_OBJECTIVES, OBJECTIVES, JointEmbedding
+from skgmje.embedding import DENSITY_OBJECTIVES, OBJECTIVES, JointEmbedding, JointObjective
+from skgmje.nn.losses import cholesky, second_moment
 
 
 def _tiny(objective="gmje", **params):
@@ -117,6 +120,33 @@ def test_pipeline_and_grid_search_over_objective(digits):
     assert search.score(X, y) > 0.3  # ten classes: far above chance
 
 
+@pytest.mark.parametrize("objective", ["infonce", "moco", "smc-gmje"])
+def test_entropy_weight_subtracts_the_query_log_determinant(objective):
+    generator = torch.Generator().manual_seed(0)
+    z_a, z_b = torch.randn(12, 3, generator=generator), torch.randn(12, 3, generator=generator)
+    views = (z_a, z_b, torch.arange(12))
+    plain = JointObjective(objective, 3, 0.2, 2, 8, seed=0).eval()(views)
+    weighted = JointObjective(objective, 3, 0.2, 2, 8, seed=0, entropy_weight=0.5).eval()(views)
+    queries = F.normalize(z_a, dim=1)
+    covariance = second_moment(queries - queries.mean(0))
+    log_det = 2.0 * torch.log(torch.diagonal(cholesky(covariance, 1e-4))).sum()
+    assert torch.isclose(weighted, plain - 0.5 * log_det, atol=1e-5)
+
+
+def test_entropy_weight_defaults_to_the_objective_and_spreads_the_embedding(digits):
+    X, _ = digits
+    assert _tiny("smc-gmje")._entropy_weight() == 0.01
+    assert _tiny("moco")._entropy_weight() == 0.0
+    assert _tiny("moco", entropy_weight=0.3)._entropy_weight() == 0.3
+
+    def log_det(model):
+        return np.linalg.slogdet(np.cov(model.transform(X), rowvar=False))[1]
+
+    plain = _tiny("smc-gmje", entropy_weight=0.0, max_epochs=5).fit(X)
+    spread = _tiny("smc-gmje", entropy_weight=1.0, max_epochs=5).fit(X)
+    assert log_det(spread) > log_det(plain)
+
+
 def test_image_encoder_and_augmentation(digits):
     X, _ = digits
     model = _tiny("infonce", encoder="cnn", augment="image", max_shift=1).fit(X[:64])
@@ -133,6 +163,7 @@ def test_image_encoder_and_augmentation(digits):
         ({"augment": 3}, "augment"),
         ({"embedding_dim": 0}, "embedding_dim"),
         ({"temperature": 0.0}, "temperature"),
+        ({"entropy_weight": -0.1}, "entropy_weight"),
         ({"ema_momentum": 1.0}, "ema_momentum"),
         ({"max_epochs": 0}, "max_epochs"),
         ({"lr": -1.0}, "lr"),
