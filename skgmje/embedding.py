@@ -37,7 +37,6 @@ OBJECTIVES = ("gje", "dual-gje", "hsic", "gmje", "gmje-mdn", "infonce", "moco", 
 # target that does not chase its own context.
 EMA_OBJECTIVES = ("dual-gje", "moco", "smc-gmje")
 DENSITY_OBJECTIVES = ("gmje", "gmje-mdn", "smc-gmje")
-CONTRASTIVE_OBJECTIVES = ("infonce", "moco", "smc-gmje")
 # entropy_weight=None: the GMJE objective keeps the entropy term (without it Eq. 34's
 # weighting collapsed the embedding, see JointEmbedding), the baselines stay as published.
 DEFAULT_ENTROPY_WEIGHTS = {"infonce": 0.0, "moco": 0.0, "smc-gmje": 0.01}

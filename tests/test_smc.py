@@ -119,10 +119,9 @@ def _bank_then_batch(resampling, n_particles=12, n_batch=9, random_state=0):
     return model, X[n_particles:], y[n_particles:]
 
 
-@pytest.mark.parametrize("resampling", ["multinomial", "systematic"])
-def test_pooled_weights_are_normalised_equation_118_weights(resampling, monkeypatch):
-    model, X, y = _bank_then_batch(resampling)
-    sample_weight = np.linspace(0.5, 2.0, len(X))
+def _one_update_with_recorded_weights(model, X, y, sample_weight, monkeypatch):
+    """Run one ``partial_fit``; return the pooled weights it resampled with, the
+    bank it started from, and ``log N(z_b | mu_m, Sigma)`` of shape (bank, batch)."""
     bank, covariance = model.particles_.copy(), model.covariance_.copy()
     seen = []
 
@@ -133,39 +132,38 @@ def test_pooled_weights_are_normalised_equation_118_weights(resampling, monkeypa
     monkeypatch.setattr(smc, "resample", recording_resample)
     model.partial_fit(X, y, sample_weight=sample_weight)
     (pooled,) = seen
-    assert pooled.sum() == pytest.approx(1.0, abs=1e-12)
-
     batch = np.column_stack([X, y])
-    # Eq. 118 by brute force: log w_m + logsumexp_b(log s_b + log N(z_b | mu_m, Sigma)).
     log_kernel = np.array(
         [stats.multivariate_normal(mean, covariance).logpdf(batch) for mean in bank]
     )
+    return pooled, bank, log_kernel
+
+
+@pytest.mark.parametrize("resampling", ["multinomial", "systematic"])
+def test_pooled_weights_are_normalised_equation_118_weights(resampling, monkeypatch):
+    model, X, y = _bank_then_batch(resampling)
+    sample_weight = np.linspace(0.5, 2.0, len(X))
+    pooled, bank, log_kernel = _one_update_with_recorded_weights(
+        model, X, y, sample_weight, monkeypatch
+    )
+    assert pooled.sum() == pytest.approx(1.0, abs=1e-12)
+
+    # Eq. 118 by brute force: log w_m + logsumexp_b(log s_b + log N(z_b | mu_m, Sigma)).
     log_particles = np.log(1 / len(bank)) + logsumexp(log_kernel + np.log(sample_weight), axis=1)
     particles = np.exp(log_particles - log_particles.max())
     keys = sample_weight * particles.mean()  # each incoming key: the mean particle weight
     expected = np.concatenate([particles, keys])
     np.testing.assert_allclose(pooled, expected / expected.sum(), rtol=1e-9, atol=1e-15)
     assert model.ess_history_[-1] == pytest.approx(1.0 / np.sum(pooled**2))
-    assert 1.0 <= model.ess_history_[-1] <= len(bank) + len(batch)
+    assert 1.0 <= model.ess_history_[-1] <= len(bank) + len(X)
 
 
 def test_responsibility_weights_are_the_em_weight_step(monkeypatch):
     model, X, y = _bank_then_batch("systematic")
     model.set_params(weight_update="responsibility")
     sample_weight = np.linspace(0.5, 2.0, len(X))
-    bank, covariance = model.particles_.copy(), model.covariance_.copy()
-    seen = []
-
-    def recording_resample(weights, n_draws, method, random_state=None):
-        seen.append(weights.copy())
-        return resample(weights, n_draws, method, random_state)
-
-    monkeypatch.setattr(smc, "resample", recording_resample)
-    model.partial_fit(X, y, sample_weight=sample_weight)
-    (pooled,) = seen
-    batch = np.column_stack([X, y])
-    log_kernel = np.array(
-        [stats.multivariate_normal(mean, covariance).logpdf(batch) for mean in bank]
+    pooled, bank, log_kernel = _one_update_with_recorded_weights(
+        model, X, y, sample_weight, monkeypatch
     )
     responsibilities = np.exp(log_kernel - logsumexp(log_kernel, axis=0))  # (bank, batch)
     particles = responsibilities @ sample_weight  # each batch item hands out its weight
