@@ -37,6 +37,8 @@ OBJECTIVES = ("gje", "dual-gje", "hsic", "gmje", "gmje-mdn", "infonce", "moco", 
 # target that does not chase its own context.
 EMA_OBJECTIVES = ("dual-gje", "moco", "smc-gmje")
 DENSITY_OBJECTIVES = ("gmje", "gmje-mdn", "smc-gmje")
+# Losses unchanged by swapping the views: scoring the swapped pair would only cost time.
+SYMMETRIC_OBJECTIVES = ("gje", "hsic")
 # entropy_weight=None: the GMJE objective keeps the entropy term (without it Eq. 34's
 # weighting collapsed the embedding, see JointEmbedding), the baselines stay as published.
 DEFAULT_ENTROPY_WEIGHTS = {"infonce": 0.0, "moco": 0.0, "smc-gmje": 0.01}
@@ -47,30 +49,40 @@ AUGMENTS = ("tabular", "image")
 class TwoViewModule(nn.Module):
     """The encoder and, in training mode, the two augmented views it embeds.
 
-    ``forward`` in training mode returns ``(z_a, z_b, index)``: the online
-    encoder on view a, the target encoder (an EMA copy, or the online encoder
-    itself) on view b, and the rows' indices in the training set (for the
-    banks). In evaluation mode it returns the online embedding of the input.
+    ``forward`` in training mode returns ``(pairs, index)``. ``pairs`` holds
+    ``(query, key)``: the online encoder on view a and the target encoder (an
+    EMA copy, or the online encoder itself) on view b; with ``symmetric``,
+    first the swapped pair, view b online against view a's target. ``index``
+    holds the rows' indices in the training set (for the banks). In
+    evaluation mode it returns the online embedding of the input.
     """
 
-    def __init__(self, encoder, augment, use_ema, seed):
+    def __init__(self, encoder, augment, use_ema, seed, symmetric=False):
         super().__init__()
         self.encoder = encoder
         self.target_encoder = copy.deepcopy(encoder) if use_ema else None
         if self.target_encoder is not None:
             self.target_encoder.requires_grad_(False)
         self.views = augmentations.TwoViews(augment)
+        self.symmetric = symmetric
         self.generator = torch.Generator().manual_seed(seed)
 
     def forward(self, X, index=None):
         if not self.training:
             return self.encoder(X)
         view_a, view_b = self.views(X, self.generator)
+        z_a, z_b = self.encoder(view_a), self._target(view_b)
+        if not self.symmetric:
+            return ((z_a, z_b),), index
         if self.target_encoder is None:
-            return self.encoder(view_a), self.encoder(view_b), index
+            return ((z_b, z_a), (z_a, z_b)), index
+        return ((self.encoder(view_b), self._target(view_a)), (z_a, z_b)), index
+
+    def _target(self, view):
+        if self.target_encoder is None:
+            return self.encoder(view)
         with torch.no_grad():
-            target = self.target_encoder(view_b)
-        return self.encoder(view_a), target, index
+            return self.target_encoder(view)
 
 
 class JointObjective(nn.Module):
@@ -103,7 +115,19 @@ class JointObjective(nn.Module):
             self.bank = SMCBank(bank_size, embedding_dim, random_state=seed)
 
     def forward(self, views, _=None):
-        z_a, z_b, index = views
+        """The mean loss over the ``(query, key)`` pairs of ``views = (pairs, index)``.
+
+        State (the bank, the MDN's context marginal) moves once per step, with
+        the last pair, after every pair has been scored against the old state.
+        """
+        pairs, index = views
+        losses = [
+            self._pair_loss(z_a, z_b, index, update=self.training and i == len(pairs) - 1)
+            for i, (z_a, z_b) in enumerate(pairs)
+        ]
+        return sum(losses) / len(losses)
+
+    def _pair_loss(self, z_a, z_b, index, update):
         objective = self.objective
         if objective == "gje":
             return gje_loss(z_a, z_b)
@@ -120,7 +144,7 @@ class JointObjective(nn.Module):
             loss = gmje_mdn_loss(
                 query, key, *self.head(query), context_covariance=self.context_covariance
             )
-            if self.training:
+            if update:
                 # Footnote 31: the context marginal trails the batch, never sees its gradient.
                 batch = query.detach()
                 self.context_covariance.lerp_(batch.T @ batch / len(batch), 0.1)
@@ -130,7 +154,7 @@ class JointObjective(nn.Module):
         logits = self.bank.logits(query, key, self.temperature, ids=index)
         targets = self.bank.n_keys + torch.arange(len(query), device=logits.device)
         loss = F.cross_entropy(logits, targets)
-        if self.training:
+        if update:
             self.bank.update(key, logits, ids=index)
         return self._with_entropy(loss, query)
 
@@ -271,6 +295,14 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         Keys in the ``"moco"`` and ``"smc-gmje"`` banks.
     ema_momentum : float, default=0.99
         Momentum of the target encoder (``"dual-gje"``, ``"moco"``, ``"smc-gmje"``).
+    symmetric : bool, default=True
+        Score both directions, view a against view b and view b against view
+        a, and average the two losses (the symmetrised loss of MoCo v3 and of
+        SimCLR's NT-Xent). For the EMA objectives the target encoder then
+        embeds both views, and each step costs two more forward passes; the
+        banks still take one batch of keys per step, so they turn over as
+        fast as without. ``"gje"`` and ``"hsic"`` are symmetric in the views
+        already. False is the one-directional loss of MoCo v2 and Algo 2.
     n_prototypes : int, default=16
         Prototypes of ``"gmje"``, components of ``"gmje-mdn"``, and the most
         components of ``latent_density_``.
@@ -324,6 +356,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         entropy_weight=None,
         bank_size=256,
         ema_momentum=0.99,
+        symmetric=True,
         n_prototypes=16,
         max_epochs=50,
         batch_size=256,
@@ -344,6 +377,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         self.entropy_weight = entropy_weight
         self.bank_size = bank_size
         self.ema_momentum = ema_momentum
+        self.symmetric = symmetric
         self.n_prototypes = n_prototypes
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -374,6 +408,8 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         if not 0.0 <= self.ema_momentum < 1.0:
             raise ValueError(f"ema_momentum must be in [0, 1); got {self.ema_momentum!r}.")
+        if not isinstance(self.symmetric, (bool, np.bool_)):
+            raise ValueError(f"symmetric must be True or False; got {self.symmetric!r}.")
         check_device_and_threads(self.device, self.n_threads)
 
     def _entropy_weight(self):
@@ -431,6 +467,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
                 module__augment=self._make_augment(),
                 module__use_ema=self.objective in EMA_OBJECTIVES,
                 module__seed=seed,
+                module__symmetric=bool(self.symmetric) and self.objective not in SYMMETRIC_OBJECTIVES,
                 criterion=JointObjective,
                 criterion__objective=self.objective,
                 criterion__embedding_dim=self.embedding_dim,

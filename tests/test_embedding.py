@@ -15,7 +15,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch.nn import functional as F
 
 from skgmje._joint import context_log_prob
-from skgmje.embedding import DENSITY_OBJECTIVES, OBJECTIVES, JointEmbedding, JointObjective
+from skgmje.embedding import (
+    DENSITY_OBJECTIVES,
+    OBJECTIVES,
+    JointEmbedding,
+    JointObjective,
+    TwoViewModule,
+)
 from skgmje.nn.losses import cholesky, second_moment
 
 
@@ -124,13 +130,85 @@ def test_pipeline_and_grid_search_over_objective(digits):
 def test_entropy_weight_subtracts_the_query_log_determinant(objective):
     generator = torch.Generator().manual_seed(0)
     z_a, z_b = torch.randn(12, 3, generator=generator), torch.randn(12, 3, generator=generator)
-    views = (z_a, z_b, torch.arange(12))
+    views = (((z_a, z_b),), torch.arange(12))
     plain = JointObjective(objective, 3, 0.2, 2, 8, seed=0).eval()(views)
     weighted = JointObjective(objective, 3, 0.2, 2, 8, seed=0, entropy_weight=0.5).eval()(views)
     queries = F.normalize(z_a, dim=1)
     covariance = second_moment(queries - queries.mean(0))
     log_det = 2.0 * torch.log(torch.diagonal(cholesky(covariance, 1e-4))).sum()
     assert torch.isclose(weighted, plain - 0.5 * log_det, atol=1e-5)
+
+
+@pytest.mark.parametrize("objective", ["gmje", "infonce", "dual-gje"])
+def test_symmetric_loss_is_the_mean_of_the_two_directions(objective):
+    generator = torch.Generator().manual_seed(1)
+    z_a, z_b = torch.randn(12, 3, generator=generator), torch.randn(12, 3, generator=generator)
+    index = torch.arange(12)
+    criterion = JointObjective(objective, 3, 0.2, 2, 8, seed=0).eval()
+    both = criterion((((z_b, z_a), (z_a, z_b)), index))
+    one_way = [criterion((((q, k),), index)) for q, k in ((z_b, z_a), (z_a, z_b))]
+    assert torch.isclose(both, (one_way[0] + one_way[1]) / 2, atol=1e-6)
+    assert not torch.isclose(one_way[0], one_way[1], atol=1e-3)
+
+
+@pytest.mark.parametrize("objective", ["moco", "smc-gmje"])
+def test_symmetric_loss_scores_both_pairs_against_the_bank_before_one_update(objective):
+    generator = torch.Generator().manual_seed(2)
+    old_keys, new_keys, other_keys, queries = (
+        torch.randn(4, 3, generator=generator) for _ in range(4)
+    )
+    criterion = JointObjective(objective, 3, 0.2, 2, 4, seed=0).train()
+    criterion((((queries, old_keys),), torch.arange(4)))
+    bank_before = criterion.bank.keys.clone()
+    index = torch.arange(4, 8)
+    swapped = criterion.bank.logits(
+        F.normalize(queries, dim=1), F.normalize(other_keys, dim=1), 0.2, ids=index
+    )
+    expected_swapped = F.cross_entropy(swapped, 4 + torch.arange(4))
+    loss = criterion((((queries, other_keys), (queries, new_keys)), index))
+    fresh = JointObjective(objective, 3, 0.2, 2, 4, seed=0).eval()
+    fresh.bank.update(bank_before)
+    expected_last = F.cross_entropy(
+        fresh.bank.logits(F.normalize(queries, dim=1), F.normalize(new_keys, dim=1), 0.2, ids=index),
+        4 + torch.arange(4),
+    )
+    assert torch.isclose(loss, (expected_swapped + expected_last) / 2, atol=1e-5)
+    # One batch of keys per step, from the last pair: the bank turns over as without symmetry.
+    assert criterion.bank.n_keys == 4
+    pool = torch.cat([bank_before, F.normalize(new_keys, dim=1)])
+    assert all(torch.isclose(pool, key, atol=1e-6).all(1).any() for key in criterion.bank.keys)
+    assert not any(
+        torch.isclose(F.normalize(other_keys, dim=1), key, atol=1e-6).all(1).any()
+        for key in criterion.bank.keys
+    )
+
+
+@pytest.mark.parametrize("use_ema", [False, True])
+def test_symmetric_module_adds_the_swapped_pair(use_ema):
+    def noise(X, generator):
+        return X + torch.randn(X.shape, generator=generator)
+
+    encoder = torch.nn.Linear(5, 3)
+    module = TwoViewModule(encoder, noise, use_ema, seed=0, symmetric=True).train()
+    target = encoder
+    if use_ema:
+        target = module.target_encoder
+        with torch.no_grad():
+            target.weight.mul_(2.0)  # tell the target from the online encoder
+    X = torch.randn(6, 5)
+    view_a, view_b = module.views(X, torch.Generator().manual_seed(0))
+    (swapped, straight), index = module(X, torch.arange(6))
+    with torch.no_grad():
+        expected = ((encoder(view_b), target(view_a)), (encoder(view_a), target(view_b)))
+    for pair, expected_pair in zip((swapped, straight), expected):
+        for got, want in zip(pair, expected_pair):
+            assert torch.allclose(got, want, atol=1e-6)
+    assert torch.equal(index, torch.arange(6))
+    assert straight[1].requires_grad is not use_ema
+    module.symmetric = False
+    module.generator.manual_seed(0)
+    (only,), _ = module(X)
+    assert torch.allclose(only[0], straight[0]) and torch.allclose(only[1], straight[1])
 
 
 def test_entropy_weight_defaults_to_the_objective_and_spreads_the_embedding(digits):
@@ -140,7 +218,10 @@ def test_entropy_weight_defaults_to_the_objective_and_spreads_the_embedding(digi
     assert _tiny("moco", entropy_weight=0.3)._entropy_weight() == 0.3
 
     def log_det(model):
-        return np.linalg.slogdet(np.cov(model.transform(X), rowvar=False))[1]
+        # The term acts on the normalised queries, so their spread is what it widens.
+        embeddings = model.transform(X)
+        embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+        return np.linalg.slogdet(np.cov(embeddings, rowvar=False))[1]
 
     plain = _tiny("smc-gmje", entropy_weight=0.0, max_epochs=5).fit(X)
     spread = _tiny("smc-gmje", entropy_weight=1.0, max_epochs=5).fit(X)
@@ -165,6 +246,7 @@ def test_image_encoder_and_augmentation(digits):
         ({"temperature": 0.0}, "temperature"),
         ({"entropy_weight": -0.1}, "entropy_weight"),
         ({"ema_momentum": 1.0}, "ema_momentum"),
+        ({"symmetric": "yes"}, "symmetric"),
         ({"max_epochs": 0}, "max_epochs"),
         ({"lr": -1.0}, "lr"),
     ],
