@@ -23,7 +23,7 @@ over seeds, each bank size, same loss); the best GMJE objective within 2 points 
 the best of InfoNCE/MoCo (three-seed means where there are three seeds); every GMJE
 objective's effective rank >= InfoNCE's.
 
-Run ``python benchmarks/bench_ssl.py`` (about 13 minutes on 2 cores: the fits run two
+Run ``python benchmarks/bench_ssl.py`` (about 11 minutes on 2 cores: the fits run two
 at a time, one thread each, and their fit times are taken so) or ``--quick`` (a few
 epochs, a smoke run).
 Results go to ``benchmarks/results/bench_ssl.json``.
