@@ -95,7 +95,7 @@ class JointObjective(nn.Module):
 
     def __init__(
         self, objective, embedding_dim, temperature, n_prototypes, bank_size, seed,
-        entropy_weight=0.0,
+        entropy_weight=0.0, bank_tempering=1.0,
     ):
         super().__init__()
         self.objective = objective
@@ -112,7 +112,9 @@ class JointObjective(nn.Module):
         elif objective == "moco":
             self.bank = FIFOBank(bank_size, embedding_dim)
         elif objective == "smc-gmje":
-            self.bank = SMCBank(bank_size, embedding_dim, random_state=seed)
+            self.bank = SMCBank(
+                bank_size, embedding_dim, tempering=bank_tempering, random_state=seed
+            )
 
     def forward(self, views, _=None):
         """The mean loss over the ``(query, key)`` pairs of ``views = (pairs, index)``.
@@ -295,6 +297,11 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         Keys in the ``"moco"`` and ``"smc-gmje"`` banks.
     ema_momentum : float, default=0.99
         Momentum of the target encoder (``"dual-gje"``, ``"moco"``, ``"smc-gmje"``).
+    bank_tempering : float in [0, 1], default=1.0
+        Exponent of the ``"smc-gmje"`` bank's Eq. 34 weights
+        (:class:`~skgmje.nn.memory.SMCBank`'s ``tempering``): 1 is Algo 2,
+        0 resamples the pool uniformly. On translated digits a roomy bank
+        (256) did better tempered; a tight one (32) did best at 1.
     symmetric : bool, default=True
         Score both directions, view a against view b and view b against view
         a, and average the two losses (the symmetrised loss of MoCo v3 and of
@@ -356,6 +363,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         entropy_weight=None,
         bank_size=256,
         ema_momentum=0.99,
+        bank_tempering=1.0,
         symmetric=True,
         n_prototypes=16,
         max_epochs=50,
@@ -377,6 +385,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         self.entropy_weight = entropy_weight
         self.bank_size = bank_size
         self.ema_momentum = ema_momentum
+        self.bank_tempering = bank_tempering
         self.symmetric = symmetric
         self.n_prototypes = n_prototypes
         self.max_epochs = max_epochs
@@ -408,6 +417,9 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         if not 0.0 <= self.ema_momentum < 1.0:
             raise ValueError(f"ema_momentum must be in [0, 1); got {self.ema_momentum!r}.")
+        check_positive("bank_tempering", self.bank_tempering, allow_zero=True)
+        if self.bank_tempering > 1.0:
+            raise ValueError(f"bank_tempering must be in [0, 1]; got {self.bank_tempering!r}.")
         if not isinstance(self.symmetric, (bool, np.bool_)):
             raise ValueError(f"symmetric must be True or False; got {self.symmetric!r}.")
         check_device_and_threads(self.device, self.n_threads)
@@ -475,6 +487,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
                 criterion__entropy_weight=self._entropy_weight(),
                 criterion__n_prototypes=self.n_prototypes,
                 criterion__bank_size=self.bank_size,
+                criterion__bank_tempering=self.bank_tempering,
                 criterion__seed=seed,
                 optimizer=torch.optim.Adam,
                 optimizer__weight_decay=self.weight_decay,

@@ -247,6 +247,8 @@ def test_image_encoder_and_augmentation(digits):
         ({"entropy_weight": -0.1}, "entropy_weight"),
         ({"ema_momentum": 1.0}, "ema_momentum"),
         ({"symmetric": "yes"}, "symmetric"),
+        ({"bank_tempering": 1.5}, "bank_tempering"),
+        ({"bank_tempering": "half"}, "bank_tempering"),
         ({"max_epochs": 0}, "max_epochs"),
         ({"lr": -1.0}, "lr"),
     ],

@@ -137,6 +137,23 @@ def test_pool_weights_are_equation_34_without_each_keys_own_query(n_bank, n_new)
     assert bank.n_keys == 6
 
 
+def test_tempering_raises_the_equation_34_weights_to_a_power():
+    n_bank, n_new = 6, 4
+    logits = 3.0 * torch.randn(n_new, n_bank + n_new, generator=torch.Generator().manual_seed(3))
+    ess = []
+    for tempering in (1.0, 0.3, 0.0):
+        bank = SMCBank(bank_size=6, dim=1, tempering=tempering, random_state=0)
+        bank.update(_scalar_keys(np.arange(n_bank)))
+        bank.update(_scalar_keys(np.arange(n_bank, n_bank + n_new)), logits)
+        tempered = _eq34_weights(logits, n_bank) ** tempering
+        np.testing.assert_allclose(
+            bank.pool_log_weights.exp().double().numpy(), tempered / tempered.sum(), rtol=1e-5
+        )
+        ess.append(bank.ess_history[-1])
+    # Flatter weights, more distinct draws: up to the whole pool when the weights are uniform.
+    assert ess[0] < ess[1] < ess[2] == pytest.approx(n_bank + n_new, rel=1e-5)
+
+
 def test_a_keys_own_query_does_not_change_the_weights():
     bank, keys, logits = _full_bank()
     other = copy.deepcopy(bank)
@@ -286,6 +303,9 @@ def test_logits_score_queries_against_the_bank_then_the_batch(bank_class):
         (lambda: FIFOBank(4, 2.5), "dim"),
         (lambda: SMCBank(4, 2, resampling="residual"), "resampling"),
         (lambda: SMCBank(4, 2, random_state="seed"), "random_state"),
+        (lambda: SMCBank(4, 2, tempering=1.5), "tempering"),
+        (lambda: SMCBank(4, 2, tempering=-0.1), "tempering"),
+        (lambda: SMCBank(4, 2, tempering=True), "tempering"),
     ],
 )
 def test_invalid_parameters_are_named(make, message):

@@ -245,6 +245,9 @@ class SMCBank(_MemoryBank):
        Eq. 34's sums is the same normalised weight for the particles, and
        scores a key, seen by one query fewer, on the same scale. A batch of
        one key has no other query: that key gets the mean particle score.
+       With ``tempering`` ``beta < 1`` the weights are Eq. 34's raised to
+       ``beta`` (a tempered likelihood, as in tempered SMC): ``beta = 0``
+       resamples the pool uniformly, ``beta = 1`` is Eq. 34.
     2. **ESS** ``1 / sum_j w_j^2`` of the ``P`` normalised pooled weights is
        appended to ``ess_history``; the weights are kept in
        ``pool_log_weights``.
@@ -262,6 +265,12 @@ class SMCBank(_MemoryBank):
         Width of a key.
     resampling : {"systematic", "multinomial"}, default="systematic"
         Systematic resampling draws the same expected copies with far less noise.
+    tempering : float in [0, 1], default=1.0
+        Exponent ``beta`` of the Eq. 34 weights. Lower values keep more
+        distinct keys: a roomy bank resampled by the full weights fills with
+        copies of the keys nearest the queries, which on data with few
+        classes are often the queries' own class (``benchmarks/bench_ssl.py``
+        measures the effect).
     random_state : int, torch.Generator or None, default=None
         Seeds the resampling's CPU generator (see
         :func:`skgmje.nn.augment.check_generator`); a CUDA generator keeps the
@@ -293,11 +302,16 @@ class SMCBank(_MemoryBank):
     (4, 2, True)
     """
 
-    def __init__(self, bank_size, dim, resampling="systematic", random_state=None):
+    def __init__(self, bank_size, dim, resampling="systematic", tempering=1.0, random_state=None):
         super().__init__(bank_size, dim)
         if resampling not in RESAMPLING:
             raise ValueError(f"resampling must be one of {list(RESAMPLING)}; got {resampling!r}.")
+        if isinstance(tempering, bool) or not isinstance(tempering, numbers.Real) or not (
+            0.0 <= tempering <= 1.0
+        ):
+            raise ValueError(f"tempering must be a number in [0, 1]; got {tempering!r}.")
         self.resampling = resampling
+        self.tempering = float(tempering)
         self.generator = check_generator(random_state)
         self.register_buffer("_pool_log_weights", None, persistent=False)
 
@@ -307,7 +321,9 @@ class SMCBank(_MemoryBank):
         return self._pool_log_weights
 
     def extra_repr(self):
-        return f"{super().extra_repr()}, resampling={self.resampling!r}"
+        return (
+            f"{super().extra_repr()}, resampling={self.resampling!r}, tempering={self.tempering:g}"
+        )
 
     @torch.no_grad()
     def update(self, keys, logits=None, ids=None):
@@ -338,6 +354,8 @@ class SMCBank(_MemoryBank):
                 "bank_size: pass bank.logits(queries, keys, temperature)."
             )
         log_weights = self._pool_weights(logits, n_bank)
+        if self.tempering != 1.0:
+            log_weights = torch.log_softmax(self.tempering * log_weights, 0)
         self._pool_log_weights = log_weights
         self.ess_history.append(float(torch.exp(-torch.logsumexp(2.0 * log_weights, 0))))
         chosen = resample(log_weights.exp(), self.bank_size, self.resampling, self.generator)
