@@ -16,14 +16,15 @@ at random places of a 14x14 canvas (``make_translated_digits``). Measured, in on
 (b) on translated digits, three seeds: InfoNCE, and for a tight bank (32) and a roomy
     one (256) the SMC bank against MoCo's FIFO queue, both with the same entropy
     weight (0.01, SMC-GMJE's default: the banks are the only difference) and both
-    without it (0, the published objectives).
+    without it (0, the published objectives); and a tempered SMC bank
+    (``bank_tempering=0.6``, not the default) against the same FIFO queue.
 
 Targets (issue 5), on translated digits: SMC >= FIFO in linear-probe accuracy (mean
 over seeds, each bank size, same loss); the best GMJE objective within 2 points of
 the best of InfoNCE/MoCo (three-seed means where there are three seeds); every GMJE
 objective's effective rank >= InfoNCE's.
 
-Run ``python benchmarks/bench_ssl.py`` (about 11 minutes on 2 cores: the fits run two
+Run ``python benchmarks/bench_ssl.py`` (about 12 minutes on 2 cores: the fits run two
 at a time, one thread each, and their fit times are taken so) or ``--quick`` (a few
 epochs, a smoke run).
 Results go to ``benchmarks/results/bench_ssl.json``.
@@ -70,6 +71,9 @@ FULL = {"max_epochs": 150, "ablation_seeds": [0, 1, 2], "bank_sizes": [32, 256]}
 QUICK = {"max_epochs": 3, "ablation_seeds": [0], "bank_sizes": [32]}
 # SMC-GMJE's default entropy weight; the controls and the matched FIFO twin use it too.
 ENTROPY_WEIGHT = 0.01
+# A tempered SMC bank (Eq. 34's weights to this power; JointEmbedding's bank_tempering),
+# measured beside the default (1, Algo 2) that the target is judged on.
+TEMPERING = 0.6
 CONTROLS = {
     "smc-gmje, entropy 0": ("smc-gmje", {"entropy_weight": 0.0}),
     f"infonce, entropy {ENTROPY_WEIGHT}": ("infonce", {"entropy_weight": ENTROPY_WEIGHT}),
@@ -136,8 +140,9 @@ def _train_job(job):
         return train(objective, load(dataset), config, seed=seed, **params)
 
 
-def run_label(objective, bank_size, entropy_weight):
-    return f"{objective}, bank {bank_size}, entropy {entropy_weight:g}"
+def run_label(objective, bank_size, entropy_weight, tempering=1.0):
+    label = f"{objective}, bank {bank_size}, entropy {entropy_weight:g}"
+    return label if tempering == 1.0 else f"{label}, tempering {tempering:g}"
 
 
 def fit_jobs(config):
@@ -157,6 +162,10 @@ def fit_jobs(config):
                 jobs["b", "translated digits", run_label(objective, bank_size, weight)] = [
                     (objective, seed, params) for seed in seeds
                 ]
+        params = {"bank_size": bank_size, "entropy_weight": ENTROPY_WEIGHT,
+                  "bank_tempering": TEMPERING}
+        label = run_label("smc-gmje", bank_size, ENTROPY_WEIGHT, TEMPERING)
+        jobs["b", "translated digits", label] = [("smc-gmje", seed, params) for seed in seeds]
     return jobs
 
 
@@ -222,10 +231,10 @@ def main(argv=None):
         else:
             seeded[label] = {**summarise(rows), "runs": rows}
     ablation = {}
-    for weight in (ENTROPY_WEIGHT, 0.0):
+    for weight, tempering in ((ENTROPY_WEIGHT, 1.0), (0.0, 1.0), (ENTROPY_WEIGHT, TEMPERING)):
         entries = {}
         for bank_size in config["bank_sizes"]:
-            smc = seeded[run_label("smc-gmje", bank_size, weight)]["linear_probe_mean"]
+            smc = seeded[run_label("smc-gmje", bank_size, weight, tempering)]["linear_probe_mean"]
             fifo = seeded[run_label("moco", bank_size, weight)]["linear_probe_mean"]
             entries[str(bank_size)] = {
                 "smc_linear_probe_mean": smc,
@@ -233,7 +242,8 @@ def main(argv=None):
                 "smc_minus_fifo": smc - fifo,
                 "meets_target": bool(smc >= fifo),
             }
-        ablation[f"entropy {weight:g}"] = entries
+        key = f"entropy {weight:g}"
+        ablation[key if tempering == 1.0 else f"{key}, SMC tempering {tempering:g}"] = entries
     translated = results["translated digits"]
     # Three-seed means where part (b) has them; gmje and gmje-mdn have seed 0 only.
     gmje_scores = {name: translated[name]["linear_probe"] for name in ("gmje", "gmje-mdn")}
@@ -294,10 +304,10 @@ def main(argv=None):
                 f"{row['effective_rank']:11.1f}{seconds}"
             )
     print("\ntranslated digits, mean (std) over seeds")
-    print(f"{'run':<36}{'linear':>8}{'(std)':>7}{'eff. rank':>11}")
+    print(f"{'run':<50}{'linear':>8}{'(std)':>7}{'eff. rank':>11}")
     for label, entry in seeded.items():
         print(
-            f"{label:<36}{100 * entry['linear_probe_mean']:8.1f}"
+            f"{label:<50}{100 * entry['linear_probe_mean']:8.1f}"
             f"{100 * entry['linear_probe_std']:7.1f}{entry['effective_rank_mean']:11.1f}"
         )
     print("\nSMC vs FIFO bank, translated digits, linear probe (%), mean over seeds")
