@@ -301,7 +301,8 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         Exponent of the ``"smc-gmje"`` bank's Eq. 34 weights
         (:class:`~skgmje.nn.memory.SMCBank`'s ``tempering``): 1 is Algo 2,
         0 resamples the pool uniformly. On translated digits a roomy bank
-        (256) did better tempered; a tight one (32) did best at 1.
+        (256) did better tempered (0.6), still short of a FIFO queue; a
+        tight one (32) did as well at 1 (see the user guide).
     symmetric : bool, default=True
         Score both directions, view a against view b and view b against view
         a, and average the two losses (the symmetrised loss of MoCo v3 and of
