@@ -145,6 +145,15 @@ def run_label(objective, bank_size, entropy_weight, tempering=1.0):
     return label if tempering == 1.0 else f"{label}, tempering {tempering:g}"
 
 
+def bank_jobs(objective, bank_size, entropy_weight, seeds, tempering=1.0):
+    """The label and the per-seed fits of one part (b) bank run."""
+    params = {"bank_size": bank_size, "entropy_weight": entropy_weight}
+    if tempering != 1.0:
+        params["bank_tempering"] = tempering
+    label = run_label(objective, bank_size, entropy_weight, tempering)
+    return label, [(objective, seed, params) for seed in seeds]
+
+
 def fit_jobs(config):
     """Every fit of parts (a) and (b) as ``{(part, dataset, label): [(objective, seed, params)]}``."""
     jobs = {}
@@ -156,16 +165,14 @@ def fit_jobs(config):
     seeds = config["ablation_seeds"]
     jobs["b", "translated digits", "infonce"] = [("infonce", seed, {}) for seed in seeds]
     for bank_size in config["bank_sizes"]:
-        for weight in (ENTROPY_WEIGHT, 0.0):
-            for objective in ("smc-gmje", "moco"):
-                params = {"bank_size": bank_size, "entropy_weight": weight}
-                jobs["b", "translated digits", run_label(objective, bank_size, weight)] = [
-                    (objective, seed, params) for seed in seeds
-                ]
-        params = {"bank_size": bank_size, "entropy_weight": ENTROPY_WEIGHT,
-                  "bank_tempering": TEMPERING}
-        label = run_label("smc-gmje", bank_size, ENTROPY_WEIGHT, TEMPERING)
-        jobs["b", "translated digits", label] = [("smc-gmje", seed, params) for seed in seeds]
+        runs = [
+            bank_jobs(objective, bank_size, weight, seeds)
+            for weight in (ENTROPY_WEIGHT, 0.0)
+            for objective in ("smc-gmje", "moco")
+        ]
+        runs.append(bank_jobs("smc-gmje", bank_size, ENTROPY_WEIGHT, seeds, TEMPERING))
+        for label, fits in runs:
+            jobs["b", "translated digits", label] = fits
     return jobs
 
 
