@@ -138,27 +138,111 @@ def e_step(Z, parameters, covariance_type, sample_weight=None):
     -------
     SufficientStatistics
     """
-    n_samples, n_features = Z.shape
     log_weights = np.log(parameters.weights)
-    step = block_rows(len(parameters.weights), n_features)
-    totals = None
-    for start in range(0, n_samples, step):
-        block = Z[start : start + step]
-        block_weight = None if sample_weight is None else sample_weight[start : start + step]
+
+    def responsibilities(block, start, stop):
         log_prob = log_gaussian_prob(
             block, parameters.means, parameters.precisions_cholesky, covariance_type
         )
         log_prob += log_weights
         log_norm = logsumexp(log_prob, axis=1)
         log_prob -= log_norm[:, None]
-        resp = np.exp(log_prob, out=log_prob)
+        return np.exp(log_prob, out=log_prob), log_norm
+
+    return accumulate_statistics(
+        Z, len(parameters.weights), covariance_type, responsibilities, sample_weight
+    )
+
+
+def accumulate_statistics(Z, n_components, covariance_type, responsibilities, sample_weight=None):
+    """Sum the statistics of ``Z`` over blocks of :func:`block_rows` rows.
+
+    ``responsibilities(block, start, stop)`` returns the unweighted responsibilities
+    of rows ``start:stop`` (shape (rows, K)) and their log-likelihoods (or None), so
+    no array larger than a block times K*D is ever formed.
+    """
+    n_samples, n_features = Z.shape
+    step = block_rows(n_components, n_features)
+    totals = None
+    for start in range(0, max(n_samples, 1), step):
+        stop = min(start + step, n_samples)
+        block = Z[start:stop]
+        block_weight = None if sample_weight is None else sample_weight[start:stop]
+        resp, log_norm = responsibilities(block, start, stop)
         if block_weight is not None:
-            resp *= block_weight[:, None]
-            log_norm = log_norm * block_weight
+            resp = resp * block_weight[:, None]
+            if log_norm is not None:
+                log_norm = log_norm * block_weight
         stats = statistics_from_responsibilities(block, resp, covariance_type, block_weight)
-        stats = stats._replace(log_likelihood=float(np.sum(log_norm)))
+        if log_norm is not None:
+            stats = stats._replace(log_likelihood=float(np.sum(log_norm)))
         totals = stats if totals is None else add_statistics(totals, stats)
     return totals
+
+
+def expected_statistics(parameters, covariance_type, reg_covar):
+    """The statistics per unit weight that the parameters themselves imply.
+
+    ``N_k = pi_k``, ``sum r z = pi_k mu_k``, ``sum r z z^T = pi_k (Sigma_k + mu_k mu_k^T)``
+    with the ``reg_covar`` jitter taken off ``Sigma_k`` (the M-step adds it back), so
+    an M-step on them returns the same parameters: the starting point of stepwise EM
+    continuing from fitted parameters.
+    """
+    weights, means = parameters.weights, parameters.means
+    n_features = means.shape[1]
+    covariances = np.array(parameters.covariances, dtype=float)
+    if covariance_type == "full":
+        covariances[:, np.arange(n_features), np.arange(n_features)] -= reg_covar
+        second = weights[:, None, None] * (covariances + np.einsum("kd,ke->kde", means, means))
+    elif covariance_type == "tied":
+        covariances.flat[:: n_features + 1] -= reg_covar
+        second = covariances + (weights * means.T) @ means
+    else:
+        variances = covariances - reg_covar
+        if covariance_type == "spherical":
+            variances = np.repeat(variances[:, None], n_features, axis=1)
+        second = weights[:, None] * (variances + means**2)
+    return SufficientStatistics(0.0, 1.0, weights.copy(), weights[:, None] * means, second)
+
+
+def scale_statistics(statistics, factor):
+    """Every summed statistic multiplied by ``factor`` (the log-likelihood too)."""
+    return SufficientStatistics(*(factor * value for value in statistics))
+
+
+def statistics_size(n_components, n_features, covariance_type):
+    """Length of :func:`flatten_statistics`'s vector."""
+    second = {
+        "full": n_components * n_features * n_features,
+        "tied": n_features * n_features,
+    }.get(covariance_type, n_components * n_features)
+    return 2 + n_components + n_components * n_features + second
+
+
+def flatten_statistics(statistics):
+    """One float vector holding a :class:`SufficientStatistics` (for array reductions)."""
+    return np.concatenate(
+        [
+            [statistics.log_likelihood, statistics.total_weight],
+            statistics.resp_sums,
+            statistics.first_moments.ravel(),
+            statistics.second_moments.ravel(),
+        ]
+    )
+
+
+def unflatten_statistics(vector, n_components, n_features, covariance_type):
+    """Inverse of :func:`flatten_statistics`."""
+    K, D = n_components, n_features
+    first_end = 2 + K + K * D
+    shape = {"full": (K, D, D), "tied": (D, D)}.get(covariance_type, (K, D))
+    return SufficientStatistics(
+        float(vector[0]),
+        float(vector[1]),
+        np.array(vector[2 : 2 + K]),
+        np.array(vector[2 + K : first_end]).reshape(K, D),
+        np.array(vector[first_end:]).reshape(shape),
+    )
 
 
 def m_step(statistics, covariance_type, reg_covar):

@@ -12,6 +12,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._dask import (
+    is_dask_collection,
+    lazy_average,
+    lazy_predict,
+    lazy_sample,
+    lazy_score_samples,
+)
+from ._em import _BLOCK_ELEMENTS
+
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -44,6 +53,15 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        if any(is_dask_collection(value) for value in (X, y, sample_weight)):
+            fit_dask = getattr(self, "_fit_dask", None)
+            if fit_dask is None:
+                raise TypeError(
+                    f"{type(self).__name__}.fit does not take dask collections (GMJE does). "
+                    "Fit on an in-memory sample (e.g. X[:n].compute()) and predict on the "
+                    "dask arrays: prediction is lazy and chunk-wise for every estimator."
+                )
+            return fit_dask(X, y, sample_weight)
         X, y = validate_data(
             self,
             X,
@@ -121,6 +139,34 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         """Drop the trailing target axis when the model was fitted on 1-D ``y``."""
         return Y[..., 0] if self._y_ndim == 1 else Y
 
+    def _prediction_row_width(self):
+        """Floats of working memory per predicted row (sets the rows per prediction block).
+
+        The conditional of a joint mixture forms (rows, K, n_features + n_targets)
+        arrays; estimators with another per-row cost (a kernel row, a hidden layer)
+        override this.
+        """
+        conditioning = getattr(self, "conditioning_", None)
+        n_components = 1 if conditioning is None else len(conditioning.log_weights)
+        return n_components * (self.n_features_in_ + self.n_targets_)
+
+    def _in_row_blocks(self, function, *arrays):
+        """``function`` on consecutive row blocks of ``arrays``, results stacked along rows.
+
+        Keeps the working memory of prediction independent of the number of rows.
+        """
+        n_rows = len(arrays[0])
+        step = max(64, _BLOCK_ELEMENTS // max(1, self._prediction_row_width()))
+        if n_rows <= step:
+            return function(*arrays)
+        parts = [
+            function(*(array[start : start + step] for array in arrays))
+            for start in range(0, n_rows, step)
+        ]
+        if isinstance(parts[0], tuple):
+            return tuple(np.concatenate(part) for part in zip(*parts))
+        return np.concatenate(parts)
+
     def predict_distribution(self, X):
         """The conditional mixture ``p(y | x)`` for every row of ``X``.
 
@@ -141,7 +187,8 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
+            A dask array or DataFrame gives lazy dask arrays, computed chunk by chunk.
         return_std : bool, default=False
             Also return the total predictive standard deviation per target
             (law of total variance: noise within modes plus spread of modes).
@@ -152,31 +199,49 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         y_std : ndarray, same shape as ``y_mean``
             Only with ``return_std=True``.
         """
-        distribution = self.predict_distribution(X)
-        mean = self._as_fitted_target_shape(distribution.mean())
+        if is_dask_collection(X):
+            return lazy_predict(self, X, return_std)
+        return self._predict_array(self._validate_X(X), return_std)
+
+    def _predict_array(self, X, return_std=False):
+        def block(rows):
+            distribution = self._predict_distribution(rows)
+            mean = distribution.mean()
+            if not return_std:
+                return mean
+            variance = np.diagonal(distribution.covariance(), axis1=1, axis2=2)
+            return mean, np.sqrt(variance)
+
+        result = self._in_row_blocks(block, X)
         if not return_std:
-            return mean
-        variance = np.diagonal(distribution.covariance(), axis1=1, axis2=2)
-        return mean, self._as_fitted_target_shape(np.sqrt(variance))
+            return self._as_fitted_target_shape(result)
+        return tuple(self._as_fitted_target_shape(part) for part in result)
 
     def score_samples(self, X, y):
         """Conditional log-density ``log p(y_i | x_i)`` in nats.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        X : array-like or dask array of shape (n_samples, n_features)
+        y : array-like or dask array of shape (n_samples,) or (n_samples, n_targets)
 
         Returns
         -------
-        log_density : ndarray of shape (n_samples,)
+        log_density : ndarray or dask array of shape (n_samples,)
         """
-        X, Y = self._validate_Xy(X, y)
-        return self._predict_distribution(X).log_prob(Y)
+        if is_dask_collection(X) or is_dask_collection(y):
+            return lazy_score_samples(self, X, y)
+        return self._score_samples_array(*self._validate_Xy(X, y))
+
+    def _score_samples_array(self, X, Y):
+        return self._in_row_blocks(
+            lambda rows, targets: self._predict_distribution(rows).log_prob(targets), X, Y
+        )
 
     def predict_density(self, X, y):
         """Conditional density ``p(y_i | x_i)``, shape (n_samples,)."""
-        return np.exp(self.score_samples(X, y))
+        log_density = self.score_samples(X, y)
+        return np.exp(log_density)
 
     def score(self, X, y, sample_weight=None):
         """Mean conditional log-likelihood ``mean_i log p(y_i | x_i)`` (higher is better).
@@ -186,24 +251,29 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        X : array-like or dask array of shape (n_samples, n_features)
+        y : array-like or dask array of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         score : float
+            A lazy 0-d dask array when ``X`` or ``y`` is a dask collection.
         """
-        return float(np.average(self.score_samples(X, y), weights=sample_weight))
+        log_density = self.score_samples(X, y)
+        if is_dask_collection(log_density):
+            return lazy_average(log_density, sample_weight)
+        return float(np.average(log_density, weights=sample_weight))
 
     def sample(self, X=None, n_samples=1, random_state=None):
         """Draw targets given contexts, or joint ``(x, y)`` pairs.
 
         Parameters
         ----------
-        X : array-like of shape (n_queries, n_features), default=None
+        X : array-like or dask array of shape (n_queries, n_features), default=None
             Contexts to condition on. ``None`` draws from the learned joint
-            ``p(x, y)`` instead (generative use).
+            ``p(x, y)`` instead (generative use). A dask array gives a lazy dask
+            array whose chunks draw with seeds taken from ``random_state``.
         n_samples : int, default=1
             Draws per context, or joint draws when ``X`` is None.
         random_state : int, RandomState instance or None, default=None
@@ -223,7 +293,14 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
             check_is_fitted(self)
             X_new, Y_new = self._sample_joint(n_samples, rng)
             return X_new, self._as_fitted_target_shape(Y_new)
-        draws = self.predict_distribution(X).sample(n_samples, random_state=rng)
+        if is_dask_collection(X):
+            return lazy_sample(self, X, n_samples, rng)
+        return self._sample_array(self._validate_X(X), n_samples, rng)
+
+    def _sample_array(self, X, n_samples, rng):
+        draws = self._in_row_blocks(
+            lambda rows: self._predict_distribution(rows).sample(n_samples, random_state=rng), X
+        )
         return self._as_fitted_target_shape(draws)
 
     def __sklearn_tags__(self):

@@ -352,6 +352,11 @@ class DualGJE(ConditionalDensityEstimator):
             variance = self._fourier_amplitude * self.noise_variance_ * np.sum(projected**2, axis=0)
         return mean, np.maximum(variance, 0.0)
 
+    def _prediction_row_width(self):
+        # A kernel row against every training point, or the Fourier features.
+        width = len(self.X_train_) if self.n_fourier_features is None else self.n_fourier_features
+        return 2 * width + self.n_targets_ * (self.n_targets_ + 1)
+
     def _predict_distribution(self, X):
         mean, latent_variance = self._latent_moments(X)
         variance = latent_variance + self.noise_variance_

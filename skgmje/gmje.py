@@ -8,14 +8,19 @@ import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _em
+from . import _dask, _em
 from ._gaussian import logsumexp
 from ._joint import conditional_distribution, prepare_conditioning, sample_joint
 from .base import ConditionalDensityEstimator, check_option, check_positive
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+# A distributed fit initialises on a uniform sample of about this many rows (at least
+# this many per component), never on all rows at once.
+_INIT_SAMPLE_ROWS = 20_000
+_INIT_ROWS_PER_COMPONENT = 100
 
 
 class GMJE(ConditionalDensityEstimator):
@@ -65,6 +70,11 @@ class GMJE(ConditionalDensityEstimator):
         every ``verbose_interval`` iterations.
     verbose_interval : int, default=10
         Iterations between two progress lines.
+    learning_decay : float, default=0.7
+        Exponent ``kappa`` in (0.5, 1] of the step size ``eta_t = (t + t0) **
+        -kappa`` of :meth:`partial_fit` (stepwise EM). Smaller forgets faster.
+    learning_offset : float, default=10.0
+        Offset ``t0 >= 0`` of that step size; larger makes the first steps smaller.
 
     Attributes
     ----------
@@ -130,6 +140,8 @@ class GMJE(ConditionalDensityEstimator):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -142,6 +154,8 @@ class GMJE(ConditionalDensityEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     def _check_parameters(self):
         check_positive("n_components", self.n_components, integer=True)
@@ -152,24 +166,67 @@ class GMJE(ConditionalDensityEstimator):
         check_positive("n_init", self.n_init, integer=True)
         check_option("init_params", self.init_params, INIT_PARAMS)
         check_positive("verbose_interval", self.verbose_interval, integer=True)
+        check_positive("learning_offset", self.learning_offset, allow_zero=True)
+        check_positive("learning_decay", self.learning_decay)
+        if not 0.5 < self.learning_decay <= 1.0:
+            raise ValueError(
+                f"learning_decay must be in (0.5, 1] (stepwise EM converges only "
+                f"there); got {self.learning_decay!r}."
+            )
 
     def _fit(self, X, Y, sample_weight):
         self._check_parameters()
         Z = np.hstack([X, Y])
         n_available = len(Z) if sample_weight is None else int(np.count_nonzero(sample_weight))
+        # Shifting in place keeps one copy of the joint rows (the E-step's coordinates).
+        center = np.average(Z, axis=0, weights=sample_weight)
+        Z -= center
+        return self._run_em(
+            n_context=X.shape[1],
+            n_joint=Z.shape[1],
+            n_available=n_available,
+            center=center,
+            initial_parameters=lambda rng: self._initial_parameters(Z, sample_weight, rng),
+            e_step=lambda parameters: _em.e_step(
+                Z, parameters, self.covariance_type, sample_weight
+            ),
+        )
+
+    def _fit_dask(self, X, y, sample_weight):
+        """EM over dask collections: statistics per chunk on the workers, M-step here."""
+        self._check_parameters()
+        validate_data(self, X, skip_check_array=True, reset=True)
+        Zw, n_context, n_targets, y_ndim = _dask.joint_array(X, y, sample_weight)
+        if Zw.shape[0] < 2:
+            raise ValueError(f"GMJE needs at least 2 samples; got {Zw.shape[0]}.")
+        passes = _dask.DistributedPasses(Zw, weighted=sample_weight is not None)
+        _, n_available, center = passes.moments()
+        self._y_ndim = y_ndim
+        self.n_targets_ = n_targets
+        return self._run_em(
+            n_context=n_context,
+            n_joint=passes.n_joint,
+            n_available=n_available,
+            center=center,
+            initial_parameters=lambda rng: self._initial_parameters_distributed(
+                passes, center, n_available, rng
+            ),
+            e_step=lambda parameters: passes.e_step(center, parameters, self.covariance_type),
+        )
+
+    def _run_em(self, n_context, n_joint, n_available, center, initial_parameters, e_step):
+        """The EM loop shared by in-memory and distributed fits (they differ in their passes)."""
         if n_available < self.n_components:
             raise ValueError(
                 f"GMJE with n_components={self.n_components} needs at least as many "
                 f"samples (with positive weight); got {n_available}."
             )
         do_init = not (self.warm_start and hasattr(self, "converged_"))
-        if not do_init and self.means_.shape[1] != Z.shape[1]:
+        if not do_init and self.means_.shape[1] != n_joint:
             raise ValueError(
                 "warm_start=True needs data of the shape seen before: "
-                f"{self.means_.shape[1]} joint columns, got {Z.shape[1]}."
+                f"{self.means_.shape[1]} joint columns, got {n_joint}."
             )
-        center = np.average(Z, axis=0, weights=sample_weight)
-        shifted = Z - center
         rng = check_random_state(self.random_state)
 
         best = None
@@ -177,7 +234,7 @@ class GMJE(ConditionalDensityEstimator):
             start = time.perf_counter()
             self._print(1, f"Initialization {init}")
             if do_init:
-                parameters = self._initial_parameters(Z, shifted, sample_weight, rng)
+                parameters = initial_parameters(rng)
                 lower_bound = -np.inf
             else:
                 parameters = _em.MixtureParameters(
@@ -188,7 +245,7 @@ class GMJE(ConditionalDensityEstimator):
             lower_bounds, converged, n_iter = [], False, 0
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
-                statistics = _em.e_step(shifted, parameters, self.covariance_type, sample_weight)
+                statistics = e_step(parameters)
                 parameters = _em.m_step(statistics, self.covariance_type, self.reg_covar)
                 lower_bound = statistics.log_likelihood / statistics.total_weight
                 lower_bounds.append(lower_bound)
@@ -217,37 +274,43 @@ class GMJE(ConditionalDensityEstimator):
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        self.weights_ = parameters.weights
-        self.means_ = parameters.means + center
-        self.covariances_ = parameters.covariances
-        self.precisions_cholesky_ = parameters.precisions_cholesky
+        self._set_parameters(parameters, center, n_context)
         self.converged_ = converged
         self.n_iter_ = n_iter
         self.lower_bound_ = lower_bound
         self.lower_bounds_ = lower_bounds
+        for name in ("n_steps_", "_running_statistics", "_stepwise_center"):
+            self.__dict__.pop(name, None)
+        return self
+
+    def _set_parameters(self, parameters, center, n_context):
+        """Store mixture parameters (shifted by ``center``) and precompute the conditioning."""
+        self.weights_ = parameters.weights
+        self.means_ = parameters.means + center
+        self.covariances_ = parameters.covariances
+        self.precisions_cholesky_ = parameters.precisions_cholesky
         n_components, n_joint = self.means_.shape
         self.conditioning_ = prepare_conditioning(
             self.weights_,
             self.means_,
             _em.full_covariances(self.covariances_, self.covariance_type, n_components, n_joint),
-            X.shape[1],
+            n_context,
         )
-        return self
 
-    def _initial_parameters(self, Z, shifted, sample_weight, rng):
-        """Initial responsibilities as ``GaussianMixture`` draws them, then one M-step."""
-        n_samples, n_components = len(Z), self.n_components
+    def _initial_parameters(self, shifted, sample_weight, rng):
+        """Initial responsibilities as ``GaussianMixture`` draws them, then one M-step.
+
+        The responsibilities are formed one block of rows at a time (never (n, K)).
+        """
+        n_samples, n_components = len(shifted), self.n_components
         if self.init_params == "kmeans":
             labels = (
                 KMeans(n_clusters=n_components, n_init=1, random_state=rng)
-                .fit(Z, sample_weight=sample_weight)
+                .fit(shifted, sample_weight=sample_weight)
                 .labels_
             )
-            resp = np.zeros((n_samples, n_components))
-            resp[np.arange(n_samples), labels] = 1.0
         elif self.init_params == "random":
-            resp = rng.uniform(size=(n_samples, n_components))
-            resp /= resp.sum(axis=1)[:, None]
+            labels = None
         else:
             if self.init_params == "random_from_data":
                 probabilities = (
@@ -256,16 +319,156 @@ class GMJE(ConditionalDensityEstimator):
                 indices = rng.choice(n_samples, size=n_components, replace=False, p=probabilities)
             else:
                 _, indices = kmeans_plusplus(
-                    Z, n_components, random_state=rng, sample_weight=sample_weight
+                    shifted, n_components, random_state=rng, sample_weight=sample_weight
                 )
-            resp = np.zeros((n_samples, n_components))
-            resp[indices, np.arange(n_components)] = 1.0
-        if sample_weight is not None:
-            resp *= sample_weight[:, None]
-        statistics = _em.statistics_from_responsibilities(
-            shifted, resp, self.covariance_type, sample_weight
+            labels = np.full(n_samples, -1)
+            labels[indices] = np.arange(n_components)
+
+        def responsibilities(block, start, stop):
+            if labels is None:
+                resp = rng.uniform(size=(stop - start, n_components))
+                resp /= resp.sum(axis=1)[:, None]
+                return resp, None
+            block_labels = labels[start:stop]
+            resp = np.zeros((stop - start, n_components))
+            chosen = np.flatnonzero(block_labels >= 0)
+            resp[chosen, block_labels[chosen]] = 1.0
+            return resp, None
+
+        statistics = _em.accumulate_statistics(
+            shifted, n_components, self.covariance_type, responsibilities, sample_weight
         )
         return _em.m_step(statistics, self.covariance_type, self.reg_covar)
+
+    def _initial_parameters_distributed(self, passes, center, n_available, rng):
+        """The initialisation of a distributed fit, chunk-wise.
+
+        ``"kmeans"`` runs k-means on a uniform sample of rows and labels every row by
+        its nearest centre; ``"k-means++"`` and ``"random_from_data"`` pick their rows
+        from the sample; ``"random"`` draws responsibilities per chunk.
+        """
+        n_components, covariance_type = self.n_components, self.covariance_type
+        if self.init_params == "random":
+            statistics = passes.initial_statistics(
+                center, "random", None, n_components, covariance_type, rng
+            )
+            return _em.m_step(statistics, covariance_type, self.reg_covar)
+        sample_size = max(_INIT_SAMPLE_ROWS, _INIT_ROWS_PER_COMPONENT * n_components)
+        rows, weights = passes.sample(sample_size, n_available, rng)
+        rows -= center
+        if len(rows) < n_components:
+            raise ValueError(
+                f"The initialisation sample holds {len(rows)} rows, fewer than "
+                f"n_components={n_components}."
+            )
+        if self.init_params == "kmeans":
+            centers = (
+                KMeans(n_clusters=n_components, n_init=1, random_state=rng)
+                .fit(rows, sample_weight=weights)
+                .cluster_centers_
+            )
+            statistics = passes.initial_statistics(
+                center, "nearest", centers, n_components, covariance_type, rng
+            )
+            return _em.m_step(statistics, covariance_type, self.reg_covar)
+        if self.init_params == "random_from_data":
+            indices = rng.choice(
+                len(rows), size=n_components, replace=False, p=weights / weights.sum()
+            )
+        else:
+            _, indices = kmeans_plusplus(
+                rows, n_components, random_state=rng, sample_weight=weights
+            )
+        # Only the chosen rows carry responsibility (as in memory); a tied covariance
+        # still needs the second moments of every row, hence the pass.
+        statistics = passes.initial_statistics(
+            center, "none", None, n_components, covariance_type, rng
+        )
+        chosen = _em.statistics_from_responsibilities(
+            rows[indices], np.diag(weights[indices]), covariance_type, weights[indices]
+        )
+        statistics = statistics._replace(
+            resp_sums=chosen.resp_sums,
+            first_moments=chosen.first_moments,
+            second_moments=(
+                statistics.second_moments if covariance_type == "tied" else chosen.second_moments
+            ),
+        )
+        return _em.m_step(statistics, covariance_type, self.reg_covar)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One step of stepwise (online) EM on a batch (Cappé & Moulines, 2009).
+
+        The model keeps running sufficient statistics per unit weight ``s``; a batch
+        with E-step statistics ``s_b`` (per unit weight) moves them to
+        ``(1 - eta_t) s + eta_t s_b`` with ``eta_t = (t + learning_offset) **
+        -learning_decay``, and the parameters are the M-step of ``s``. The first
+        call on an unfitted model initialises from its batch as :meth:`fit` does
+        (``init_params``, ``random_state``), so it needs at least ``n_components``
+        rows; on a model fitted with :meth:`fit` the steps start from its
+        parameters. Works with ``dask_ml.wrappers.Incremental``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_parameters()
+        first_call = not hasattr(self, "means_")
+        X, Y, weights = self._validate_partial_fit(X, y, sample_weight, first_call)
+        Z = np.hstack([X, Y])
+        if not first_call and self.means_.shape[1] != Z.shape[1]:
+            raise ValueError(
+                f"X and y have {Z.shape[1]} joint columns; the model has {self.means_.shape[1]}."
+            )
+        weight = float(weights.sum())
+        if weight <= 0:
+            raise ValueError("sample_weight must contain at least one positive weight.")
+        if first_call:
+            n_available = int(np.count_nonzero(weights))
+            if n_available < self.n_components:
+                raise ValueError(
+                    f"The first partial_fit batch needs at least n_components="
+                    f"{self.n_components} rows with positive weight; got {n_available}."
+                )
+            center = np.average(Z, axis=0, weights=weights)
+            rng = check_random_state(self.random_state)
+            parameters = self._initial_parameters(Z - center, weights, rng)
+            running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar)
+            self.n_steps_ = 0
+        elif hasattr(self, "_running_statistics"):
+            center, running = self._stepwise_center, self._running_statistics
+            parameters = _em.MixtureParameters(
+                self.weights_, self.means_ - center, self.covariances_, self.precisions_cholesky_
+            )
+        else:
+            center = self.weights_ @ self.means_
+            parameters = _em.MixtureParameters(
+                self.weights_, self.means_ - center, self.covariances_, self.precisions_cholesky_
+            )
+            running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar)
+            self.n_steps_ = 0
+        statistics = _em.e_step(Z - center, parameters, self.covariance_type, weights)
+        self.n_steps_ += 1
+        step = (self.n_steps_ + self.learning_offset) ** -self.learning_decay
+        running = _em.add_statistics(
+            _em.scale_statistics(running, 1.0 - step),
+            _em.scale_statistics(statistics, step / weight),
+        )
+        self._set_parameters(
+            _em.m_step(running, self.covariance_type, self.reg_covar), center, X.shape[1]
+        )
+        self._running_statistics = running
+        self._stepwise_center = center
+        self.lower_bound_ = statistics.log_likelihood / weight
+        self.n_iter_ = self.n_steps_
+        self.converged_ = False
+        return self
 
     def _print(self, level, message):
         if self.verbose >= level:

@@ -300,6 +300,12 @@ class GMJEMDN(ConditionalDensityEstimator):
         ).fit(X)
         return self
 
+    def _prediction_row_width(self):
+        # The hidden activations and the per-row component covariances.
+        return sum(self.hidden_layer_sizes) + self.n_components * self.n_targets_ * (
+            self.n_targets_ + 2
+        )
+
     def _predict_distribution(self, X):
         inputs = ((X - self._x_mean) / self._x_scale).astype(np.float32)
         with torch_threads(self.n_threads):
