@@ -77,10 +77,20 @@ def _as_columns(value, name, row_chunks):
     return value.astype(np.float64).rechunk({1: -1})
 
 
+def check_columns(model, X, reset):
+    """scikit-learn's checks of the number and names of columns, without reading any rows.
+
+    A dask DataFrame is checked through its empty pandas ``_meta``, which carries
+    the column names (scikit-learn does not read names off dask frames).
+    """
+    schema = X._meta if hasattr(X, "to_dask_array") else X
+    validate_data(model, schema, skip_check_array=True, reset=reset)
+
+
 def _contexts(model, X):
     """The validated contexts of a lazy prediction as a 2-D dask array."""
     check_is_fitted(model)
-    validate_data(model, X, skip_check_array=True, reset=False)
+    check_columns(model, X, reset=False)
     X = as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D; got a dask array with {X.ndim} dimensions.")

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import _dask, _em
 from ._gaussian import logsumexp
@@ -70,10 +70,11 @@ class GMJE(ConditionalDensityEstimator):
         every ``verbose_interval`` iterations.
     verbose_interval : int, default=10
         Iterations between two progress lines.
-    learning_decay : float, default=0.7
+    learning_decay : float, default=0.51
         Exponent ``kappa`` in (0.5, 1] of the step size ``eta_t = (t + t0) **
-        -kappa`` of :meth:`partial_fit` (stepwise EM). Smaller forgets faster.
-    learning_offset : float, default=10.0
+        -kappa`` of :meth:`partial_fit` (stepwise EM). Smaller forgets the early
+        batches faster; values near 0.5 measured best on Datasets A and B.
+    learning_offset : float, default=1.0
         Offset ``t0 >= 0`` of that step size; larger makes the first steps smaller.
 
     Attributes
@@ -140,8 +141,8 @@ class GMJE(ConditionalDensityEstimator):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
-        learning_decay=0.7,
-        learning_offset=10.0,
+        learning_decay=0.51,
+        learning_offset=1.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -195,7 +196,7 @@ class GMJE(ConditionalDensityEstimator):
     def _fit_dask(self, X, y, sample_weight):
         """EM over dask collections: statistics per chunk on the workers, M-step here."""
         self._check_parameters()
-        validate_data(self, X, skip_check_array=True, reset=True)
+        _dask.check_columns(self, X, reset=True)
         Zw, n_context, n_targets, y_ndim = _dask.joint_array(X, y, sample_weight)
         if Zw.shape[0] < 2:
             raise ValueError(f"GMJE needs at least 2 samples; got {Zw.shape[0]}.")

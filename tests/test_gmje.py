@@ -204,3 +204,113 @@ def test_degenerate_data_gives_a_clear_error_not_nan():
         GMJE(n_components=2, covariance_type="diag", reg_covar=0.0, random_state=0).fit(X, y)
     model = GMJE(n_components=2, random_state=0).fit(X, y)  # reg_covar keeps it proper
     assert np.all(np.isfinite(model.score_samples(X, y)))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_expected_statistics_are_a_fixed_point_of_the_m_step(covariance_type):
+    X, Y = _joint_data()
+    model = GMJE(n_components=3, covariance_type=covariance_type, random_state=0).fit(X, Y)
+    parameters = _em.MixtureParameters(
+        model.weights_, model.means_, model.covariances_, model.precisions_cholesky_
+    )
+    statistics = _em.expected_statistics(parameters, covariance_type, model.reg_covar)
+    again = _em.m_step(statistics, covariance_type, model.reg_covar)
+    for got, expected in zip(again, parameters):
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_statistics_survive_flattening():
+    X, Y = _joint_data(n_samples=100)
+    for covariance_type in _em.COVARIANCE_TYPES:
+        model = GMJE(n_components=2, covariance_type=covariance_type, random_state=0).fit(X, Y)
+        parameters = _em.MixtureParameters(
+            model.weights_, model.means_, model.covariances_, model.precisions_cholesky_
+        )
+        statistics = _em.e_step(np.hstack([X, Y]), parameters, covariance_type)
+        vector = _em.flatten_statistics(statistics)
+        assert len(vector) == _em.statistics_size(2, 4, covariance_type)
+        for got, expected in zip(_em.unflatten_statistics(vector, 2, 4, covariance_type), statistics):
+            np.testing.assert_array_equal(got, expected)
+
+
+def _stream(model, X, y, n_passes, batch_size=256, random_state=0):
+    rng = np.random.RandomState(random_state)
+    for _ in range(n_passes):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            model.partial_fit(X[order[start : start + batch_size]], y[order[start : start + batch_size]])
+    return model
+
+
+@pytest.mark.parametrize("make", [make_separated_branches, make_intersecting_branches])
+def test_partial_fit_streams_to_the_batch_em_likelihood(make):
+    X, y = make(n_samples=7000, random_state=0)
+    X, y, X_test, y_test = X[:2000], y[:2000], X[2000:], y[2000:]
+    batch = GMJE(n_components=8, random_state=0).fit(X, y)
+    stream = _stream(GMJE(n_components=8, random_state=0), X, y, n_passes=5)
+    assert stream.n_steps_ == 5 * 8
+    assert -stream.score(X_test, y_test) <= -batch.score(X_test, y_test) + 0.02
+
+
+def test_partial_fit_step_sizes_and_first_batch():
+    X, Y = _joint_data(n_samples=600)
+    model = GMJE(n_components=3, random_state=0, learning_offset=0.0, learning_decay=1.0)
+    with pytest.raises(ValueError, match="at least n_components=3 rows"):
+        model.partial_fit(X[:2], Y[:2])
+    model.partial_fit(X[:300], Y[:300])
+    # eta_1 = 1: the running statistics are the first batch's E-step under the initial fit
+    initial = GMJE(n_components=3, random_state=0, max_iter=1, tol=0.0)
+    with pytest.warns(ConvergenceWarning):
+        initial.fit(X[:300], Y[:300])
+    np.testing.assert_allclose(model.means_, initial.means_, rtol=1e-9)
+    model.partial_fit(X[300:301], Y[300:301])  # later batches may be one row
+    assert model.n_steps_ == 2
+    with pytest.raises(ValueError, match="features"):
+        model.partial_fit(X[:5, :1], Y[:5])
+    with pytest.raises(ValueError, match="learning_decay"):
+        GMJE(learning_decay=0.5).partial_fit(X, Y)
+
+
+def test_partial_fit_continues_a_fitted_model():
+    X, Y = _joint_data(n_samples=600)
+    fitted = GMJE(n_components=3, random_state=0).fit(X, Y)
+    before = fitted.score(X, Y)
+    continued = copy.deepcopy(fitted).partial_fit(X[:300], Y[:300])
+    assert continued.n_steps_ == 1
+    assert continued.score(X, Y) == pytest.approx(before, abs=0.05)
+    refitted = continued.fit(X, Y)
+    assert not hasattr(refitted, "n_steps_")
+
+
+def test_partial_fit_with_dask_ml_incremental():
+    da = pytest.importorskip("dask.array")
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, y = make_intersecting_branches(n_samples=2048, random_state=0)
+    incremental = wrappers.Incremental(GMJE(n_components=4, random_state=0), shuffle_blocks=False)
+    incremental.fit(da.from_array(X, chunks=256), da.from_array(y, chunks=256))
+    loop = GMJE(n_components=4, random_state=0)
+    for start in range(0, 2048, 256):
+        loop.partial_fit(X[start : start + 256], y[start : start + 256])
+    assert incremental.estimator_.n_steps_ == 8
+    np.testing.assert_allclose(incremental.estimator_.means_, loop.means_, rtol=1e-10)
+
+
+def test_fit_and_prediction_never_form_n_by_components_by_features():
+    import tracemalloc
+
+    rng = np.random.RandomState(0)
+    X, Y = rng.normal(size=(40_000, 6)), rng.normal(size=(40_000, 2))
+    n_k_d = 40_000 * 16 * 8 * 8  # bytes of one (n, K, D) float64 array
+    tracemalloc.start()
+    model = GMJE(n_components=16, max_iter=2, tol=0.0, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, Y)
+    fit_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    model.score_samples(X, Y)
+    model.predict(X, return_std=True)
+    model.sample(X, n_samples=2, random_state=0)
+    predict_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert fit_peak < n_k_d / 4
+    assert predict_peak < n_k_d / 4
