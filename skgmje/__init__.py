@@ -4,14 +4,18 @@ Closed-form conditional densities ``p(y | x)`` for targets that are genuinely
 multi-valued, with calibrated uncertainty and generative sampling.
 """
 
+import importlib
+
 from .dual_gje import DualGJE
-from .embedding import JointEmbedding
 from .gje import GJE
 from .gmje import GMJE
 from .gng import GMJEGNG
-from .mdn import GMJEMDN
 from .mixture import GaussianMixtureDistribution
 from .smc import SMCGMJE
+
+# The torch estimators load on first use, so that NumPy-only work (and every dask
+# worker of a distributed GMJE fit) does not import torch: 2 s and ~200 MB a process.
+_TORCH_ESTIMATORS = {"GMJEMDN": ".mdn", "JointEmbedding": ".embedding"}
 
 __version__ = "0.1.0"
 
@@ -26,3 +30,15 @@ __all__ = [
     "SMCGMJE",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    if name in _TORCH_ESTIMATORS:
+        value = getattr(importlib.import_module(_TORCH_ESTIMATORS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_TORCH_ESTIMATORS))
