@@ -3,11 +3,11 @@
 dask is optional (the ``dask`` extra). Nothing here imports it unless the caller
 already holds a dask collection, so NumPy users never pay for it.
 
-A distributed fit works on one dask array ``Zw = [x, y, w]`` with a single
-column chunk: every pass over the rows is a ``map_blocks`` whose chunk function
-runs on the workers and returns a short vector (summed sufficient statistics,
-see ``skgmje._em``), and dask's tree reduction (``sum(axis=0)``) brings one such
-vector to the client, where the M-step runs. The rows never reach the client.
+Every pass of a distributed fit is one ``blockwise`` task per chunk of the
+inputs, run on the workers, that returns a short vector (summed sufficient
+statistics, see ``skgmje._em``); dask's tree reduction (``sum(axis=0)``) brings
+one such vector to the client, where the M-step runs. The rows never reach the
+client.
 Prediction on a dask array is ``map_blocks`` over the fitted model, shipped once
 as one ``delayed`` key (as dask-ml's ``ParallelPostFit`` does).
 """
@@ -204,70 +204,74 @@ def lazy_sample(model, X, n_samples, rng):
 # --- distributed EM --------------------------------------------------------------------------
 
 
-def joint_array(X, y, sample_weight):
-    """``[x, y, w]`` as one float64 dask array with a single column chunk.
+def em_arrays(X, y, sample_weight):
+    """The inputs of a distributed fit as 2-D float64 dask arrays with the same row chunks.
+
+    Each keeps one column chunk. They stay separate arrays (rather than one
+    concatenated ``[x, y, w]``) so that every pass is one task per chunk reading the
+    user's chunks directly: no intermediate copy of a chunk is ever stored.
 
     Returns
     -------
-    Zw : dask array of shape (n, n_features + n_targets + 1)
-    n_features, n_targets, y_ndim : int
+    X, Y : dask arrays of shape (n, n_features) and (n, n_targets)
+    W : dask array of shape (n, 1), or None without sample weights
+    y_ndim : int
     """
-    da = _dask_array_module()
     X = as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D; got a dask array with {X.ndim} dimensions.")
     rows = X.chunks[0]
     y_ndim = as_dask_array(y, "y", rows).ndim
     Y = _as_columns(y, "y", rows)
-    if sample_weight is None:
-        W = da.ones((X.shape[0], 1), chunks=(rows, 1))
-    else:
+    W = None
+    if sample_weight is not None:
         W = _as_columns(sample_weight, "sample_weight", rows)
         if W.shape[1] != 1:
             raise ValueError("sample_weight must be 1-D.")
-    Zw = da.concatenate([X.astype(np.float64).rechunk({1: -1}), Y, W], axis=1)
-    return Zw.rechunk({1: -1}), X.shape[1], Y.shape[1], y_ndim
+    return X.astype(np.float64).rechunk({1: -1}), Y, W, y_ndim
 
 
-def _split(block, weighted):
-    """Joint rows and their weights (None when unweighted) of one chunk, validated."""
-    block = _finite(block, "the input")
-    weights = block[:, -1]
-    if weighted and np.any(weights < 0):
+def _joint(x_block, y_block, w_block):
+    """Joint rows and weights (None when unweighted) of one chunk, validated."""
+    rows = np.hstack([_finite(x_block, "X"), _finite(y_block, "y")])
+    if w_block is None:
+        return rows, None
+    weights = _finite(w_block, "sample_weight")[:, 0]
+    if np.any(weights < 0):
         raise ValueError("sample_weight must be non-negative.")
-    return block[:, :-1], weights if weighted else None
+    return rows, weights
 
 
-def _moments_chunk(block, weighted):
-    rows, weights = _split(block, weighted)
+def _moments_chunk(x_block, y_block, w_block, seed):
+    rows, weights = _joint(x_block, y_block, w_block)
     if weights is None:
         weights = np.ones(len(rows))
-    return np.concatenate(
-        [[weights.sum(), np.count_nonzero(weights)], weights @ rows]
-    )[None]
+    return np.concatenate([[weights.sum(), np.count_nonzero(weights)], weights @ rows])[None]
 
 
-def _sample_chunk_rows(block, weighted, probability, seeds, block_id=None):
-    rows, weights = _split(block, weighted)
-    rng = np.random.RandomState(seeds[block_id[0]])
+def _sample_chunk_rows(x_block, y_block, w_block, seed, probability):
+    rows, weights = _joint(x_block, y_block, w_block)
+    rng = np.random.RandomState(seed[0])
     keep = rng.uniform(size=len(rows)) < probability
-    if weights is not None:
-        keep &= weights > 0
-    return block[keep]
+    if weights is None:
+        weights = np.ones(len(rows))
+    keep &= weights > 0
+    return np.column_stack([rows[keep], weights[keep]])
 
 
-def _e_step_chunk(block, weighted, center, parameters, covariance_type):
-    rows, weights = _split(block, weighted)
-    statistics = _em.e_step(rows - center, parameters, covariance_type, weights)
+def _e_step_chunk(x_block, y_block, w_block, seed, center, parameters, covariance_type):
+    rows, weights = _joint(x_block, y_block, w_block)
+    rows -= center
+    statistics = _em.e_step(rows, parameters, covariance_type, weights)
     return _em.flatten_statistics(statistics)[None]
 
 
 def _initial_statistics_chunk(
-    block, weighted, center, mode, centers, n_components, covariance_type, seeds, block_id=None
+    x_block, y_block, w_block, seed, center, mode, centers, n_components, covariance_type
 ):
-    rows, weights = _split(block, weighted)
-    shifted = rows - center
-    rng = np.random.RandomState(seeds[block_id[0]])
+    rows, weights = _joint(x_block, y_block, w_block)
+    rows -= center
+    rng = np.random.RandomState(seed[0])
 
     def responsibilities(part, start, stop):
         resp = np.zeros((len(part), n_components))
@@ -279,38 +283,56 @@ def _initial_statistics_chunk(
         return resp, None
 
     statistics = _em.accumulate_statistics(
-        shifted, n_components, covariance_type, responsibilities, weights
+        rows, n_components, covariance_type, responsibilities, weights
     )
     return _em.flatten_statistics(statistics)[None]
 
 
 class DistributedPasses:
-    """The passes of a distributed EM over ``Zw`` (see :func:`joint_array`).
+    """The passes of a distributed EM over the chunks of ``X``, ``Y`` and ``W``.
 
-    Each method builds one dask graph over the chunks, reduces it to a short
-    vector with dask's tree reduction and computes it (on the current dask
-    scheduler: a ``distributed.Client`` if one is active).
+    Each method builds one task per chunk (see :func:`em_arrays`), reduces the
+    per-chunk vectors with dask's tree reduction and computes the result on the
+    current dask scheduler (a ``distributed.Client`` if one is active).
     """
 
-    def __init__(self, Zw, weighted):
-        self.Zw = Zw
-        self.weighted = weighted
-        self.n_joint = Zw.shape[1] - 1
-        self.n_chunks = len(Zw.chunks[0])
+    def __init__(self, X, Y, W):
+        self.X, self.Y, self.W = X, Y, W
+        self.n_joint = X.shape[1] + Y.shape[1]
+        self.n_chunks = len(X.chunks[0])
 
-    def _reduce(self, function, width, *args, **kwargs):
+    def _per_chunk(self, function, width, rng=None, varying_rows=False, **kwargs):
+        """``function(x_block, y_block, w_block, seed, **kwargs)`` on every chunk.
+
+        Each call returns ``width`` columns and one row (any number of rows with
+        ``varying_rows``); ``seed`` is the chunk's seed drawn from ``rng``.
+        """
         da = _dask_array_module()
-        per_chunk = da.map_blocks(
+        seeds = np.zeros(self.n_chunks, dtype=np.int64)
+        if rng is not None:
+            seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_chunks)
+        weights = (self.W, "iw") if self.W is not None else (None, None)
+        return da.blockwise(
             function,
-            self.Zw,
-            self.weighted,
-            *args,
-            chunks=(1, width),
+            "ic",
+            self.X,
+            "ix",
+            self.Y,
+            "iy",
+            *weights,
+            da.from_array(seeds, chunks=1),
+            "i",
+            new_axes={"c": width},
+            adjust_chunks={"i": (lambda size: np.nan) if varying_rows else 1},
+            concatenate=True,
+            align_arrays=False,
             dtype=np.float64,
             meta=np.empty((0, 0)),
             **kwargs,
         )
-        return per_chunk.sum(axis=0).compute()
+
+    def _reduce(self, function, width, rng=None, **kwargs):
+        return self._per_chunk(function, width, rng, **kwargs).sum(axis=0).compute()
 
     def moments(self):
         """``(sum of weights, rows with positive weight, weighted mean of the joint rows)``."""
@@ -324,34 +346,28 @@ class DistributedPasses:
 
         Returns the joint rows and their weights (ones when unweighted).
         """
-        da = _dask_array_module()
-        probability = min(1.0, n_rows / n_positive)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_chunks)
-        sampled = da.map_blocks(
+        sampled = self._per_chunk(
             _sample_chunk_rows,
-            self.Zw,
-            self.weighted,
-            probability,
-            seeds,
-            chunks=((np.nan,) * self.n_chunks, (self.n_joint + 1,)),
-            dtype=np.float64,
-            meta=np.empty((0, 0)),
-        ).compute()
+            self.n_joint + 1,
+            rng,
+            varying_rows=True,
+            probability=min(1.0, n_rows / n_positive),
+        )
+        sampled = sampled.compute()
         return sampled[:, :-1], sampled[:, -1]
 
     def initial_statistics(self, center, mode, centers, n_components, covariance_type, rng):
         """Summed statistics of initial responsibilities: ``"nearest"`` of ``centers``
         (k-means labels), ``"random"`` (uniform, normalised), or ``"none"`` (zero)."""
-        seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_chunks)
         vector = self._reduce(
             _initial_statistics_chunk,
             _em.statistics_size(n_components, self.n_joint, covariance_type),
-            center,
-            mode,
-            centers,
-            n_components,
-            covariance_type,
-            seeds,
+            rng,
+            center=center,
+            mode=mode,
+            centers=centers,
+            n_components=n_components,
+            covariance_type=covariance_type,
         )
         return _em.unflatten_statistics(vector, n_components, self.n_joint, covariance_type)
 
@@ -361,8 +377,8 @@ class DistributedPasses:
         vector = self._reduce(
             _e_step_chunk,
             _em.statistics_size(n_components, self.n_joint, covariance_type),
-            center,
-            parameters,
-            covariance_type,
+            center=center,
+            parameters=parameters,
+            covariance_type=covariance_type,
         )
         return _em.unflatten_statistics(vector, n_components, self.n_joint, covariance_type)

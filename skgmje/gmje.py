@@ -197,15 +197,15 @@ class GMJE(ConditionalDensityEstimator):
         """EM over dask collections: statistics per chunk on the workers, M-step here."""
         self._check_parameters()
         _dask.check_columns(self, X, reset=True)
-        Zw, n_context, n_targets, y_ndim = _dask.joint_array(X, y, sample_weight)
-        if Zw.shape[0] < 2:
-            raise ValueError(f"GMJE needs at least 2 samples; got {Zw.shape[0]}.")
-        passes = _dask.DistributedPasses(Zw, weighted=sample_weight is not None)
+        X, Y, W, y_ndim = _dask.em_arrays(X, y, sample_weight)
+        if X.shape[0] < 2:
+            raise ValueError(f"GMJE needs at least 2 samples; got {X.shape[0]}.")
+        passes = _dask.DistributedPasses(X, Y, W)
         _, n_available, center = passes.moments()
         self._y_ndim = y_ndim
-        self.n_targets_ = n_targets
+        self.n_targets_ = Y.shape[1]
         return self._run_em(
-            n_context=n_context,
+            n_context=X.shape[1],
             n_joint=passes.n_joint,
             n_available=n_available,
             center=center,

@@ -33,6 +33,7 @@ ORDER = (
     "bench_smc",
     "bench_mdn",
     "bench_ssl",
+    "bench_scale",
 )
 
 TITLES = {
@@ -43,6 +44,7 @@ TITLES = {
     "bench_smc": "SMCGMJE: the SMC particle bank against the FIFO queue",
     "bench_mdn": "GMJEMDN against the oracle",
     "bench_ssl": "JointEmbedding: every objective on digits and translated digits",
+    "bench_scale": "GMJE scaled out: in memory, on a dask cluster, out-of-core and streaming",
 }
 
 DESCRIPTIONS = {
@@ -83,6 +85,15 @@ DESCRIPTIONS = {
     "bench_mdn": (
         "Held-out NLL of :class:`~skgmje.GMJEMDN` with its default settings (3 seeds) "
         "against the oracle and against ``GMJE(n_components=3)``, and CPU seconds per fit."
+    ),
+    "bench_scale": (
+        "Seconds per EM iteration and peak resident memory of every process for "
+        ":class:`~skgmje.GMJE` in memory, GMJE on a ``distributed.LocalCluster`` (two "
+        "worker processes of one thread) and scikit-learn's ``GaussianMixture``, at "
+        "10^5 to 10^7 rows (D = 16, K = 16, full covariances, the same start for every "
+        "fit); the memory of a default fit; a fit on ``.npy`` chunks that total twice "
+        "the workers' memory; and :meth:`~skgmje.GMJE.partial_fit` against batch EM. "
+        "See :doc:`user_guide/scaling`."
     ),
     "bench_ssl": (
         "Linear-probe and 5-nearest-neighbour accuracy and effective rank of the 32-d "
@@ -568,6 +579,77 @@ def render_generic(report):
     return note + table(["field", "value"], rows[:200], widths=[70, 30])
 
 
+def render_bench_scale(report):
+    gib = 2.0**30
+    rows = []
+    for n_rows, engines in report["scaling"].items():
+        for engine, row in engines.items():
+            if engine == "dask":
+                memory = f"client +{number(row['client_peak_extra_bytes'] / gib, 2)}"
+                workers = ", ".join(number(value / gib, 2) for value in row["worker_peak_rss_bytes"])
+            else:
+                memory = (
+                    f"{number(row['peak_rss_bytes'] / gib, 2)} "
+                    f"(+{number(row['peak_extra_bytes'] / gib, 2)})"
+                )
+                workers = "—"
+            rows.append(
+                [number(int(n_rows)), escape(engine), number(row["seconds_per_iteration"]),
+                 memory, workers]
+            )
+    out = [
+        table(
+            ["rows", "engine", "s per EM iteration", "peak RSS, GiB (+ beyond the data)",
+             "workers' peak RSS, GiB"],
+            rows,
+            title="Seconds per iteration and peak memory (gmje: in memory; dask: "
+            "LocalCluster, data made and persisted on the workers; sklearn: GaussianMixture)",
+        )
+    ]
+    out.append(
+        table(
+            ["target", "measured", "met"],
+            [
+                [escape(entry["target"]), number(entry["value"], 3),
+                 verdict(entry["meets_target"])]
+                for entry in report["targets"].values()
+            ],
+            title="Targets",
+        )
+    )
+    memory = report["default_memory"]
+    out.append(
+        f"Defaults (``max_iter=3``, k-means start, n = {number(memory['n_rows'])}): peak "
+        f"memory beyond the data {number(memory['gmje']['peak_extra_bytes'] / gib, 2)} GiB "
+        f"for GMJE, {number(memory['sklearn']['peak_extra_bytes'] / gib, 2)} GiB for "
+        f"scikit-learn; {number(memory['gmje']['seconds'], 1)} s against "
+        f"{number(memory['sklearn']['seconds'], 1)} s.\n"
+    )
+    core = report["out_of_core"]
+    out.append(
+        f"Out-of-core: {number(core['n_rows'])} rows in ``.npy`` chunks, "
+        f"{number(core['disk_bytes'] / gib, 2)} GiB on disk against a combined "
+        f"``memory_limit`` of {number(core['combined_memory_limit_bytes'] / gib, 2)} GiB; "
+        f"{number(core['seconds_per_iteration'], 2)} s per iteration, workers' peak "
+        + ", ".join(number(value / gib, 2) for value in core["worker_peak_rss_bytes"])
+        + f" GiB; largest relative difference to the in-memory parameters "
+        f"{number(core['max_relative_difference'])}.\n"
+    )
+    out.append(
+        table(
+            ["data set", "batch EM NLL (seeds 0-2)", "partial_fit minus batch",
+             "mean difference"],
+            [
+                [escape(title), number(row["batch_em_nll"]), number(row["difference"]),
+                 number(row["mean_difference"])]
+                for title, row in report["partial_fit"].items()
+            ],
+            title="partial_fit (batches of 256, 5 passes, K = 8) against batch EM, nats",
+        )
+    )
+    return "\n".join(out)
+
+
 RENDERERS = {
     "bench_nll": render_bench_nll,
     "bench_gmje": render_bench_gmje,
@@ -576,6 +658,7 @@ RENDERERS = {
     "bench_smc": render_bench_smc,
     "bench_mdn": render_bench_mdn,
     "bench_ssl": render_bench_ssl,
+    "bench_scale": render_bench_scale,
 }
 
 
