@@ -109,8 +109,8 @@ def _predict_chunk(rows, model, return_std):
     return np.column_stack(result) if return_std else result
 
 
-def _score_samples_chunk(rows, targets, model):
-    return model._score_samples_array(_finite(rows, "X"), _finite(targets, "y"))
+def _score_samples_chunk(rows, targets, model, method):
+    return getattr(model, method)(_finite(rows, "X"), _finite(targets, "y"))
 
 
 def _sample_chunk(rows, model, n_samples, seeds, block_id=None):
@@ -152,8 +152,9 @@ def lazy_predict(model, X, return_std):
     return result[:, : model.n_targets_], result[:, model.n_targets_ :]
 
 
-def lazy_score_samples(model, X, y):
-    """``model.score_samples`` on dask arrays, chunk by chunk."""
+def lazy_score_samples(model, X, y, method="_score_samples_array"):
+    """``model.score_samples`` (or another per-row log-density ``method`` of validated
+    arrays) on dask arrays, chunk by chunk."""
     da = _dask_array_module()
     X = _contexts(model, X)
     Y = _as_columns(y, "y", X.chunks[0])
@@ -167,6 +168,7 @@ def lazy_score_samples(model, X, y):
         X,
         Y,
         _shipped(model),
+        method,
         chunks=(X.chunks[0],),
         drop_axis=1,
         dtype=np.float64,

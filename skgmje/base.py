@@ -42,7 +42,9 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Contexts.
+            Contexts. :class:`~skgmje.GMJE` also takes a dask array or DataFrame
+            (fitted chunk by chunk on the cluster); the other estimators raise a
+            ``TypeError`` for one.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -180,6 +182,12 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
             Weights ``(n_samples, K)``, means ``(n_samples, K, n_targets)`` and
             component covariances.
         """
+        if is_dask_collection(X):
+            raise TypeError(
+                "predict_distribution returns an in-memory GaussianMixtureDistribution; "
+                "give it a NumPy slice of the dask array (X[:n].compute()), or use predict, "
+                "score_samples, predict_density, score or sample, which are lazy on dask arrays."
+            )
         return self._predict_distribution(self._validate_X(X))
 
     def predict(self, X, return_std=False):

@@ -103,6 +103,18 @@ class GMJE(ConditionalDensityEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string feature names.
     n_targets_ : int
+    n_steps_ : int
+        Stepwise-EM steps taken by :meth:`partial_fit` (absent after :meth:`fit`).
+
+    Notes
+    -----
+    ``fit`` also takes dask arrays and DataFrames (the ``dask`` extra): each EM
+    iteration sums the statistics of every chunk where the chunk lives (the
+    workers of a ``distributed`` cluster when a ``Client`` is active), and only
+    the sums reach the client; from the same starting parameters the result is
+    the in-memory fit's to rounding. In memory too, fitting visits the rows in
+    blocks, so its working memory does not grow with their number. See the
+    user guide's "Scaling out" page.
 
     See Also
     --------
@@ -418,6 +430,17 @@ class GMJE(ConditionalDensityEstimator):
         Returns
         -------
         self : object
+
+        Examples
+        --------
+        >>> from skgmje import GMJE
+        >>> from skgmje.datasets import make_intersecting_branches
+        >>> X, y = make_intersecting_branches(n_samples=2000, random_state=0)
+        >>> model = GMJE(n_components=8, random_state=0)
+        >>> for start in range(0, 2000, 250):
+        ...     model = model.partial_fit(X[start:start + 250], y[start:start + 250])
+        >>> model.n_steps_
+        8
         """
         self._check_parameters()
         first_call = not hasattr(self, "means_")
@@ -486,18 +509,28 @@ class GMJE(ConditionalDensityEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        X : array-like or dask array of shape (n_samples, n_features)
+        y : array-like or dask array of shape (n_samples,) or (n_samples, n_targets)
 
         Returns
         -------
-        log_density : ndarray of shape (n_samples,)
+        log_density : ndarray or lazy dask array of shape (n_samples,)
         """
-        X, Y = self._validate_Xy(X, y)
-        log_prob = _em.log_gaussian_prob(
-            np.hstack([X, Y]), self.means_, self.precisions_cholesky_, self.covariance_type
-        )
-        return logsumexp(log_prob + np.log(self.weights_), axis=1)
+        if _dask.is_dask_collection(X) or _dask.is_dask_collection(y):
+            return _dask.lazy_score_samples(self, X, y, "_score_samples_joint_array")
+        return self._score_samples_joint_array(*self._validate_Xy(X, y))
+
+    def _score_samples_joint_array(self, X, Y):
+        log_weights = np.log(self.weights_)
+
+        def block(rows, targets):
+            log_prob = _em.log_gaussian_prob(
+                np.hstack([rows, targets]), self.means_, self.precisions_cholesky_,
+                self.covariance_type,
+            )
+            return logsumexp(log_prob + log_weights, axis=1)
+
+        return self._in_row_blocks(block, X, Y)
 
     def _n_parameters(self):
         n_components, n_joint = self.means_.shape
@@ -509,9 +542,8 @@ class GMJE(ConditionalDensityEstimator):
         ``-2 sum_i log p(x_i, y_i) + n_parameters * log(n_samples)``.
         """
         check_is_fitted(self)
-        return -2.0 * np.sum(self.score_samples_joint(X, y)) + self._n_parameters() * np.log(
-            len(X)
-        )
+        log_likelihood = float(np.sum(self.score_samples_joint(X, y)))
+        return -2.0 * log_likelihood + self._n_parameters() * np.log(len(X))
 
     def aic(self, X, y):
         """Akaike information criterion of the joint model on ``(X, y)`` (lower is better).
@@ -519,4 +551,4 @@ class GMJE(ConditionalDensityEstimator):
         ``-2 sum_i log p(x_i, y_i) + 2 n_parameters``.
         """
         check_is_fitted(self)
-        return -2.0 * np.sum(self.score_samples_joint(X, y)) + 2 * self._n_parameters()
+        return -2.0 * float(np.sum(self.score_samples_joint(X, y))) + 2 * self._n_parameters()

@@ -266,3 +266,15 @@ def test_lazy_prediction_is_lazy_and_ships_the_model_once(client):
     tasks = [key for key in graph if isinstance(key, tuple) and "predict_chunk" in key[0]]
     assert len(shipped) == 1
     assert len(tasks) == 10
+
+
+def test_joint_scores_are_lazy_and_distributions_need_memory(client):
+    X, Y = _data(n_samples=1000)
+    model = GMJE(3, random_state=0).fit(X, Y)
+    lazy = model.score_samples_joint(_chunked(X), _chunked(Y))
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(), model.score_samples_joint(X, Y), rtol=1e-10)
+    assert model.bic(_chunked(X), _chunked(Y)) == pytest.approx(model.bic(X, Y), rel=1e-10)
+    assert model.aic(_chunked(X), _chunked(Y)) == pytest.approx(model.aic(X, Y), rel=1e-10)
+    with pytest.raises(TypeError, match="in-memory GaussianMixtureDistribution"):
+        model.predict_distribution(_chunked(X))
