@@ -80,11 +80,11 @@ print(f"fitted on the cluster in {time.perf_counter() - start:.1f} s, "
 # (Pulling the rows onto the client is for this check only.)
 
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.simplefilter("ignore", ConvergenceWarning)  # 1 and 10 iterations, on purpose
     shared_start = GMJE(n_components=12, max_iter=1, warm_start=True, random_state=0)
     shared_start.fit(X[:20_000].compute(), y[:20_000].compute()).set_params(max_iter=10)
-on_cluster = copy.deepcopy(shared_start).fit(X, y)
-in_memory = copy.deepcopy(shared_start).fit(X.compute(), y.compute())
+    on_cluster = copy.deepcopy(shared_start).fit(X, y)
+    in_memory = copy.deepcopy(shared_start).fit(X.compute(), y.compute())
 difference = np.max(np.abs(on_cluster.means_ - in_memory.means_)) / np.max(np.abs(in_memory.means_))
 print(f"largest relative difference of the means after 10 iterations: {difference:.1e}")
 
