@@ -251,6 +251,14 @@ def _moments_chunk(x_block, y_block, w_block, seed):
     return np.concatenate([[weights.sum(), np.count_nonzero(weights)], weights @ rows])[None]
 
 
+def _variances_chunk(x_block, y_block, w_block, seed, center):
+    rows, weights = _joint(x_block, y_block, w_block)
+    rows -= center
+    if weights is None:
+        return np.einsum("nd,nd->d", rows, rows)[None]
+    return np.einsum("n,nd,nd->d", weights, rows, rows)[None]
+
+
 def _sample_chunk_rows(x_block, y_block, w_block, seed, probability):
     rows, weights = _joint(x_block, y_block, w_block)
     rng = np.random.RandomState(seed[0])
@@ -341,7 +349,14 @@ class DistributedPasses:
         totals = self._reduce(_moments_chunk, 2 + self.n_joint)
         if totals[0] <= 0:
             raise ValueError("sample_weight must contain at least one positive weight.")
+        self.total_weight = totals[0]
         return totals[0], int(totals[1]), totals[2:] / totals[0]
+
+    def variances(self, center):
+        """Weighted variance of each joint column about ``center`` (a second pass, so
+        that a large offset cannot cancel the variance away)."""
+        totals = self._reduce(_variances_chunk, self.n_joint, center=center)
+        return totals / self.total_weight
 
     def sample(self, n_rows, n_positive, rng):
         """A uniform Bernoulli sample of about ``n_rows`` rows with positive weight.

@@ -66,6 +66,17 @@ def block_rows(n_components, n_features):
     return max(64, _BLOCK_ELEMENTS // max(1, n_components * n_features))
 
 
+def covariance_jitter(variances, reg_covar):
+    """The diagonal jitter that makes ``reg_covar`` relative to the data: ``reg_covar``
+    times each column's variance (``reg_covar`` itself for a constant column).
+
+    Scaling the data by ``s`` scales the jitter by ``s**2``, so a fit does not depend
+    on the units of its columns.
+    """
+    variances = np.asarray(variances, dtype=float)
+    return reg_covar * np.where(variances > 0, variances, 1.0)
+
+
 def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
     """``log N(z_i | mu_k, Sigma_k)`` for rows ``Z`` (n, D); returns (n, K)."""
     n_samples, n_features = Z.shape
@@ -198,9 +209,10 @@ def expected_statistics(parameters, covariance_type, reg_covar):
         covariances.flat[:: n_features + 1] -= reg_covar
         second = covariances + (weights * means.T) @ means
     else:
-        variances = covariances - reg_covar
-        if covariance_type == "spherical":
-            variances = np.repeat(variances[:, None], n_features, axis=1)
+        if covariance_type == "diag":
+            variances = covariances - reg_covar
+        else:
+            variances = np.repeat((covariances - np.mean(reg_covar))[:, None], n_features, axis=1)
         second = weights[:, None] * (variances + means**2)
     return SufficientStatistics(0.0, 1.0, weights.copy(), weights[:, None] * means, second)
 
@@ -246,7 +258,10 @@ def unflatten_statistics(vector, n_components, n_features, covariance_type):
 
 
 def m_step(statistics, covariance_type, reg_covar):
-    """Parameters from summed statistics (scikit-learn's estimators, in moment form)."""
+    """Parameters from summed statistics (scikit-learn's estimators, in moment form).
+
+    ``reg_covar`` is added to the diagonal: a number, or one value per column.
+    """
     resp_sums = statistics.resp_sums + 10 * np.finfo(float).eps
     means = statistics.first_moments / resp_sums[:, None]
     if covariance_type == "full":

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ._em import covariance_jitter
 from ._gaussian import mutual_information
 from ._joint import conditional_distribution, prepare_conditioning, sample_joint
 from .base import ConditionalDensityEstimator, check_positive
@@ -27,7 +28,9 @@ class GJE(ConditionalDensityEstimator):
         Estimate the joint mean. ``False`` gives the paper's zero-mean model,
         ``Sigma = Z^T Z / N`` on the raw (uncentred) data.
     reg_covar : float, default=1e-6
-        Non-negative value added to the diagonal of the joint covariance.
+        Non-negative regularisation relative to the data: ``reg_covar`` times each
+        joint column's variance is added to it (``reg_covar`` itself for a constant
+        column), so the fit does not depend on the units of ``X`` and ``y``.
 
     Attributes
     ----------
@@ -81,7 +84,9 @@ class GJE(ConditionalDensityEstimator):
         mean = weights @ Z if self.fit_mean else np.zeros(Z.shape[1])
         centred = Z - mean
         covariance = (centred * weights[:, None]).T @ centred
-        covariance.flat[:: Z.shape[1] + 1] += self.reg_covar
+        covariance.flat[:: Z.shape[1] + 1] += covariance_jitter(
+            np.diag(covariance), self.reg_covar
+        )
         n_features = X.shape[1]
         self.conditioning_ = prepare_conditioning(
             np.ones(1), mean[None], covariance[None], n_features

@@ -54,7 +54,13 @@ class GMJE(ConditionalDensityEstimator):
     tol : float, default=1e-3
         Convergence threshold on the change of the mean joint log-likelihood.
     reg_covar : float, default=1e-6
-        Non-negative value added to the diagonal of every covariance.
+        Non-negative regularisation relative to the data: ``reg_covar`` times each
+        joint column's variance in the training data (``reg_covar`` itself for a
+        constant column) is added to that column's variance in every covariance,
+        so the fit does not depend on the units of ``X`` and ``y``: scaling both by
+        ``s`` and shifting them scales and shifts the fitted mixture and moves every
+        log-density by ``-n_targets * log(s)``. scikit-learn's ``GaussianMixture``
+        adds ``reg_covar`` itself; on standardised data the two are the same.
     max_iter : int, default=100
         EM iterations per initialisation.
     n_init : int, default=1
@@ -87,6 +93,8 @@ class GMJE(ConditionalDensityEstimator):
         Joint covariances; shape as in ``GaussianMixture`` for the covariance type.
     precisions_cholesky_ : ndarray
         Upper Cholesky factors of the joint precisions (``P P^T = Sigma^-1``).
+    reg_covar_ : ndarray of shape (n_features + n_targets,)
+        The jitter added to each joint column's variance (see ``reg_covar``).
     conditioning_ : JointConditioning
         Per-component context marginals, regression matrices
         ``Sigma_k^tc (Sigma_k^cc)^-1``, intercepts and conditional covariances,
@@ -194,12 +202,20 @@ class GMJE(ConditionalDensityEstimator):
         # Shifting in place keeps one copy of the joint rows (the E-step's coordinates).
         center = np.average(Z, axis=0, weights=sample_weight)
         Z -= center
+        if sample_weight is None:
+            variances = np.einsum("nd,nd->d", Z, Z) / len(Z)
+        else:
+            variances = np.einsum("n,nd,nd->d", sample_weight, Z, Z) / sample_weight.sum()
+        jitter = _em.covariance_jitter(variances, self.reg_covar)
         return self._run_em(
             n_context=X.shape[1],
             n_joint=Z.shape[1],
             n_available=n_available,
             center=center,
-            initial_parameters=lambda rng: self._initial_parameters(Z, sample_weight, rng),
+            jitter=jitter,
+            initial_parameters=lambda rng: self._initial_parameters(
+                Z, sample_weight, rng, jitter
+            ),
             e_step=lambda parameters: _em.e_step(
                 Z, parameters, self.covariance_type, sample_weight
             ),
@@ -214,6 +230,7 @@ class GMJE(ConditionalDensityEstimator):
             raise ValueError(f"GMJE needs at least 2 samples; got {X.shape[0]}.")
         passes = _dask.DistributedPasses(X, Y, W)
         _, n_available, center = passes.moments()
+        jitter = _em.covariance_jitter(passes.variances(center), self.reg_covar)
         self._y_ndim = y_ndim
         self.n_targets_ = Y.shape[1]
         return self._run_em(
@@ -221,13 +238,16 @@ class GMJE(ConditionalDensityEstimator):
             n_joint=passes.n_joint,
             n_available=n_available,
             center=center,
+            jitter=jitter,
             initial_parameters=lambda rng: self._initial_parameters_distributed(
-                passes, center, n_available, rng
+                passes, center, n_available, rng, jitter
             ),
             e_step=lambda parameters: passes.e_step(center, parameters, self.covariance_type),
         )
 
-    def _run_em(self, n_context, n_joint, n_available, center, initial_parameters, e_step):
+    def _run_em(
+        self, n_context, n_joint, n_available, center, jitter, initial_parameters, e_step
+    ):
         """The EM loop shared by in-memory and distributed fits (they differ in their passes)."""
         if n_available < self.n_components:
             raise ValueError(
@@ -259,7 +279,7 @@ class GMJE(ConditionalDensityEstimator):
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
                 statistics = e_step(parameters)
-                parameters = _em.m_step(statistics, self.covariance_type, self.reg_covar)
+                parameters = _em.m_step(statistics, self.covariance_type, jitter)
                 lower_bound = statistics.log_likelihood / statistics.total_weight
                 lower_bounds.append(lower_bound)
                 change = lower_bound - previous
@@ -288,6 +308,7 @@ class GMJE(ConditionalDensityEstimator):
                 ConvergenceWarning,
             )
         self._set_parameters(parameters, center, n_context)
+        self.reg_covar_ = jitter
         self.converged_ = converged
         self.n_iter_ = n_iter
         self.lower_bound_ = lower_bound
@@ -310,7 +331,7 @@ class GMJE(ConditionalDensityEstimator):
             n_context,
         )
 
-    def _initial_parameters(self, shifted, sample_weight, rng):
+    def _initial_parameters(self, shifted, sample_weight, rng, jitter):
         """Initial responsibilities as ``GaussianMixture`` draws them, then one M-step.
 
         The responsibilities are formed one block of rows at a time (never (n, K)).
@@ -351,9 +372,9 @@ class GMJE(ConditionalDensityEstimator):
         statistics = _em.accumulate_statistics(
             shifted, n_components, self.covariance_type, responsibilities, sample_weight
         )
-        return _em.m_step(statistics, self.covariance_type, self.reg_covar)
+        return _em.m_step(statistics, self.covariance_type, jitter)
 
-    def _initial_parameters_distributed(self, passes, center, n_available, rng):
+    def _initial_parameters_distributed(self, passes, center, n_available, rng, jitter):
         """The initialisation of a distributed fit, chunk-wise.
 
         ``"kmeans"`` runs k-means on a uniform sample of rows and labels every row by
@@ -365,7 +386,7 @@ class GMJE(ConditionalDensityEstimator):
             statistics = passes.initial_statistics(
                 center, "random", None, n_components, covariance_type, rng
             )
-            return _em.m_step(statistics, covariance_type, self.reg_covar)
+            return _em.m_step(statistics, covariance_type, jitter)
         sample_size = max(_INIT_SAMPLE_ROWS, _INIT_ROWS_PER_COMPONENT * n_components)
         rows, weights = passes.sample(sample_size, n_available, rng)
         rows -= center
@@ -383,7 +404,7 @@ class GMJE(ConditionalDensityEstimator):
             statistics = passes.initial_statistics(
                 center, "nearest", centers, n_components, covariance_type, rng
             )
-            return _em.m_step(statistics, covariance_type, self.reg_covar)
+            return _em.m_step(statistics, covariance_type, jitter)
         if self.init_params == "random_from_data":
             indices = rng.choice(
                 len(rows), size=n_components, replace=False, p=weights / weights.sum()
@@ -407,7 +428,7 @@ class GMJE(ConditionalDensityEstimator):
                 statistics.second_moments if covariance_type == "tied" else chosen.second_moments
             ),
         )
-        return _em.m_step(statistics, covariance_type, self.reg_covar)
+        return _em.m_step(statistics, covariance_type, jitter)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One step of stepwise (online) EM on a batch (Cappé & Moulines, 2009).
@@ -461,9 +482,12 @@ class GMJE(ConditionalDensityEstimator):
                     f"{self.n_components} rows with positive weight; got {n_available}."
                 )
             center = np.average(Z, axis=0, weights=weights)
+            shifted = Z - center
+            variances = np.einsum("n,nd,nd->d", weights, shifted, shifted) / weight
+            self.reg_covar_ = _em.covariance_jitter(variances, self.reg_covar)
             rng = check_random_state(self.random_state)
-            parameters = self._initial_parameters(Z - center, weights, rng)
-            running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar)
+            parameters = self._initial_parameters(shifted, weights, rng, self.reg_covar_)
+            running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar_)
             self.n_steps_ = 0
         elif hasattr(self, "_running_statistics"):
             center, running = self._stepwise_center, self._running_statistics
@@ -475,7 +499,7 @@ class GMJE(ConditionalDensityEstimator):
             parameters = _em.MixtureParameters(
                 self.weights_, self.means_ - center, self.covariances_, self.precisions_cholesky_
             )
-            running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar)
+            running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar_)
             self.n_steps_ = 0
         statistics = _em.e_step(Z - center, parameters, self.covariance_type, weights)
         self.n_steps_ += 1
@@ -485,7 +509,7 @@ class GMJE(ConditionalDensityEstimator):
             _em.scale_statistics(statistics, step / weight),
         )
         self._set_parameters(
-            _em.m_step(running, self.covariance_type, self.reg_covar), center, X.shape[1]
+            _em.m_step(running, self.covariance_type, self.reg_covar_), center, X.shape[1]
         )
         self._running_statistics = running
         self._stepwise_center = center

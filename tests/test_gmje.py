@@ -13,11 +13,15 @@ from skgmje.datasets import make_intersecting_branches, make_separated_branches
 
 
 def _joint_data(n_samples=600, random_state=0):
+    """Two contexts and two targets, each column standardised: there GMJE's relative
+    ``reg_covar`` is scikit-learn's absolute one, so the two fits can be compared."""
     X, y = make_separated_branches(n_samples=n_samples, random_state=random_state)
     rng = np.random.RandomState(random_state)
     X = np.hstack([X, X**2 + 0.3 * rng.normal(size=(n_samples, 1))])
     Y = np.column_stack([y, X[:, 0] - 0.5 * y + 0.2 * rng.normal(size=n_samples)])
-    return X, Y
+    Z = np.hstack([X, Y])
+    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    return Z[:, :2], Z[:, 2:]
 
 
 def _relative_error(actual, expected):
@@ -213,8 +217,8 @@ def test_expected_statistics_are_a_fixed_point_of_the_m_step(covariance_type):
     parameters = _em.MixtureParameters(
         model.weights_, model.means_, model.covariances_, model.precisions_cholesky_
     )
-    statistics = _em.expected_statistics(parameters, covariance_type, model.reg_covar)
-    again = _em.m_step(statistics, covariance_type, model.reg_covar)
+    statistics = _em.expected_statistics(parameters, covariance_type, model.reg_covar_)
+    again = _em.m_step(statistics, covariance_type, model.reg_covar_)
     for got, expected in zip(again, parameters):
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
