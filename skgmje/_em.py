@@ -77,6 +77,13 @@ def covariance_jitter(variances, reg_covar):
     return reg_covar * np.where(variances > 0, variances, 1.0)
 
 
+def weighted_variances(shifted, sample_weight=None):
+    """Per-column (weighted) mean of squares of rows already shifted by their mean."""
+    if sample_weight is None:
+        return np.einsum("nd,nd->d", shifted, shifted) / len(shifted)
+    return np.einsum("n,nd,nd->d", sample_weight, shifted, shifted) / np.sum(sample_weight)
+
+
 def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
     """``log N(z_i | mu_k, Sigma_k)`` for rows ``Z`` (n, D); returns (n, K)."""
     n_samples, n_features = Z.shape

@@ -67,9 +67,18 @@ class DualGJE(ConditionalDensityEstimator):
         where ``obj_func(theta)`` returns the loss and its gradient.
     n_restarts_optimizer : int, default=0
         Extra optimiser starts from log-uniform draws within the kernel's bounds.
-    normalize_y : bool, default=False
+    normalize_X : bool, default=True
+        Centre and scale each context column to unit variance before the kernel
+        sees it, so the kernel's length-scales (and their bounds) are in units of
+        each column's standard deviation. ``False`` gives the kernel the raw
+        contexts, as scikit-learn's ``GaussianProcessRegressor`` does.
+    normalize_y : bool, default=True
         Centre and scale each target to unit variance before fitting (the
-        predictions are mapped back).
+        predictions are mapped back), so amplitude and noise are relative to the
+        targets' variance. With both normalisations (the defaults) the model does
+        not depend on the units of ``X`` and ``y``: scaling and shifting them
+        moves every log-density by ``-n_targets * log(s)`` and nothing else.
+        scikit-learn's ``GaussianProcessRegressor`` defaults to ``False``.
     n_fourier_features : int or None, default=None
         ``None`` is the exact GP (Cholesky of the N x N Gram matrix); an int
         ``Df`` uses that many random Fourier features.
@@ -82,7 +91,8 @@ class DualGJE(ConditionalDensityEstimator):
     Attributes
     ----------
     kernel_ : kernel instance
-        The kernel with the fitted hyper-parameters.
+        The kernel with the fitted hyper-parameters (on standardised contexts
+        and targets with ``normalize_X`` and ``normalize_y``).
     X_train_ : ndarray of shape (n_samples, n_features)
         Training contexts (needed by exact prediction, and by ``sample``
         without ``X``).
@@ -150,7 +160,8 @@ class DualGJE(ConditionalDensityEstimator):
         alpha=1e-10,
         optimizer="fmin_l_bfgs_b",
         n_restarts_optimizer=0,
-        normalize_y=False,
+        normalize_X=True,
+        normalize_y=True,
         n_fourier_features=None,
         random_state=None,
         verbose=0,
@@ -159,6 +170,7 @@ class DualGJE(ConditionalDensityEstimator):
         self.alpha = alpha
         self.optimizer = optimizer
         self.n_restarts_optimizer = n_restarts_optimizer
+        self.normalize_X = normalize_X
         self.normalize_y = normalize_y
         self.n_fourier_features = n_fourier_features
         self.random_state = random_state
@@ -199,6 +211,15 @@ class DualGJE(ConditionalDensityEstimator):
             else clone(self.kernel)
         )
         rng = check_random_state(self.random_state)
+        if self.normalize_X:
+            self._x_mean = X.mean(axis=0)
+            std = X.std(axis=0)
+            self._x_scale = np.where(std > 0, std, 1.0)
+        else:
+            self._x_mean = np.zeros(X.shape[1])
+            self._x_scale = np.ones(X.shape[1])
+        self.X_train_ = X
+        X = self._standardised_contexts(X)
         if self.normalize_y:
             self._y_mean = Y.mean(axis=0)
             std = Y.std(axis=0)
@@ -221,7 +242,7 @@ class DualGJE(ConditionalDensityEstimator):
         if self.optimizer is not None and len(theta) > 0:
             theta = self._optimise(objective, theta, kernel.bounds, rng)
         self.kernel_ = kernel.clone_with_theta(theta)
-        self.X_train_ = X
+        self._X_fit = X
         self.dual_loss_ = finish(self.kernel_)
         self.log_marginal_likelihood_value_ = -0.5 * (
             self.dual_loss_ + n_samples * n_targets * LOG_2PI
@@ -334,10 +355,14 @@ class DualGJE(ConditionalDensityEstimator):
             )
         return result.x, float(result.fun)
 
+    def _standardised_contexts(self, X):
+        return (X - self._x_mean) / self._x_scale
+
     def _latent_moments(self, X):
         """Posterior mean (n, dy) and variance of the noise-free function (n,), normalised units."""
+        X = self._standardised_contexts(X)
         if self.n_fourier_features is None:
-            cross = self.kernel_(X, self.X_train_)
+            cross = self.kernel_(X, self._X_fit)
             mean = cross @ self.dual_coef_
             projected = linalg.solve_triangular(self.L_, cross.T, lower=True, check_finite=False)
             prior = self.kernel_.diag(X) - _white_noise(self.kernel_)

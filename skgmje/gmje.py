@@ -202,11 +202,7 @@ class GMJE(ConditionalDensityEstimator):
         # Shifting in place keeps one copy of the joint rows (the E-step's coordinates).
         center = np.average(Z, axis=0, weights=sample_weight)
         Z -= center
-        if sample_weight is None:
-            variances = np.einsum("nd,nd->d", Z, Z) / len(Z)
-        else:
-            variances = np.einsum("n,nd,nd->d", sample_weight, Z, Z) / sample_weight.sum()
-        jitter = _em.covariance_jitter(variances, self.reg_covar)
+        jitter = _em.covariance_jitter(_em.weighted_variances(Z, sample_weight), self.reg_covar)
         return self._run_em(
             n_context=X.shape[1],
             n_joint=Z.shape[1],
@@ -483,8 +479,9 @@ class GMJE(ConditionalDensityEstimator):
                 )
             center = np.average(Z, axis=0, weights=weights)
             shifted = Z - center
-            variances = np.einsum("n,nd,nd->d", weights, shifted, shifted) / weight
-            self.reg_covar_ = _em.covariance_jitter(variances, self.reg_covar)
+            self.reg_covar_ = _em.covariance_jitter(
+                _em.weighted_variances(shifted, weights), self.reg_covar
+            )
             rng = check_random_state(self.random_state)
             parameters = self._initial_parameters(shifted, weights, rng, self.reg_covar_)
             running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar_)

@@ -70,7 +70,11 @@ class GMJEGNG(ConditionalDensityEstimator):
         ``"full"``: one covariance per node, from the points it wins;
         ``"tied"``: the shared covariance for every node.
     reg_covar : float, default=1e-6
-        Non-negative value added to the diagonal of every covariance.
+        Non-negative regularisation relative to the data: ``reg_covar`` times each
+        joint column's variance (in the training data, or the first batch of
+        :meth:`partial_fit`; ``reg_covar`` itself for a constant column) is added
+        to that column's variance in every covariance, so the fit does not depend
+        on the units of ``X`` and ``y``.
     min_node_samples : int or None, default=None
         A node winning fewer (weighted) points than this uses the shared
         covariance. ``None`` means ``D + 1``, the fewest points whose scatter
@@ -88,6 +92,8 @@ class GMJEGNG(ConditionalDensityEstimator):
 
     Attributes
     ----------
+    reg_covar_ : ndarray of shape (n_features + n_targets,)
+        The jitter added to each joint column's variance (see ``reg_covar``).
     nodes_ : ndarray of shape (n_nodes, n_features + n_targets)
         Node positions (the GNG reference vectors) in the joint space.
     edges_ : ndarray of shape (n_edges, 2)
@@ -230,6 +236,9 @@ class GMJEGNG(ConditionalDensityEstimator):
         self._rng = check_random_state(self.random_state)
         kept, kept_weights = self._positive_rows(Z - self._center, weights)
         self._graph = self._new_graph(kept)
+        self.reg_covar_ = _em.covariance_jitter(
+            _em.weighted_variances(kept, kept_weights), self.reg_covar
+        )
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             self._train_pass(kept)
@@ -266,6 +275,9 @@ class GMJEGNG(ConditionalDensityEstimator):
         kept, kept_weights = self._positive_rows(Z - self._center, weights)
         if first_call:
             self._graph = self._new_graph(kept)
+            self.reg_covar_ = _em.covariance_jitter(
+                _em.weighted_variances(kept, kept_weights), self.reg_covar
+            )
         if len(kept):
             self._train_pass(kept)
             self._graph.accumulate(kept, kept_weights)
@@ -328,7 +340,7 @@ class GMJEGNG(ConditionalDensityEstimator):
             Z, weights = refine_on
             for _ in range(self.n_em_steps):
                 statistics = _em.e_step(Z, parameters, self.covariance_type, weights)
-                parameters = _em.m_step(statistics, self.covariance_type, self.reg_covar)
+                parameters = _em.m_step(statistics, self.covariance_type, self.reg_covar_)
         self.weights_ = parameters.weights
         self.means_ = parameters.means + center
         self.covariances_ = parameters.covariances
@@ -360,12 +372,12 @@ class GMJEGNG(ConditionalDensityEstimator):
         scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
         diagonal = np.arange(n_joint)
         shared = scatter.sum(axis=0) / counts.sum()
-        shared[diagonal, diagonal] += self.reg_covar
+        shared[diagonal, diagonal] += self.reg_covar_
         if self.covariance_type == "tied":
             covariances = shared
         else:
             covariances = scatter / counts[:, None, None]
-            covariances[:, diagonal, diagonal] += self.reg_covar
+            covariances[:, diagonal, diagonal] += self.reg_covar_
             minimum = n_joint + 1 if self.min_node_samples is None else self.min_node_samples
             covariances[counts < minimum] = shared
         return _em.MixtureParameters(

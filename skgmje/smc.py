@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._em import covariance_jitter, weighted_variances
 from ._gaussian import LOG_2PI, cholesky, log_det_from_cholesky, precision_cholesky
 from ._joint import JointConditioning, conditional_distribution, sample_joint
 from .base import ConditionalDensityEstimator, check_positive
@@ -168,7 +169,11 @@ class SMCGMJE(ConditionalDensityEstimator):
         Weight of the previous shared covariance in its moving average, in
         ``[0, 1)``; 0 sets it to each batch's estimate.
     reg_covar : float, default=1e-6
-        Non-negative value added to the diagonal of the shared covariance.
+        Non-negative regularisation relative to the data: ``reg_covar`` times each
+        joint column's variance (in the training data, or the first batch of
+        :meth:`partial_fit`; ``reg_covar`` itself for a constant column) is added
+        to the diagonal of the shared covariance, so the fit does not depend on
+        the units of ``X`` and ``y``.
     random_state : int, RandomState instance or None, default=None
         Seeds the shuffling of ``fit`` and the resampling.
     verbose : int, default=0
@@ -178,6 +183,8 @@ class SMCGMJE(ConditionalDensityEstimator):
 
     Attributes
     ----------
+    reg_covar_ : ndarray of shape (n_features + n_targets,)
+        The jitter added to each joint column's variance (see ``reg_covar``).
     particles_ : ndarray of shape (n_bank, n_features + n_targets)
         The particles (joint vectors ``[x, y]``), the component means. After a
         resampling step some are copies of each other.
@@ -310,6 +317,7 @@ class SMCGMJE(ConditionalDensityEstimator):
             )
             capacity = n_rows
         self._reset(capacity, X.shape[1], Z.shape[1])
+        self._set_jitter(Z, weights)
         self._next_id = n_rows
         rows = np.arange(n_rows)
         # Equal batches: a small remainder batch would make one step's weights very noisy.
@@ -359,12 +367,24 @@ class SMCGMJE(ConditionalDensityEstimator):
         weights = weights[keep]
         if first_call:
             self._reset(self.n_particles, X.shape[1], Z.shape[1])
+            self._set_jitter(Z, weights)
             self._next_id = 0
         ids = self._next_id + np.arange(len(Z))
         self._next_id += len(Z)
         self._consume(Z, weights, ids, repeats=False)
         self._set_conditioning()
         return self
+
+    def _set_jitter(self, Z, weights):
+        """Keep each joint column's variance in ``Z``: ``reg_covar`` is relative to it."""
+        shifted = Z - np.average(Z, axis=0, weights=weights)
+        self._column_variances = weighted_variances(shifted, weights)
+        self._jitter()
+
+    def _jitter(self):
+        """The current ``reg_covar`` times the kept variances (``set_params`` applies)."""
+        self.reg_covar_ = covariance_jitter(self._column_variances, self.reg_covar)
+        return self.reg_covar_
 
     def _reset(self, capacity, n_context, n_joint):
         self._rng = check_random_state(self.random_state)
@@ -397,7 +417,7 @@ class SMCGMJE(ConditionalDensityEstimator):
         centred = self.particles_ - share @ self.particles_
         scatter = (centred * share[:, None]).T @ centred
         scott = n_bank ** (-2.0 / (n_joint + 4))
-        self._set_covariance(scott * scatter + self.reg_covar * np.eye(n_joint))
+        self._set_covariance(scott * scatter + np.diag(self._jitter()))
 
     def _set_covariance(self, covariance):
         self.covariance_ = covariance
@@ -450,7 +470,7 @@ class SMCGMJE(ConditionalDensityEstimator):
             + (centred_particles * weighted.sum(axis=0)[:, None]).T @ centred_particles
         )
         scatter = 0.5 * (scatter + scatter.T)
-        scatter.flat[:: n_joint + 1] += self.reg_covar
+        scatter.flat[:: n_joint + 1] += self._jitter()
         momentum = self.covariance_momentum
 
         if self.resampling is None:

@@ -14,7 +14,7 @@ from sklearn.gaussian_process.kernels import (
 )
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgmje import GJE, DualGJE
+from skgmje import DualGJE
 from skgmje._kernel_loss import exact_dual_loss, fourier_dual_loss, fourier_features
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 from skgmje.dual_gje import FourierKernelParts
@@ -61,7 +61,9 @@ def test_exact_equals_gaussian_process_regressor_with_fixed_kernel(kernel, norma
     alpha = 1e-4
     gpr = GaussianProcessRegressor(kernel, alpha=alpha, optimizer=None, normalize_y=normalize_y)
     gpr.fit(X, y)
-    model = DualGJE(kernel, alpha=alpha, optimizer=None, normalize_y=normalize_y).fit(X, y)
+    model = DualGJE(
+        kernel, alpha=alpha, optimizer=None, normalize_X=False, normalize_y=normalize_y
+    ).fit(X, y)
     gpr_mean, gpr_std = gpr.predict(X_test, return_std=True)
     mean, std = model.predict(X_test, return_std=True)
     np.testing.assert_allclose(mean, gpr_mean, rtol=0, atol=1e-8)
@@ -80,7 +82,7 @@ def test_exact_tunes_the_same_hyperparameters_as_gaussian_process_regressor():
     X, y = make_intersecting_branches(n_samples=300, random_state=0)
     kernel = ConstantKernel(1.0) * RBF(1.0) + WhiteKernel(1.0)
     gpr = GaussianProcessRegressor(kernel).fit(X, y)
-    model = DualGJE(kernel).fit(X, y)
+    model = DualGJE(kernel, normalize_X=False, normalize_y=False).fit(X, y)
     np.testing.assert_allclose(model.kernel_.theta, gpr.kernel_.theta, atol=1e-3)
     np.testing.assert_allclose(
         model.log_marginal_likelihood_value_, gpr.log_marginal_likelihood_value_, rtol=1e-6
@@ -90,7 +92,9 @@ def test_exact_tunes_the_same_hyperparameters_as_gaussian_process_regressor():
 
 def test_dual_loss_is_twice_the_negative_log_marginal_likelihood():
     X, y = _wiggly(n_targets=2)
-    model = DualGJE(RBF(0.6) + WhiteKernel(0.1), optimizer=None).fit(X, y)
+    model = DualGJE(
+        RBF(0.6) + WhiteKernel(0.1), optimizer=None, normalize_X=False, normalize_y=False
+    ).fit(X, y)
     gram = model.kernel_(X)
     log_likelihood = sum(
         _gaussian_log_pdf(y[:, j], gram + model.alpha * np.eye(len(X))) for j in range(2)
@@ -114,7 +118,7 @@ def test_variance_grows_away_from_the_training_contexts():
         assert std[-1] > 3 * std[0]
     # Far away the exact posterior returns to the prior: amplitude plus noise. (Random
     # features only approximate this: a finite feature map never leaves the data's span.)
-    exact = DualGJE().fit(X, y)
+    exact = DualGJE(normalize_X=False, normalize_y=False).fit(X, y)
     amplitude = exact.kernel_.k1.k1.constant_value
     _, std = exact.predict([[50.0, 0.0]], return_std=True)
     np.testing.assert_allclose(std[0] ** 2, amplitude + exact.noise_variance_, rtol=1e-6)
@@ -211,10 +215,10 @@ def test_linear_kernel_dual_loss_equals_primal_loss(n_samples, n_dims, jitter, s
     """Appendix J: with k(z, z') = z^T z', the dual loss lives in the D x D feature space."""
     Z = np.random.RandomState(seed).normal(size=(n_samples, n_dims))
     linear = DotProduct(sigma_0=0.0, sigma_0_bounds="fixed")
-    dual = DualGJE(linear, alpha=jitter, optimizer=None).fit(Z, Z)
-    # Primal: zero-mean GJE covariance Sigma = (Z^T Z + jitter I) / N.
-    primal = GJE(fit_mean=False, reg_covar=jitter / n_samples).fit(Z[:, :1], Z[:, 1:])
-    scatter = n_samples * primal.covariance_
+    dual = DualGJE(linear, alpha=jitter, optimizer=None, normalize_X=False, normalize_y=False)
+    dual.fit(Z, Z)
+    # Primal: the zero-mean covariance scatter Z^T Z + jitter I (GJE with fit_mean=False).
+    scatter = Z.T @ Z + jitter * np.eye(n_dims)
     _, log_det = np.linalg.slogdet(scatter)
     primal_loss = np.trace(np.linalg.solve(scatter, Z.T @ Z)) + n_dims * (
         (n_samples - n_dims) * np.log(jitter) + log_det

@@ -220,15 +220,17 @@ def test_mixture_is_built_from_the_points_each_node_wins():
     np.testing.assert_array_equal(model.component_nodes_, np.flatnonzero(model.node_counts_))
     np.testing.assert_allclose(model.means_, model.nodes_[model.component_nodes_], rtol=1e-12)
     np.testing.assert_allclose(model.weights_, model.node_counts_[model.component_nodes_] / len(Z))
+    jitter = np.diag(1e-3 * Z.var(axis=0))  # reg_covar is relative to each column's variance
+    np.testing.assert_allclose(np.diag(model.reg_covar_), jitter, rtol=1e-10)
     for component, node in enumerate(model.component_nodes_):
-        expected = _scatter_about(Z[winners == node], model.nodes_[node]) + 1e-3 * np.eye(2)
+        expected = _scatter_about(Z[winners == node], model.nodes_[node]) + jitter
         np.testing.assert_allclose(model.covariances_[component], expected, rtol=1e-8, atol=1e-12)
     tied = clone(model).set_params(covariance_type="tied").fit(X, y)
     pooled = sum(
         _scatter_about(Z[winners == node], model.nodes_[node]) * np.sum(winners == node)
         for node in model.component_nodes_
     ) / len(Z)
-    np.testing.assert_allclose(tied.covariances_, pooled + 1e-3 * np.eye(2), rtol=1e-8)
+    np.testing.assert_allclose(tied.covariances_, pooled + jitter, rtol=1e-8)
 
 
 def test_nodes_with_too_few_points_fall_back_to_the_shared_covariance():

@@ -233,6 +233,7 @@ def test_initial_covariance_is_scotts_rule_on_the_first_bank():
 def test_covariance_comes_from_responsibilities_over_the_bank():
     model, X, y = _bank_then_batch(None)
     bank, covariance = model.particles_.copy(), model.covariance_.copy()
+    first_batch_variances = model.reg_covar_ / model.reg_covar
     model.set_params(covariance_momentum=0.25, reg_covar=0.01)
     model.partial_fit(X, y)
     batch = np.column_stack([X, y])
@@ -240,7 +241,9 @@ def test_covariance_comes_from_responsibilities_over_the_bank():
     resp = np.exp(log_resp - logsumexp(log_resp, axis=1, keepdims=True))
     diffs = batch[:, None, :] - bank[None]
     scatter = np.einsum("bm,bmi,bmj->ij", resp, diffs, diffs) / len(batch)
-    expected = 0.25 * covariance + 0.75 * (scatter + 0.01 * np.eye(2))
+    # reg_covar is relative to each column's variance in the first batch streamed in.
+    np.testing.assert_allclose(model.reg_covar_, 0.01 * first_batch_variances, rtol=1e-12)
+    expected = 0.25 * covariance + 0.75 * (scatter + np.diag(model.reg_covar_))
     np.testing.assert_allclose(model.covariance_, expected, rtol=1e-9)
 
 
@@ -302,9 +305,12 @@ def test_random_state_makes_fit_reproducible(resampling):
 
 def test_fit_is_partial_fit_over_shuffled_equal_batches():
     X, y = _data(n_samples=230)
-    fitted = SMCGMJE(n_particles=40, batch_size=50, max_iter=1, resampling=None, random_state=0)
+    # reg_covar=0: fit takes the columns' variances from all rows, partial_fit from its first batch.
+    fitted = SMCGMJE(
+        n_particles=40, batch_size=50, max_iter=1, resampling=None, reg_covar=0.0, random_state=0
+    )
     fitted.fit(X, y)
-    streamed = SMCGMJE(n_particles=40, resampling=None)
+    streamed = SMCGMJE(n_particles=40, resampling=None, reg_covar=0.0)
     order = np.random.RandomState(0).permutation(230)
     for batch in np.array_split(order, 5):  # 230 rows in batches of at most 50: 5 of 46
         streamed.partial_fit(X[batch], y[batch])
