@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 
+from ._em import covariance_jitter
 from ._gaussian import cholesky
 from .base import ConditionalDensityEstimator
 from .mixture import GaussianMixtureDistribution
@@ -24,7 +25,10 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
         A scikit-learn regressor, cloned at fit time. ``None`` means
         ``LinearRegression()``.
     reg_covar : float, default=1e-9
-        Non-negative value added to the diagonal of the residual covariance.
+        Non-negative regularisation relative to the targets: ``reg_covar`` times
+        each target's variance (``reg_covar`` for a constant target) is added to
+        the diagonal of the residual covariance, so the model does not depend on
+        the units of ``y``.
 
     Attributes
     ----------
@@ -64,7 +68,9 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
         residuals = Y - regressor.predict(X).reshape(len(Y), -1)
         weights = np.ones(len(Y)) if sample_weight is None else sample_weight
         covariance = (residuals * (weights / weights.sum())[:, None]).T @ residuals
-        covariance.flat[:: Y.shape[1] + 1] += self.reg_covar
+        target_variances = np.average((Y - np.average(Y, axis=0, weights=weights)) ** 2,
+                                      axis=0, weights=weights)
+        covariance.flat[:: Y.shape[1] + 1] += covariance_jitter(target_variances, self.reg_covar)
         self.regressor_ = regressor
         self.residual_covariance_ = covariance
         self.contexts_ = X
