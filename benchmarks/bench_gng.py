@@ -18,8 +18,8 @@ Two measurements, in one run:
 
 neupy 0.8.2 needs TensorFlow 1.x, which has no build for Python 3.11, and
 NumPy < 1.25 (it imports ``numpy.core.umath_tests``), so it runs in a
-separate interpreter, given by ``--neupy-python`` (default: ``$NEUPY_PYTHON``,
-else ``/tmp/neupy_venv/bin/python``), set up once with::
+separate interpreter, given by ``--neupy-python`` or the environment variable
+``NEUPY_PYTHON`` (there is no default path), set up once with, for example::
 
     python3.11 -m venv /tmp/neupy_venv
     /tmp/neupy_venv/bin/pip install "tensorflow-cpu==2.15.1" "numpy==1.24.4" \\
@@ -55,7 +55,7 @@ from skgmje.datasets import BranchesOracle
 from skgmje.gng import GMJEGNG
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "bench_gng.json"
-DEFAULT_NEUPY_PYTHON = os.environ.get("NEUPY_PYTHON", "/tmp/neupy_venv/bin/python")
+DEFAULT_NEUPY_PYTHON = os.environ.get("NEUPY_PYTHON")
 DATA_SEED = 0
 MODEL_SEED = 0
 
@@ -295,6 +295,11 @@ def print_report(measurements, nll):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.neupy_python is None:
+        raise SystemExit(
+            "Which Python has neupy 0.8.2? Pass --neupy-python PATH or set NEUPY_PYTHON "
+            "(the module docstring says how to set one up)."
+        )
     if not Path(args.neupy_python).exists():
         raise SystemExit(
             f"No neupy interpreter at {args.neupy_python}: set it up as the module docstring "

@@ -24,7 +24,7 @@ _INSTALL_HINT = "Install the dask extra: pip install 'skgmje[dask]'."
 
 
 def is_dask_collection(value):
-    """Whether ``value`` is a dask collection (False, without importing dask, if it is not loaded)."""
+    """Whether ``value`` is a dask collection (False, without importing dask, if not loaded)."""
     if "dask" not in sys.modules:
         return False
     import dask
@@ -50,7 +50,9 @@ def as_dask_array(value, name, row_chunks=None):
         value = value.to_dask_array(lengths=True)
     elif not isinstance(value, da.Array):
         if is_dask_collection(value):
-            raise TypeError(f"{name} must be a dask array or DataFrame; got {type(value).__name__}.")
+            raise TypeError(
+                f"{name} must be a dask array or DataFrame; got {type(value).__name__}."
+            )
         array = np.asarray(value)
         chunks = (row_chunks,) + tuple((size,) for size in array.shape[1:])
         value = da.from_array(array, chunks=chunks if row_chunks is not None else "auto")

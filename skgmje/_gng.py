@@ -1,4 +1,4 @@
-"""Growing Neural Gas (Fritzke 1995; MATH.md section 6) in preallocated NumPy arrays.
+"""Growing Neural Gas (Fritzke 1995; user guide, "GMJEGNG") in preallocated NumPy arrays.
 
 The graph lives in arrays sized for ``max_nodes`` from the start: node
 positions, accumulated errors, per-node sufficient statistics of the points

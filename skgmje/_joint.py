@@ -1,7 +1,7 @@
 """A fitted joint Gaussian mixture over ``z = [x, y]``: conditioning and joint sampling.
 
-GJE is the one-component case and GMJE the general one (MATH.md sections 2, 4
-and 8). Everything that depends only on the parameters (context marginals,
+GJE is the one-component case and GMJE the general one (user guide, "GJE", "GMJE"
+and "Conditional mixtures"). Everything that depends only on the parameters (context marginals,
 per-component regression matrices, conditional covariances, Cholesky factors)
 is computed once, at fit time.
 """
@@ -96,7 +96,7 @@ def context_log_prob(conditioning, X):
 
 
 def conditional_distribution(conditioning, X):
-    """``p(y | x)`` for every row of ``X`` (MATH.md Eq. 102-104), routed in log space."""
+    """``p(y | x)`` for every row of ``X`` (Eq. 102-104), in log space."""
     log_joint = context_log_prob(conditioning, X)
     log_responsibilities = log_joint - logsumexp(log_joint, axis=1)[:, None]
     means = np.tensordot(X, conditioning.coefs, axes=([1], [2])) + conditioning.intercepts

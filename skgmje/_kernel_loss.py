@@ -1,4 +1,4 @@
-"""The dual (sample-space) GJE loss of MATH.md section 3, exact and with random Fourier features.
+"""The dual (sample-space) GJE loss, exact and with random Fourier features (user guide, "DualGJE").
 
 Both forms return ``tr(T^T K^-1 T) + dy log|K|`` (Eq. 3-4; twice the Gaussian
 process negative log marginal likelihood without its constant) and its
@@ -71,7 +71,7 @@ class FourierLossTerms:
 def fourier_dual_loss(
     X, targets, base_frequencies, phases, amplitude, length_scale, noise_variance, gradient=False
 ):
-    """The dual loss with ``K = a Phi Phi^T + s2 I`` in ``O(N Df^2)`` (MATH.md Eq. 75, 80).
+    """The dual loss with ``K = a Phi Phi^T + s2 I`` in ``O(N Df^2)`` (Eq. 75, 80).
 
     Woodbury gives ``K^-1 T = (T - a Phi A^-1 Phi^T T) / s2`` and
     Weinstein–Aronszajn ``log|K| = (N - Df) log s2 + log|A|`` with the

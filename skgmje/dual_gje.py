@@ -20,7 +20,7 @@ from .mixture import GaussianMixtureDistribution
 class DualGJE(ConditionalDensityEstimator):
     """Dual Gaussian Joint Embedding: a Gaussian process on the targets, exact or with random features.
 
-    The sample-space view of GJE (paper section 3.1, MATH.md section 3): the
+    The sample-space view of GJE (paper section 3.1, user guide, "DualGJE"): the
     targets ``T`` (N x dy) are ``dy`` independent Gaussian-process channels
     sharing one kernel on the contexts, ``K = k(X, X) + alpha I``. Fitting
     minimises the dual loss (Eq. 3-4)::

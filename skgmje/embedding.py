@@ -224,7 +224,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
     """Self-supervised two-view encoder trained with a GJE/GMJE objective; a transformer.
 
     Each training batch is augmented twice; an encoder embeds both views and
-    the chosen objective of the paper (MATH.md sections 2-8) ties the two
+    the chosen objective of the paper (the user guide's estimator pages) ties the two
     embeddings together. ``transform`` returns the encoder's embedding of
     the data as it is (no augmentation). Training goes through skorch
     (``net_``, with the per-epoch loss in ``net_.history`` and, for

@@ -11,7 +11,7 @@ from .base import ConditionalDensityEstimator, check_positive
 class GJE(ConditionalDensityEstimator):
     """Gaussian Joint Embedding: one joint Gaussian over contexts and targets.
 
-    Fits ``z = [x, y] ~ N(mu, Sigma)`` in closed form (MATH.md section 2) and
+    Fits ``z = [x, y] ~ N(mu, Sigma)`` in closed form (user guide, "GJE") and
     predicts with the exact Gaussian conditional (Eq. 10)::
 
         mu_y|x    = mu_y + Sigma_tc Sigma_cc^-1 (x - mu_x)

@@ -27,7 +27,7 @@ class GMJE(ConditionalDensityEstimator):
     """Gaussian Mixture Joint Embedding fitted by expectation-maximisation.
 
     Fits ``p(z) = sum_k pi_k N(z | mu_k, Sigma_k)`` on the joint vectors
-    ``z = [x, y]`` and conditions it exactly (MATH.md section 4)::
+    ``z = [x, y]`` and conditions it exactly (user guide, "GMJE")::
 
         p(y | x) = sum_k gamma_k(x) N(y | mu_k^t + Sigma_k^tc (Sigma_k^cc)^-1 (x - mu_k^c),
                                          Sigma_k^tt - Sigma_k^tc (Sigma_k^cc)^-1 Sigma_k^ct)

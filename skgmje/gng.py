@@ -26,8 +26,8 @@ def _check_fraction(name, value, *, allow_zero=False):
 class GMJEGNG(ConditionalDensityEstimator):
     """Gaussian Mixture Joint Embedding whose components a Growing Neural Gas discovers.
 
-    A Growing Neural Gas (Fritzke 1995; paper section 4.5, Algo 1; MATH.md
-    section 6) is trained online on the joint vectors ``z = [x, y]``: the two
+    A Growing Neural Gas (Fritzke 1995; paper section 4.5, Algo 1; user guide,
+    "GMJEGNG") is trained online on the joint vectors ``z = [x, y]``: the two
     nodes nearest each sample are joined by an edge, the nearest moves towards
     the sample with its topological neighbours, edges that stop being
     refreshed age out, and every ``insert_every`` samples a node is inserted

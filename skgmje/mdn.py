@@ -46,7 +46,7 @@ class GMJEMDN(ConditionalDensityEstimator):
 
     A neural network reads the context ``x`` (and only the context: the
     information bottleneck of the paper's Appendix M) and outputs a
-    K-component Gaussian mixture over the target (MATH.md section 5)::
+    K-component Gaussian mixture over the target (user guide, "GMJEMDN")::
 
         p(y | x) = sum_k w_k(x) N(y | mu_k(x), L_k(x) L_k(x)^T)
 

@@ -9,7 +9,7 @@ from ._gaussian import LOG_2PI, cholesky, log_det_from_cholesky, logsumexp, prec
 class GaussianMixtureDistribution:
     """A batch of Gaussian mixtures ``p(y | x_i) = sum_k w_ik N(y | mu_ik, Sigma_k)``.
 
-    One mixture per row ``i`` of the queried contexts (MATH.md sections 4 and 8).
+    One mixture per row ``i`` of the queried contexts (user guide, "Conditional mixtures").
     Component covariances are either shared by all rows (the joint-GMM
     conditionals of GJE/GMJE, whose conditional covariance does not depend on
     x) or given per row (mixture density networks, Gaussian processes).

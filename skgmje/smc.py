@@ -92,7 +92,7 @@ class SMCGMJE(ConditionalDensityEstimator):
 
     The joint density of ``z = [x, y]`` is a weighted mixture over a bank of
     ``n_particles`` joint vectors (the particles) with one shared full
-    covariance (MATH.md section 7, the paper's Eq. 32 and Algo 6)::
+    covariance (user guide, "SMCGMJE", the paper's Eq. 32 and Algo 6)::
 
         p(z) = sum_m w_m N(z | mu_m, Sigma)
 
@@ -113,7 +113,7 @@ class SMCGMJE(ConditionalDensityEstimator):
        bank, keys are favoured where the bank already is, so a gap in the
        coverage never refills and the bank collapsed onto a few branches;
        scored against the other batch items (the leave-one-out form of
-       MATH.md section 7), the keys are sharpened toward dense regions on top
+       user guide, "SMCGMJE"), the keys are sharpened toward dense regions on top
        of the particles. The pooled ``M + B`` weights are normalised, their
        effective sample size ``1 / sum w^2`` is recorded in ``ess_history_``,
        ``M`` particles are drawn from the pool with replacement ∝ weight
@@ -124,7 +124,7 @@ class SMCGMJE(ConditionalDensityEstimator):
        and ``Sigma <- c Sigma + (1 - c) (S + reg_covar I)`` with
        ``c = covariance_momentum``. The batch is scored against the bank,
        never against itself: a batch covariance evaluated on its own batch
-       has a constant Mahalanobis trace (the trace trap, MATH.md section 2)
+       has a constant Mahalanobis trace (the trace trap, user guide, "GJE")
        and a kernel density scored on its own points shrinks its bandwidth to
        zero. For the same reason ``fit`` never scores a batch item against a
        particle that is a copy of that same training row (possible from the

@@ -1,4 +1,4 @@
-"""The paper's training objectives as plain functions of tensors (MATH.md sections 2-8).
+"""The paper's training objectives as plain functions of tensors (the user guide's estimator pages).
 
 Every function takes the embeddings of a batch (rows are samples) and returns a
 scalar to minimise. Covariances enter through Cholesky factors with a jitter
@@ -89,7 +89,7 @@ def _squared_distances(z):
 
 
 def second_moment(z):
-    """The zero-mean batch covariance ``Z^T Z / N`` of MATH.md section 2 (Eq. 7).
+    """The zero-mean batch covariance ``Z^T Z / N`` (Eq. 7; user guide, "GJE").
 
     Parameters
     ----------
@@ -172,7 +172,7 @@ def mdn_nll(log_weights, means, scale_tril, targets, context_log_prob=None):
 
 
 def naive_joint_nll(z_a, z_b, eps=0.0, return_terms=False):
-    """Naive empirical joint NLL of Eq. 9: the Mahalanobis trace trap (MATH.md section 2).
+    """Naive empirical joint NLL of Eq. 9: the Mahalanobis trace trap (user guide, "GJE").
 
     With ``z_i = [z_a,i, z_b,i]`` and the zero-mean batch covariance
     ``S = Z^T Z / N`` of the same batch,
@@ -220,7 +220,7 @@ def naive_joint_nll(z_a, z_b, eps=0.0, return_terms=False):
 
 
 def gje_loss(z_a, z_b, lam=1.0, eps=1e-4, covariance=None, entropy="views", return_terms=False):
-    """Primal GJE with the entropy fix (Algo. 5, MATH.md section 2).
+    """Primal GJE with the entropy fix (Algo. 5, user guide, "GJE").
 
     ``L = A - lam * E`` where ``E`` is the log-determinant of the zero-mean
     batch covariance ``S = Z^T Z / N`` of ``z_i = [z_a,i, z_b,i]``, jittered:
@@ -310,8 +310,8 @@ def sample_fourier_basis(n_features, n_inputs, generator=None, dtype=None, devic
     """Standard normal frequencies and uniform phases for random Fourier features.
 
     The RBF kernel of length-scale ``l`` is approximated by
-    ``phi(x) = sqrt(2 / Df) cos(x W^T / l + b)`` (Rahimi and Recht; MATH.md
-    section 3), with these ``W`` and ``b``. Dividing by ``l`` at use keeps the
+    ``phi(x) = sqrt(2 / Df) cos(x W^T / l + b)`` (Rahimi and Recht; user guide,
+    "DualGJE"), with these ``W`` and ``b``. Dividing by ``l`` at use keeps the
     features differentiable in the length-scale.
 
     Parameters
@@ -356,7 +356,7 @@ def dual_gje_loss(
     base_frequencies=None,
     phases=None,
 ):
-    """Dual GJE: the Gaussian-process loss of Eq. 3-4 (MATH.md section 3).
+    """Dual GJE: the Gaussian-process loss of Eq. 3-4 (user guide, "DualGJE").
 
     ``L = tr(T^T K^-1 T) + dy log|K|`` with ``K = a k(X, X) + s2 I`` over the
     batch of contexts ``X`` and targets ``T`` (twice the GP negative log
@@ -460,7 +460,7 @@ def _hsic_gram(z, kernel, length_scale):
 
 
 def hsic_loss(z_a, z_b, kernel="rbf", length_scale=None):
-    """Negated empirical HSIC between the views (Appendix I; MATH.md section 3).
+    """Negated empirical HSIC between the views (Appendix I; user guide, "DualGJE").
 
     ``HSIC = (N - 1)^-2 tr(K H L H)`` with ``H = I - 1 1^T / N`` and ``K``, ``L``
     the Gram matrices of ``z_a`` and ``z_b``; the function returns ``-HSIC`` so
@@ -516,7 +516,7 @@ def prototype_gmje_loss(
     entropy="views",
     return_terms=False,
 ):
-    """Prototype GMJE: relaxed EM by back-propagation (Eq. 15 and 16, MATH.md section 4).
+    """Prototype GMJE: relaxed EM by back-propagation (Eq. 15 and 16, user guide, "GMJE").
 
     For the joint embeddings ``z_i = [z_a,i, z_b,i]`` and a mixture of ``K``
     learnable prototypes ``mu_k`` with weights ``pi = softmax(mixing_logits)``:
@@ -709,7 +709,7 @@ class PrototypeGMJE(nn.Module):
 def gmje_mdn_loss(
     context, target, log_weights, means, scale_tril, context_covariance=None, eps=1e-4
 ):
-    """GMJE-MDN (Eq. 23, MATH.md section 5): ``-log p(x) - log p(y | x)`` per sample, averaged.
+    """GMJE-MDN (Eq. 23, user guide, "GMJEMDN"): ``-log p(x) - log p(y | x)`` per sample, averaged.
 
     ``-log p(x) = x^T Sigma_c^-1 x / 2 + log|Sigma_c| / 2 + (dx/2) log 2 pi`` is the
     context marginal under ``N(0, Sigma_c + eps I)``, and

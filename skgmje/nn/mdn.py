@@ -1,4 +1,4 @@
-"""The mixture density network of GMJE-MDN (paper section 4.4, Appendix M; MATH.md section 5)."""
+"""The mixture density network of GMJE-MDN (paper section 4.4, Appendix M; user guide, "GMJEMDN")."""
 
 import torch
 from torch import nn

@@ -1,4 +1,4 @@
-"""Memory banks of keys: MoCo's FIFO queue and the SMC particle bank (MATH.md section 7).
+"""Memory banks of keys: MoCo's FIFO queue and the SMC particle bank (user guide, "SMCGMJE").
 
 A bank holds up to ``M = bank_size`` key embeddings (the particles of the
 non-parametric GMJE ``p(z) = sum_m w_m N(z | z_m, tau I)``, Eq. 27 and 32)
@@ -109,7 +109,7 @@ class _MemoryBank(nn.Module):
 
         Uniform in both banks: a FIFO queue never weights its keys, and the
         SMC bank turns its weights into copies of the keys at every update
-        (MATH.md section 7, Algo note), so the weighted InfoNCE of Eq. 33 over
+        (Algo 2; user guide, "SMCGMJE"), so the weighted InfoNCE of Eq. 33 over
         the bank is the plain one.
         """
         return self._keys.new_full((self.n_keys,), -math.log(max(self.n_keys, 1)))
