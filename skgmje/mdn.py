@@ -13,7 +13,7 @@ from sklearn.mixture import GaussianMixture
 from ._torch_runtime import check_device_and_threads, seeded_torch, torch_seed, torch_threads
 from .base import ConditionalDensityEstimator, check_option, check_positive
 from .mixture import GaussianMixtureDistribution
-from .nn.losses import mdn_nll
+from .nn.losses import mdn_nll, mixture_log_prob
 from .nn.mdn import ACTIVATIONS, COVARIANCE_TYPES, MixtureDensityNetwork
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -21,10 +21,22 @@ LR_SCHEDULES = ("cosine", "constant")
 
 
 class MixtureNLL(torch.nn.Module):
-    """skorch criterion: the mean conditional negative log-likelihood of the network's mixture."""
+    """skorch criterion: the mean conditional negative log-likelihood of the network's mixture.
+
+    With ``weighted=True`` the last column of the targets holds each row's weight
+    (normalised to mean 1 over the training set) and the loss is the batch mean of
+    the weighted negative log-likelihoods.
+    """
+
+    def __init__(self, weighted=False):
+        super().__init__()
+        self.weighted = weighted
 
     def forward(self, output, targets):
-        return mdn_nll(*output, targets)
+        if not self.weighted:
+            return mdn_nll(*output, targets)
+        weights, targets = targets[:, -1], targets[:, :-1]
+        return -(weights * mixture_log_prob(*output, targets)).mean()
 
 
 class MixtureDensityNet(NeuralNet):
@@ -188,7 +200,7 @@ class GMJEMDN(ConditionalDensityEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the mixture density network and the context model.
 
         Parameters
@@ -197,13 +209,20 @@ class GMJEMDN(ConditionalDensityEstimator):
             Contexts.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the negative log-likelihood (and of the
+            standardisation). Rows of weight zero are dropped, exactly as if they
+            were not given; equal weights are no weights. The context model
+            ``context_density_`` (used only by ``score_samples_joint`` and
+            ``sample`` without ``X``) is fitted, unweighted, on the rows of
+            positive weight: scikit-learn's ``GaussianMixture`` takes no weights.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return super().fit(X, y)
+        return super().fit(X, y, sample_weight=sample_weight)
 
     def _check_parameters(self, n_samples):
         check_positive("n_components", self.n_components, integer=True)
@@ -247,11 +266,18 @@ class GMJEMDN(ConditionalDensityEstimator):
         check_device_and_threads(self.device, self.n_threads)
 
     def _fit(self, X, Y, sample_weight):
+        if sample_weight is not None:
+            keep = sample_weight > 0
+            X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
+            if np.all(sample_weight == sample_weight[0]):
+                sample_weight = None
+            else:
+                sample_weight = sample_weight / sample_weight.mean()
         n_samples = len(X)
         self._check_parameters(n_samples)
         seed = torch_seed(self.random_state)
-        self._x_mean, self._x_scale = _standardisation(X)
-        self._y_mean, self._y_scale = _standardisation(Y)
+        self._x_mean, self._x_scale = _standardisation(X, sample_weight)
+        self._y_mean, self._y_scale = _standardisation(Y, sample_weight)
         callbacks = []
         train_split = None
         if self.early_stopping:
@@ -276,6 +302,7 @@ class GMJEMDN(ConditionalDensityEstimator):
             module__covariance_type=self.covariance_type,
             module__min_scale=self.min_scale,
             criterion=MixtureNLL,
+            criterion__weighted=sample_weight is not None,
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
@@ -292,7 +319,12 @@ class GMJEMDN(ConditionalDensityEstimator):
         with seeded_torch(seed, self.device, self.n_threads):
             net.initialize()
             _spread_component_means(net.module_, targets, seed)
-            net.partial_fit(inputs, targets)
+            net.partial_fit(
+                inputs,
+                targets
+                if sample_weight is None
+                else np.column_stack([targets, sample_weight]).astype(np.float32),
+            )
         self.net_ = net
         self.n_epochs_ = len(net.history)
         self.context_density_ = GaussianMixture(
@@ -357,7 +389,10 @@ def _spread_component_means(module, targets, seed):
         module.means.weight.mul_(0.1)
 
 
-def _standardisation(values):
-    mean = values.mean(axis=0)
-    scale = values.std(axis=0)
+def _standardisation(values, weights=None):
+    if weights is None:
+        mean, scale = values.mean(axis=0), values.std(axis=0)
+    else:
+        mean = np.average(values, axis=0, weights=weights)
+        scale = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weights))
     return mean, np.where(scale > 0, scale, 1.0)

@@ -35,6 +35,10 @@ def _fast(**params):
     expected_failed_checks=lambda estimator: {
         "check_methods_sample_order_invariance": SCORE_SAMPLES_NEEDS_Y,
         "check_methods_subset_invariance": SCORE_SAMPLES_NEEDS_Y,
+        "check_sample_weight_equivalence_on_dense_data": (
+            "minibatch SGD: repeated rows and weighted rows make different batches; "
+            "zero weights equal dropped rows (test_sample_weight_zero_rows_are_dropped...)"
+        ),
     },
 )
 def test_sklearn_compatible(estimator, check):
@@ -287,3 +291,20 @@ def test_cuda_matches_cpu():
     cpu = _fast(max_epochs=5).fit(X, y)
     cuda = clone(cpu).set_params(device="cuda").fit(X, y)
     np.testing.assert_allclose(cuda.predict(X), cpu.predict(X), atol=1e-3)
+
+
+def test_sample_weight_zero_rows_are_dropped_and_weights_shift_the_fit():
+    X, y = make_separated_branches(n_samples=400, random_state=0)
+    options = dict(hidden_layer_sizes=(16,), max_epochs=5, random_state=0)
+    weights = np.ones(len(X))
+    weights[::3] = 0.0
+    weighted = GMJEMDN(**options).fit(X, y, sample_weight=weights)
+    dropped = GMJEMDN(**options).fit(X[weights > 0], y[weights > 0])
+    np.testing.assert_array_equal(weighted.predict(X[:20]), dropped.predict(X[:20]))
+    # Weighting the upper half of the targets pulls the conditional mean upward.
+    upper = np.where(y > 0, 5.0, 1.0)
+    tilted = GMJEMDN(**options).fit(X, y, sample_weight=upper)
+    plain = GMJEMDN(**options).fit(X, y)
+    assert np.mean(tilted.predict(X)) > np.mean(plain.predict(X)) + 0.1
+    with pytest.raises(ValueError, match="(?i)negative"):
+        GMJEMDN(**options).fit(X, y, sample_weight=-weights)
