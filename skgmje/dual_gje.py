@@ -211,22 +211,10 @@ class DualGJE(ConditionalDensityEstimator):
             else clone(self.kernel)
         )
         rng = check_random_state(self.random_state)
-        if self.normalize_X:
-            self._x_mean = X.mean(axis=0)
-            std = X.std(axis=0)
-            self._x_scale = np.where(std > 0, std, 1.0)
-        else:
-            self._x_mean = np.zeros(X.shape[1])
-            self._x_scale = np.ones(X.shape[1])
+        self._x_mean, self._x_scale = _column_standardisation(X, self.normalize_X)
         self.X_train_ = X
         X = self._standardised_contexts(X)
-        if self.normalize_y:
-            self._y_mean = Y.mean(axis=0)
-            std = Y.std(axis=0)
-            self._y_std = np.where(std > 0, std, 1.0)
-        else:
-            self._y_mean = np.zeros(Y.shape[1])
-            self._y_std = np.ones(Y.shape[1])
+        self._y_mean, self._y_std = _column_standardisation(Y, self.normalize_y)
         T = (Y - self._y_mean) / self._y_std
         n_samples, n_targets = T.shape
 
@@ -397,6 +385,15 @@ class DualGJE(ConditionalDensityEstimator):
         X = self.X_train_[rng.randint(len(self.X_train_), size=n_samples)]
         Y = self._predict_distribution(X).sample(1, random_state=rng)[:, 0]
         return X, Y
+
+
+def _column_standardisation(values, enabled):
+    """Each column's mean and standard deviation (1 for a constant column); 0 and 1 if not
+    ``enabled``."""
+    if not enabled:
+        return np.zeros(values.shape[1]), np.ones(values.shape[1])
+    std = values.std(axis=0)
+    return values.mean(axis=0), np.where(std > 0, std, 1.0)
 
 
 def _white_noise(kernel):

@@ -42,10 +42,14 @@ def _data(n_targets, n_samples=300):
     return X[:n_samples], y[:n_samples], X[n_samples:], y[n_samples:]
 
 
-def _score(estimator, X, y, X_test, y_test):
+def _fitted(estimator, X, y):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return clone(estimator).fit(X, y).score(X_test, y_test)
+        warnings.simplefilter("ignore")  # few iterations or epochs, on purpose
+        return clone(estimator).fit(X, y)
+
+
+def _score(estimator, X, y, X_test, y_test):
+    return _fitted(estimator, X, y).score(X_test, y_test)
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda estimator: repr(estimator))
@@ -101,9 +105,7 @@ def test_duplicated_rows_equal_integer_weights(estimator, seed):
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
 def test_contract_identities(estimator):
     X, y, X_test, y_test = _data(2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = clone(estimator).fit(X, y)
+    model = _fitted(estimator, X, y)
     log_density = model.score_samples(X_test, y_test)
     assert model.score(X_test, y_test) == pytest.approx(np.mean(log_density), rel=1e-12)
     np.testing.assert_allclose(model.predict_density(X_test, y_test), np.exp(log_density))
@@ -116,9 +118,7 @@ def test_contract_identities(estimator):
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
 def test_conditionals_integrate_to_one(estimator):
     X, y, X_test, _ = _data(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = clone(estimator).fit(X, y)
+    model = _fitted(estimator, X, y)
     queries = X_test[:4]
     grid = np.linspace(y.min() - 6.0 * y.std(), y.max() + 6.0 * y.std(), 6001)
     density = model.predict_distribution(queries).pdf(np.repeat(grid[:, None], len(queries), 1))
