@@ -1,9 +1,12 @@
 """What the torch-backed estimators share: device and thread checks, and a seeded torch context."""
 
+import copy
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
 import torch
+from skorch.callbacks import Callback
 from sklearn.utils import check_random_state
 
 from .base import check_positive
@@ -41,3 +44,50 @@ def seeded_torch(seed, device, n_threads):
     with torch.random.fork_rng(devices=devices), torch_threads(n_threads):
         torch.manual_seed(seed)
         yield
+
+
+class KeepFinishedEpoch(Callback):
+    """Remember the module and criterion as they were at the end of the last epoch.
+
+    skorch stops training on ``KeyboardInterrupt`` and returns normally, with the
+    weights as the interrupted epoch left them; :func:`back_to_finished_epoch` uses
+    this snapshot to return to the last epoch that finished.
+    """
+
+    def initialize(self):
+        self.finished_epochs_ = 0
+        self.state_ = None
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.finished_epochs_ = len(net.history)
+        self.state_ = copy.deepcopy(
+            {"module": net.module_.state_dict(), "criterion": net.criterion_.state_dict()}
+        )
+
+
+def back_to_finished_epoch(net, keeper, weights_restored=False):
+    """After an interrupted skorch fit, return the net to its last finished epoch.
+
+    Does nothing when every started epoch finished. With no finished epoch, raises
+    ``KeyboardInterrupt`` so the estimator keeps whatever state it had before ``fit``
+    (unfitted, or its previous fit). ``weights_restored`` says a callback (early
+    stopping's best epoch) has already put finished-epoch weights back.
+    """
+    if len(net.history) == keeper.finished_epochs_:
+        return
+    if keeper.state_ is None:
+        raise KeyboardInterrupt(
+            "Training was interrupted before its first epoch finished; the estimator "
+            "was left as it was before fit."
+        )
+    if not weights_restored:
+        net.module_.load_state_dict(keeper.state_["module"])
+        net.criterion_.load_state_dict(keeper.state_["criterion"])
+    del net.history[keeper.finished_epochs_ :]
+    warnings.warn(
+        f"Training was interrupted: the model keeps its {keeper.finished_epochs_} "
+        "finished epoch(s).",
+        UserWarning,
+        stacklevel=3,
+    )

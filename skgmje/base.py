@@ -1,5 +1,6 @@
 """The estimator contract shared by every skgmje conditional density estimator."""
 
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,6 +23,8 @@ from ._dask import (
 from ._em import _BLOCK_ELEMENTS
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+# Set from the data before the model is fitted (see restored_on_failure).
+_SHAPE_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "n_targets_", "_y_ndim")
 
 
 class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
@@ -55,6 +58,10 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        with restored_on_failure(self, _SHAPE_ATTRIBUTES):
+            return self._validate_and_fit(X, y, sample_weight)
+
+    def _validate_and_fit(self, X, y, sample_weight):
         if any(is_dask_collection(value) for value in (X, y, sample_weight)):
             fit_dask = getattr(self, "_fit_dask", None)
             if fit_dask is None:
@@ -317,6 +324,24 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         # score is a log-likelihood, not R^2: the "score > 0.5" regressor check does not apply.
         tags.regressor_tags.poor_score = True
         return tags
+
+
+@contextmanager
+def restored_on_failure(estimator, names):
+    """Put the attributes ``names`` of ``estimator`` back as they were if the block raises.
+
+    ``fit`` sets the data's shapes (``n_features_in_``, ...) before the model is fitted;
+    a failed or interrupted fit must leave the estimator as it was, unfitted or with its
+    previous fit, never with the new data's shapes beside the old parameters.
+    """
+    previous = {name: vars(estimator)[name] for name in names if name in vars(estimator)}
+    try:
+        yield
+    except BaseException:
+        for name in names:
+            vars(estimator).pop(name, None)
+        vars(estimator).update(previous)
+        raise
 
 
 def check_positive(name, value, *, integer=False, allow_zero=False):

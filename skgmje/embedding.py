@@ -13,8 +13,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._joint import context_log_prob
-from ._torch_runtime import check_device_and_threads, seeded_torch, torch_seed, torch_threads
-from .base import check_option, check_positive
+from ._torch_runtime import (
+    KeepFinishedEpoch,
+    back_to_finished_epoch,
+    check_device_and_threads,
+    seeded_torch,
+    torch_seed,
+    torch_threads,
+)
+from .base import check_option, check_positive, restored_on_failure
 from .gmje import GMJE
 from .nn import augment as augmentations
 from .nn.encoders import ConvEncoder, MLPEncoder, ResNet18
@@ -464,13 +471,18 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         self : object
         """
         self._check_parameters()
-        X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
+        with restored_on_failure(self, ("n_features_in_", "feature_names_in_")):
+            return self._fit(validate_data(self, X, dtype=np.float32, ensure_min_samples=2))
+
+    def _fit(self, X):
         seed = torch_seed(self.random_state)
         callbacks = [("ema_target", EMATarget(self.ema_momentum))]
         if self.objective == "smc-gmje":
             callbacks.append(("ess", BankESS()))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
+        keeper = KeepFinishedEpoch()
+        callbacks.append(("keep_finished_epoch", keeper))
         # A last batch of one row has no covariance and no negatives.
         drop_last = len(X) > self.batch_size and len(X) % self.batch_size == 1
         with seeded_torch(seed, self.device, self.n_threads):
@@ -504,6 +516,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
             )
             # Row indices travel with the batch so a bank can tell a row's old keys from negatives.
             net.fit({"X": X, "index": np.arange(len(X))}, None)
+        back_to_finished_epoch(net, keeper)
         self.net_ = net
         self.latent_density_ = None
         if self.objective in DENSITY_OBJECTIVES:

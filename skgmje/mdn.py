@@ -10,7 +10,14 @@ from skorch.dataset import ValidSplit
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 
-from ._torch_runtime import check_device_and_threads, seeded_torch, torch_seed, torch_threads
+from ._torch_runtime import (
+    KeepFinishedEpoch,
+    back_to_finished_epoch,
+    check_device_and_threads,
+    seeded_torch,
+    torch_seed,
+    torch_threads,
+)
 from .base import ConditionalDensityEstimator, check_option, check_positive
 from .mixture import GaussianMixtureDistribution
 from .nn.losses import mdn_nll, mixture_log_prob
@@ -291,6 +298,9 @@ class GMJEMDN(ConditionalDensityEstimator):
             )
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
+        keeper = KeepFinishedEpoch()
+        # First, so that an epoch which early stopping ends still counts as finished.
+        callbacks.insert(0, ("keep_finished_epoch", keeper))
         optimizer = OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
         net = MixtureDensityNet(
             module=MixtureDensityNetwork,
@@ -325,6 +335,14 @@ class GMJEMDN(ConditionalDensityEstimator):
                 if sample_weight is None
                 else np.column_stack([targets, sample_weight]).astype(np.float32),
             )
+        early_stopping = dict(net.callbacks_).get("early_stopping")
+        back_to_finished_epoch(
+            net,
+            keeper,
+            # Early stopping has already put its best finished epoch back.
+            weights_restored=early_stopping is not None
+            and early_stopping.best_model_weights_ is not None,
+        )
         self.net_ = net
         self.n_epochs_ = len(net.history)
         self.context_density_ = GaussianMixture(
