@@ -19,6 +19,7 @@ from sklearn.metrics import pairwise_distances_argmin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _em
+from ._gaussian import check_magnitude
 
 _INSTALL_HINT = "Install the dask extra: pip install 'skgmje[dask]'."
 
@@ -100,7 +101,8 @@ def _contexts(model, X):
 
 
 def _finite(block, name):
-    return check_array(block, dtype=np.float64, input_name=name, ensure_min_samples=0)
+    block = check_array(block, dtype=np.float64, input_name=name, ensure_min_samples=0)
+    return check_magnitude(block, name)
 
 
 # --- lazy prediction -------------------------------------------------------------------------

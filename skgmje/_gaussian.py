@@ -11,6 +11,20 @@ import numpy as np
 from scipy import linalg
 
 LOG_2PI = np.log(2.0 * np.pi)
+# Gaussian densities square differences: beyond this magnitude float64 overflows.
+MAX_MAGNITUDE = 1e150
+
+
+def check_magnitude(array, name):
+    """Raise a ValueError naming ``name`` if ``array`` holds a value beyond ``MAX_MAGNITUDE``."""
+    largest = float(np.max(np.abs(array))) if np.size(array) else 0.0
+    if largest > MAX_MAGNITUDE:
+        raise ValueError(
+            f"{name} holds a value of magnitude {largest:.3g}, beyond {MAX_MAGNITUDE:.0e}: "
+            "a Gaussian density squares differences, which overflows float64 there. "
+            "Rescale the data (scores do not depend on units)."
+        )
+    return array
 
 # Jitter tried in turn, relative to the mean diagonal of the failing matrix.
 _RELATIVE_JITTERS = (0.0, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)

@@ -21,6 +21,7 @@ from ._dask import (
     lazy_score_samples,
 )
 from ._em import _BLOCK_ELEMENTS
+from ._gaussian import check_magnitude
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 # Set from the data before the model is fitted (see restored_on_failure).
@@ -87,9 +88,9 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
             if not np.any(sample_weight > 0):
                 raise ValueError("sample_weight must contain at least one positive weight.")
         self._y_ndim = y.ndim
-        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        Y = check_magnitude(np.asarray(y, dtype=np.float64).reshape(len(y), -1), "y")
         self.n_targets_ = Y.shape[1]
-        return self._fit(np.asarray(X, dtype=np.float64), Y, sample_weight)
+        return self._fit(check_magnitude(np.asarray(X, dtype=np.float64), "X"), Y, sample_weight)
 
     def _validate_partial_fit(self, X, y, sample_weight, first_call):
         """Validated ``(X, Y, weights)`` for one ``partial_fit`` batch, all float64.
@@ -107,7 +108,7 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
             y_numeric=True,
             ensure_min_samples=2 if first_call else 1,
         )
-        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        Y = check_magnitude(np.asarray(y, dtype=np.float64).reshape(len(y), -1), "y")
         if first_call:
             self._y_ndim = y.ndim
             self.n_targets_ = Y.shape[1]
@@ -122,19 +123,19 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
             weights = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        return np.asarray(X, dtype=np.float64), Y, weights
+        return check_magnitude(np.asarray(X, dtype=np.float64), "X"), Y, weights
 
     def _validate_X(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        return np.asarray(X, dtype=np.float64)
+        return check_magnitude(np.asarray(X, dtype=np.float64), "X")
 
     def _validate_Xy(self, X, y):
         X = self._validate_X(X)
         Y = check_array(y, dtype=_FLOAT_DTYPES, ensure_2d=False, input_name="y")
         if Y.ndim > 2:
             raise ValueError(f"y must be 1-D or 2-D; got {Y.ndim} dimensions.")
-        Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+        Y = check_magnitude(np.asarray(Y, dtype=np.float64).reshape(len(Y), -1), "y")
         if Y.shape[1] != self.n_targets_:
             raise ValueError(
                 f"y has {Y.shape[1]} targets, but {type(self).__name__} was fitted "

@@ -1,0 +1,171 @@
+"""A fuzzer over the public API: every outcome is a well-shaped finite answer or a clear error.
+
+Random shapes (1-50 rows, 1-5 features, 1-3 targets), dtypes (float32/64, int, bool,
+numeric object arrays), containers (lists, pandas) and hostile values (NaN, +-inf,
++-1e300, subnormals, constant columns, duplicated rows, more components than distinct
+rows) go through ``fit`` and then every public method of every estimator. Each call
+must either return arrays of the documented shape with finite values, or raise a
+``ValueError``/``TypeError`` with a message; anything else (``LinAlgError``,
+``IndexError``, ``ZeroDivisionError``, a NaN in the output) fails. The default suite
+runs a bounded number of examples; ``pytest -m slow`` runs many more.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+
+from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, DualGJE, JointEmbedding
+from skgmje.baselines import ResidualGaussianRegressor
+
+ESTIMATORS = [
+    GJE(),
+    GMJE(n_components=3, random_state=0),
+    DualGJE(random_state=0),
+    DualGJE(n_fourier_features=16, random_state=0),
+    GMJEGNG(max_nodes=6, max_iter=2, random_state=0),
+    SMCGMJE(n_particles=16, batch_size=16, max_iter=2, random_state=0),
+    GMJEMDN(hidden_layer_sizes=(4,), max_epochs=2, batch_size=16, random_state=0),
+    ResidualGaussianRegressor(),
+]
+HOSTILE = [np.nan, np.inf, -np.inf, 1e300, -1e300, 5e-324, -5e-324]
+KINDS = ["float64", "float32", "int", "bool", "object", "list", "pandas", "constant",
+         "duplicated", "hostile"]
+
+
+@st.composite
+def problems(draw):
+    n_rows, n_features = draw(st.integers(1, 50)), draw(st.integers(1, 5))
+    n_targets = draw(st.integers(1, 3))
+    values = st.floats(-1e3, 1e3, allow_nan=False)
+    X = np.array(draw(st.lists(values, min_size=n_rows * n_features, max_size=n_rows * n_features)))
+    X = X.reshape(n_rows, n_features)
+    Y = np.array(draw(st.lists(values, min_size=n_rows * n_targets, max_size=n_rows * n_targets)))
+    Y = Y.reshape(n_rows, n_targets)
+    kind = draw(st.sampled_from(KINDS))
+    if kind == "constant":
+        X[:, 0] = 7.0
+    elif kind == "duplicated":
+        X[:], Y[:] = X[0], Y[0]
+    elif kind == "hostile":
+        target = X if draw(st.booleans()) else Y
+        target[draw(st.integers(0, n_rows - 1)), 0] = draw(st.sampled_from(HOSTILE))
+    queries = np.array(draw(st.lists(values, min_size=3 * n_features, max_size=3 * n_features)))
+    queries = queries.reshape(3, n_features)
+    queries[draw(st.integers(0, 2)), draw(st.integers(0, n_features - 1))] = draw(
+        st.sampled_from(HOSTILE + [0.5])
+    )
+    return kind, _container(kind, X), Y[:, 0] if n_targets == 1 else Y, queries
+
+
+def _container(kind, X):
+    if kind in ("float32", "int", "bool", "object"):
+        return X.astype({"float32": np.float32, "int": int, "bool": bool, "object": object}[kind])
+    if kind == "list":
+        return X.tolist()
+    if kind == "pandas":
+        return pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    return X
+
+
+def _clear(call):
+    """The call's result, or None when it raised a ValueError/TypeError with a message."""
+    try:
+        return call()
+    except (ValueError, TypeError) as error:
+        assert str(error), f"{type(error).__name__} without a message"
+        return None
+
+
+def _assert_finite(result, shape):
+    for array in result if isinstance(result, tuple) else (result,):
+        array = np.asarray(array, dtype=float)
+        assert array.shape[: len(shape)] == shape, (array.shape, shape)
+        assert np.all(np.isfinite(array)), array
+
+
+def _exercise(estimator, problem):
+    kind, X, y, queries = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = _clear(lambda: clone(estimator).fit(X, y))
+        if model is None:
+            return
+        n_rows = len(np.asarray(X))
+        y_shape = np.shape(y)[1:]
+        for contexts, targets in ((X, y), (queries, np.zeros((3,) + y_shape))):
+            rows = len(np.asarray(contexts))
+            result = _clear(lambda: model.predict(contexts, return_std=True))
+            if result is not None:
+                _assert_finite(result, (rows,) + y_shape)
+            for method in (model.score_samples, model.predict_density):
+                result = _clear(lambda method=method: method(contexts, targets))
+                if result is not None:
+                    _assert_finite(result, (rows,))
+            result = _clear(lambda: model.score(contexts, targets))
+            if result is not None:
+                assert np.isfinite(result)
+            result = _clear(lambda: model.sample(contexts, n_samples=2, random_state=0))
+            if result is not None:
+                _assert_finite(result, (rows, 2) + y_shape)
+        X_new, y_new = model.sample(n_samples=4, random_state=0)
+        _assert_finite(X_new, (4, np.shape(np.asarray(X, dtype=object))[1]))
+        _assert_finite(y_new, (4,) + y_shape)
+        assert n_rows >= 1
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(problem=problems())
+def test_public_methods_survive_hostile_input(estimator, problem):
+    _exercise(estimator, problem)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(problem=problems())
+def test_public_methods_survive_hostile_input_long(estimator, problem):
+    _exercise(estimator, problem)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(problem=problems())
+def test_joint_embedding_survives_hostile_input(problem):
+    kind, X, _, queries = problem
+    model = JointEmbedding(
+        "infonce", hidden_layer_sizes=(4,), embedding_dim=2, max_epochs=1, batch_size=16,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = _clear(lambda: model.fit(X))
+    if fitted is None:
+        return
+    for contexts in (X, queries):
+        result = _clear(lambda contexts=contexts: fitted.transform(contexts))
+        if result is not None:
+            _assert_finite(result, (len(np.asarray(contexts)), 2))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_huge_queries_raise_instead_of_returning_nan(estimator):
+    """Regression (found by the fuzzer): a context of 1e300 made -inf/NaN log-densities."""
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 2)), rng.normal(size=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = clone(estimator).fit(X, y)
+    for call in (
+        lambda: model.predict([[1e300, 0.0]]),
+        lambda: model.score_samples([[0.0, 0.0]], [-1e300]),
+        lambda: model.sample([[0.0, 1e300]], random_state=0),
+    ):
+        with pytest.raises(ValueError, match="magnitude"):
+            call()
+    with pytest.raises(ValueError, match="magnitude"):
+        clone(estimator).fit(np.vstack([X, [[1e300, 0.0]]]), np.append(y, 0.0))
