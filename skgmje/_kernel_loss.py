@@ -69,7 +69,15 @@ class FourierLossTerms:
 
 
 def fourier_dual_loss(
-    X, targets, base_frequencies, phases, amplitude, length_scale, noise_variance, gradient=False
+    X,
+    targets,
+    base_frequencies,
+    phases,
+    amplitude,
+    length_scale,
+    noise_variance,
+    gradient=False,
+    row_scale=None,
 ):
     """The dual loss with ``K = a Phi Phi^T + s2 I`` in ``O(N Df^2)`` (Eq. 75, 80).
 
@@ -90,6 +98,10 @@ def fourier_dual_loss(
     gradient : bool, default=False
         Also return the gradient with respect to
         ``(log amplitude, log length_scale..., log noise_variance)``.
+    row_scale : ndarray of shape (N,), optional
+        ``sqrt(w)`` for per-row noise ``s2 / w``: with ``S = diag(sqrt(w))``,
+        ``S (a Phi Phi^T + s2 W^-1) S = a (S Phi)(S Phi)^T + s2 I``, so the rows of
+        ``Phi`` and ``T`` are scaled and ``log|W^-1| = -sum log w`` is added.
 
     Returns
     -------
@@ -102,6 +114,9 @@ def fourier_dual_loss(
     arguments = X @ frequencies.T + phases
     scale = np.sqrt(2.0 / n_features)
     features = scale * np.cos(arguments)
+    if row_scale is not None:
+        features *= row_scale[:, None]
+        targets = targets * row_scale[:, None]
     gram_features = features.T @ features
     inner = amplitude * gram_features
     inner.flat[:: n_features + 1] += noise_variance
@@ -115,6 +130,8 @@ def fourier_dual_loss(
         noise_variance
     )
     log_det = (n_samples - n_features) * np.log(noise_variance) + log_det_from_cholesky(factor)
+    if row_scale is not None:
+        log_det -= 2.0 * np.sum(np.log(row_scale))
     loss = float(data_fit + n_targets * log_det)
     weight_mean = amplitude * weights
     if not gradient:
@@ -130,6 +147,8 @@ def fourier_dual_loss(
     # tr(M dK) with M = dy K^-1 - a a^T and dK = a (dPhi Phi^T + Phi dPhi^T), where
     # dPhi/dlog l_d = S * (x_d w_d^T) elementwise, S = sqrt(2/Df) sin(W x + b).
     sines = scale * np.sin(arguments)
+    if row_scale is not None:
+        sines *= row_scale[:, None]
     if np.ndim(length_scale) == 0:
         # One length-scale: dPhi/dlog l = S * (W x), and the K^-1 part reduces to
         # tr(A^-1 Phi^T dPhi): one N x Df x Df product instead of two triangular solves.

@@ -99,7 +99,8 @@ class DualGJE(ConditionalDensityEstimator):
     dual_coef_ : ndarray of shape (n_samples, n_targets)
         ``K^-1 T`` (exact mode only).
     L_ : ndarray of shape (n_samples, n_samples)
-        Lower Cholesky factor of ``K`` (exact mode only).
+        Lower Cholesky factor of ``K`` (exact mode only); with ``sample_weight``, of
+        ``S K S`` with ``S = diag(sqrt(w))`` over the rows of positive weight.
     fourier_frequencies_ : ndarray of shape (n_fourier_features, n_features)
         ``W`` of the random features at the fitted length-scale (RFF mode only).
     fourier_phases_ : ndarray of shape (n_fourier_features,)
@@ -176,7 +177,7 @@ class DualGJE(ConditionalDensityEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Tune the kernel on the dual loss and condition on the training data.
 
         Parameters
@@ -185,13 +186,18 @@ class DualGJE(ConditionalDensityEstimator):
             Contexts.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: row ``i`` gets noise variance ``(alpha + white) /
+            w_i`` (a weight of 2 is the row observed twice), in the exact and the
+            random-feature mode alike, and the normalisations are weighted. Rows of
+            weight zero are dropped.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return super().fit(X, y)
+        return super().fit(X, y, sample_weight=sample_weight)
 
     def _check_parameters(self):
         check_positive("alpha", self.alpha, allow_zero=True)
@@ -211,20 +217,26 @@ class DualGJE(ConditionalDensityEstimator):
             else clone(self.kernel)
         )
         rng = check_random_state(self.random_state)
-        self._x_mean, self._x_scale = _column_standardisation(X, self.normalize_X)
+        if sample_weight is not None:
+            keep = sample_weight > 0
+            X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
+        self._row_scale = None if sample_weight is None else np.sqrt(sample_weight)
+        self._x_mean, self._x_scale = _column_standardisation(X, self.normalize_X, sample_weight)
         self.X_train_ = X
         X = self._standardised_contexts(X)
-        self._y_mean, self._y_std = _column_standardisation(Y, self.normalize_y)
+        self._y_mean, self._y_std = _column_standardisation(Y, self.normalize_y, sample_weight)
         T = (Y - self._y_mean) / self._y_std
         n_samples, n_targets = T.shape
 
         if self.n_fourier_features is None:
-            objective, finish = self._exact_objective(kernel, X, T)
+            objective, finish = self._exact_objective(kernel, X, T, self._row_scale)
         else:
             parts = FourierKernelParts(kernel)
             base_frequencies = rng.standard_normal(size=(self.n_fourier_features, X.shape[1]))
             phases = rng.uniform(0.0, 2.0 * np.pi, size=self.n_fourier_features)
-            objective, finish = self._fourier_objective(parts, X, T, base_frequencies, phases)
+            objective, finish = self._fourier_objective(
+                parts, X, T, base_frequencies, phases, self._row_scale
+            )
 
         theta = kernel.theta
         if self.optimizer is not None and len(theta) > 0:
@@ -237,19 +249,40 @@ class DualGJE(ConditionalDensityEstimator):
         )
         return self
 
-    def _exact_objective(self, kernel, X, T):
+    def _exact_objective(self, kernel, X, T, row_scale=None):
+        white_indices = _white_indices(kernel)
+        if row_scale is not None:
+            T = T * row_scale[:, None]
+
+        def weighted_gram(candidate, eval_gradient):
+            """``S K_w S`` with per-row noise ``(alpha + white) / w``, ``S = diag(sqrt(w))``:
+            ``K_w^-1 = S (S K_w S)^-1 S`` and ``log|K_w| = log|S K_w S| - sum log w``."""
+            result = candidate(X, eval_gradient=eval_gradient)
+            gram, gram_gradient = result if eval_gradient else (result, None)
+            diagonal = np.diag_indices_from(gram)
+            if row_scale is None:
+                gram[diagonal] += self.alpha
+                return gram, gram_gradient, 0.0
+            weights = row_scale**2
+            white = _white_noise(candidate)
+            gram *= np.outer(row_scale, row_scale)
+            # S (white I) S = white W: put the noise back at (alpha + white) on each row.
+            gram[diagonal] += self.alpha + white - white * weights
+            if gram_gradient is not None:
+                gram_gradient *= np.outer(row_scale, row_scale)[:, :, None]
+                for index in white_indices:
+                    gram_gradient[diagonal[0], diagonal[1], index] /= weights
+            return gram, gram_gradient, -T.shape[1] * np.sum(np.log(weights))
+
         def objective(theta):
-            candidate = kernel.clone_with_theta(theta)
-            gram, gram_gradient = candidate(X, eval_gradient=True)
-            gram[np.diag_indices_from(gram)] += self.alpha
+            gram, gram_gradient, offset = weighted_gram(kernel.clone_with_theta(theta), True)
             terms = exact_dual_loss(gram, T, gram_gradient)
             if terms is None:
                 return np.inf, np.zeros_like(theta)
-            return terms.loss, terms.gradient
+            return terms.loss + offset, terms.gradient
 
         def finish(fitted_kernel):
-            gram = fitted_kernel(X)
-            gram[np.diag_indices_from(gram)] += self.alpha
+            gram, _, offset = weighted_gram(fitted_kernel, False)
             terms = exact_dual_loss(gram, T)
             if terms is None:
                 raise ValueError(
@@ -257,17 +290,20 @@ class DualGJE(ConditionalDensityEstimator):
                     "kernel; increase alpha or add a WhiteKernel."
                 )
             self.L_ = terms.cholesky
-            self.dual_coef_ = terms.dual_coef
+            self.dual_coef_ = (
+                terms.dual_coef if row_scale is None else terms.dual_coef * row_scale[:, None]
+            )
             self.noise_variance_ = float(self.alpha + _white_noise(fitted_kernel))
-            return terms.loss
+            return terms.loss + offset
 
         return objective, finish
 
-    def _fourier_objective(self, parts, X, T, base_frequencies, phases):
+    def _fourier_objective(self, parts, X, T, base_frequencies, phases, row_scale=None):
         def evaluate(fitted_kernel, gradient):
             amplitude, length_scale, white = parts.values(fitted_kernel)
             terms = fourier_dual_loss(
-                X, T, base_frequencies, phases, amplitude, length_scale, self.alpha + white, gradient
+                X, T, base_frequencies, phases, amplitude, length_scale, self.alpha + white,
+                gradient, row_scale=row_scale,
             )
             return terms, white
 
@@ -352,7 +388,8 @@ class DualGJE(ConditionalDensityEstimator):
         if self.n_fourier_features is None:
             cross = self.kernel_(X, self._X_fit)
             mean = cross @ self.dual_coef_
-            projected = linalg.solve_triangular(self.L_, cross.T, lower=True, check_finite=False)
+            scaled = cross.T if self._row_scale is None else cross.T * self._row_scale[:, None]
+            projected = linalg.solve_triangular(self.L_, scaled, lower=True, check_finite=False)
             prior = self.kernel_.diag(X) - _white_noise(self.kernel_)
             variance = prior - np.sum(projected**2, axis=0)
         else:
@@ -387,13 +424,31 @@ class DualGJE(ConditionalDensityEstimator):
         return X, Y
 
 
-def _column_standardisation(values, enabled):
-    """Each column's mean and standard deviation (1 for a constant column); 0 and 1 if not
-    ``enabled``."""
+def _column_standardisation(values, enabled, weights=None):
+    """Each column's (weighted) mean and standard deviation (1 for a constant column);
+    0 and 1 if not ``enabled``."""
     if not enabled:
         return np.zeros(values.shape[1]), np.ones(values.shape[1])
-    std = values.std(axis=0)
-    return values.mean(axis=0), np.where(std > 0, std, 1.0)
+    if weights is None:
+        mean, std = values.mean(axis=0), values.std(axis=0)
+    else:
+        mean = np.average(values, axis=0, weights=weights)
+        std = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weights))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def _white_indices(kernel):
+    """``theta`` indices of the noise levels of the kernel's additive ``WhiteKernel`` terms."""
+    white_prefixes = {prefix for term, prefix in _sum_terms(kernel, "") if isinstance(term, WhiteKernel)}
+    indices, offset = [], 0
+    for hyperparameter in kernel.hyperparameters:
+        if hyperparameter.fixed:
+            continue
+        prefix = hyperparameter.name.rsplit("__", 1)[0] + "__" if "__" in hyperparameter.name else ""
+        if prefix in white_prefixes:
+            indices.append(offset)
+        offset += hyperparameter.n_elements
+    return indices
 
 
 def _white_noise(kernel):

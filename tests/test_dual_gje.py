@@ -30,6 +30,17 @@ SCORE_SAMPLES_NEEDS_Y = (
     expected_failed_checks=lambda estimator: {
         "check_methods_sample_order_invariance": SCORE_SAMPLES_NEEDS_Y,
         "check_methods_subset_invariance": SCORE_SAMPLES_NEEDS_Y,
+        **(
+            {}
+            if estimator.n_fourier_features is None
+            else {
+                "check_sample_weight_equivalence_on_dense_data": (
+                    "the kernel is tuned on the marginal likelihood, where a repeated row adds "
+                    "terms that per-row noise does not; with a fixed kernel weights equal "
+                    "repeated rows (test_sample_weight_is_per_row_noise)"
+                )
+            }
+        ),
     },
 )
 def test_sklearn_compatible(estimator, check):
@@ -296,3 +307,52 @@ def test_restarts_need_finite_bounds():
     kernel = RBF(1.0, (1e-5, np.inf))
     with pytest.raises(ValueError, match="finite"):
         DualGJE(kernel, n_restarts_optimizer=2, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("n_fourier_features", [None, 40])
+def test_sample_weight_is_per_row_noise(n_fourier_features):
+    X, y = _wiggly(n_samples=60)
+    X_test = np.random.RandomState(3).uniform(-2, 2, size=(15, 2))
+    counts = np.random.RandomState(4).randint(0, 4, size=len(X))
+    fixed = dict(
+        kernel=ConstantKernel(1.2) * RBF(0.7) + WhiteKernel(0.05), optimizer=None,
+        n_fourier_features=n_fourier_features, random_state=0,
+    )
+    # Integer weights: the row observed that many times (zero: not observed at all).
+    weighted = DualGJE(**fixed).fit(X, y, sample_weight=counts.astype(float))
+    repeated = DualGJE(**fixed).fit(np.repeat(X, counts, 0), np.repeat(y, counts, 0))
+    for got, expected in zip(
+        weighted.predict(X_test, return_std=True), repeated.predict(X_test, return_std=True)
+    ):
+        np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
+    # With the optimiser, zero weights are the rows dropped.
+    tuned = dict(fixed, optimizer="fmin_l_bfgs_b")
+    zero = (counts > 0).astype(float)
+    dropped = DualGJE(**tuned).fit(X[zero > 0], y[zero > 0])
+    np.testing.assert_allclose(
+        DualGJE(**tuned).fit(X, y, sample_weight=zero).predict(X_test),
+        dropped.predict(X_test), rtol=1e-6, atol=1e-8,
+    )
+
+
+@pytest.mark.parametrize("n_fourier_features", [None, 40])
+def test_weighted_dual_loss_gradient_matches_finite_differences(n_fourier_features):
+    X, y = _wiggly(n_samples=40)
+    weights = np.random.RandomState(5).uniform(0.2, 3.0, size=len(X))
+    captured = []
+
+    def capture(objective, theta, bounds):
+        captured.append(objective)
+        return theta, objective(theta)[0]
+
+    kernel = ConstantKernel(1.2) * RBF(0.7) + WhiteKernel(0.05)
+    DualGJE(kernel, optimizer=capture, n_fourier_features=n_fourier_features, random_state=0).fit(
+        X, y, sample_weight=weights
+    )
+    objective, theta = captured[0], kernel.theta + 0.1
+    _, gradient = objective(theta)
+    numeric = np.array([
+        (objective(theta + step)[0] - objective(theta - step)[0]) / 2e-6
+        for step in np.eye(len(theta)) * 1e-6
+    ])
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-4)

@@ -89,7 +89,12 @@ def test_row_order_does_not_change_a_batch_fit(estimator, seed):
     np.testing.assert_allclose(second, first, rtol=1e-7, atol=1e-7)
 
 
-@pytest.mark.parametrize("estimator", [GJE(), ResidualGaussianRegressor()], ids=repr)
+@pytest.mark.parametrize(
+    "estimator",
+    [GJE(), ResidualGaussianRegressor(), DualGJE(optimizer=None),
+     DualGJE(optimizer=None, n_fourier_features=32, random_state=0)],
+    ids=repr,
+)
 @settings(max_examples=5, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**16))
 def test_duplicated_rows_equal_integer_weights(estimator, seed):
@@ -125,10 +130,10 @@ def test_conditionals_integrate_to_one(estimator):
     np.testing.assert_allclose(np.trapezoid(density, grid, axis=0), 1.0, atol=2e-3)
 
 
-@pytest.mark.parametrize("estimator", [GJE(), GMJE(n_components=3, random_state=0)], ids=repr)
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
 def test_two_dimensional_conditionals_integrate_to_one(estimator):
     X, y, X_test, _ = _data(2)
-    model = clone(estimator).fit(X, y)
+    model = _fitted(estimator, X, y)
     distribution = model.predict_distribution(X_test[:2])
     mean, std = model.predict(X_test[:2], return_std=True)
     for row in range(2):
