@@ -327,6 +327,16 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         return tags
 
 
+def column_standardisation(values, weights=None):
+    """Each column's (weighted) mean and standard deviation, 1 for a constant column."""
+    if weights is None:
+        mean, scale = values.mean(axis=0), values.std(axis=0)
+    else:
+        mean = np.average(values, axis=0, weights=weights)
+        scale = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weights))
+    return mean, np.where(scale > 0, scale, 1.0)
+
+
 @contextmanager
 def restored_on_failure(estimator, names):
     """Put the attributes ``names`` of ``estimator`` back as they were if the block raises.

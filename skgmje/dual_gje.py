@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 
 from ._gaussian import LOG_2PI
 from ._kernel_loss import exact_dual_loss, fourier_dual_loss, fourier_features
-from .base import ConditionalDensityEstimator, check_positive
+from .base import ConditionalDensityEstimator, check_positive, column_standardisation
 from .mixture import GaussianMixtureDistribution
 
 
@@ -429,12 +429,7 @@ def _column_standardisation(values, enabled, weights=None):
     0 and 1 if not ``enabled``."""
     if not enabled:
         return np.zeros(values.shape[1]), np.ones(values.shape[1])
-    if weights is None:
-        mean, std = values.mean(axis=0), values.std(axis=0)
-    else:
-        mean = np.average(values, axis=0, weights=weights)
-        std = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weights))
-    return mean, np.where(std > 0, std, 1.0)
+    return column_standardisation(values, weights)
 
 
 def _white_indices(kernel):

@@ -18,7 +18,12 @@ from ._torch_runtime import (
     torch_seed,
     torch_threads,
 )
-from .base import ConditionalDensityEstimator, check_option, check_positive
+from .base import (
+    ConditionalDensityEstimator,
+    check_option,
+    check_positive,
+    column_standardisation,
+)
 from .mixture import GaussianMixtureDistribution
 from .nn.losses import mdn_nll, mixture_log_prob
 from .nn.mdn import ACTIVATIONS, COVARIANCE_TYPES, MixtureDensityNetwork
@@ -283,8 +288,8 @@ class GMJEMDN(ConditionalDensityEstimator):
         n_samples = len(X)
         self._check_parameters(n_samples)
         seed = torch_seed(self.random_state)
-        self._x_mean, self._x_scale = _standardisation(X, sample_weight)
-        self._y_mean, self._y_scale = _standardisation(Y, sample_weight)
+        self._x_mean, self._x_scale = column_standardisation(X, sample_weight)
+        self._y_mean, self._y_scale = column_standardisation(Y, sample_weight)
         callbacks = []
         train_split = None
         if self.early_stopping:
@@ -405,12 +410,3 @@ def _spread_component_means(module, targets, seed):
     with torch.no_grad():
         module.means.bias.copy_(torch.as_tensor(centres.reshape(-1), dtype=module.means.bias.dtype))
         module.means.weight.mul_(0.1)
-
-
-def _standardisation(values, weights=None):
-    if weights is None:
-        mean, scale = values.mean(axis=0), values.std(axis=0)
-    else:
-        mean = np.average(values, axis=0, weights=weights)
-        scale = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weights))
-    return mean, np.where(scale > 0, scale, 1.0)
