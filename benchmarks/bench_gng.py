@@ -21,10 +21,11 @@ NumPy < 1.25 (it imports ``numpy.core.umath_tests``), so it runs in a
 separate interpreter, given by ``--neupy-python`` or the environment variable
 ``NEUPY_PYTHON`` (there is no default path), set up once with, for example::
 
-    python3.11 -m venv /tmp/neupy_venv
-    /tmp/neupy_venv/bin/pip install "tensorflow-cpu==2.15.1" "numpy==1.24.4" \\
+    python3.11 -m venv "$NEUPY_VENV"          # a folder of your choice
+    "$NEUPY_VENV"/bin/pip install "tensorflow-cpu==2.15.1" "numpy==1.24.4" \\
         "scipy==1.10.1" "matplotlib==3.7.5" six "progressbar2==3.55.0" h5py "graphviz==0.5.1"
-    /tmp/neupy_venv/bin/pip install --no-deps neupy==0.8.2
+    "$NEUPY_VENV"/bin/pip install --no-deps neupy==0.8.2
+    export NEUPY_PYTHON="$NEUPY_VENV/bin/python"
 
 The worker aliases ``tensorflow.compat.v1`` as ``tensorflow`` so that neupy's
 package imports succeed; neupy's ``GrowingNeuralGas`` is pure NumPy and runs

@@ -90,14 +90,19 @@ def check_columns(model, X, reset):
     validate_data(model, schema, skip_check_array=True, reset=reset)
 
 
-def _contexts(model, X):
-    """The validated contexts of a lazy prediction as a 2-D dask array."""
-    check_is_fitted(model)
-    check_columns(model, X, reset=False)
+def _as_contexts(X):
+    """Contexts as a 2-D float64 dask array with one column chunk."""
     X = as_dask_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D; got a dask array with {X.ndim} dimensions.")
     return X.astype(np.float64).rechunk({1: -1})
+
+
+def _contexts(model, X):
+    """The validated contexts of a lazy prediction as a 2-D dask array."""
+    check_is_fitted(model)
+    check_columns(model, X, reset=False)
+    return _as_contexts(X)
 
 
 def _finite(block, name):
@@ -223,18 +228,17 @@ def em_arrays(X, y, sample_weight):
     W : dask array of shape (n, 1), or None without sample weights
     y_ndim : int
     """
-    X = as_dask_array(X, "X")
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D; got a dask array with {X.ndim} dimensions.")
+    X = _as_contexts(X)
     rows = X.chunks[0]
-    y_ndim = as_dask_array(y, "y", rows).ndim
+    # One conversion: a dask Series computes its partition lengths when converted.
+    y = as_dask_array(y, "y", rows)
     Y = _as_columns(y, "y", rows)
     W = None
     if sample_weight is not None:
         W = _as_columns(sample_weight, "sample_weight", rows)
         if W.shape[1] != 1:
             raise ValueError("sample_weight must be 1-D.")
-    return X.astype(np.float64).rechunk({1: -1}), Y, W, y_ndim
+    return X, Y, W, y.ndim
 
 
 def _joint(x_block, y_block, w_block):
@@ -255,12 +259,10 @@ def _moments_chunk(x_block, y_block, w_block, seed):
     return np.concatenate([[weights.sum(), np.count_nonzero(weights)], weights @ rows])[None]
 
 
-def _variances_chunk(x_block, y_block, w_block, seed, center):
+def _squares_chunk(x_block, y_block, w_block, seed, center):
     rows, weights = _joint(x_block, y_block, w_block)
     rows -= center
-    if weights is None:
-        return np.einsum("nd,nd->d", rows, rows)[None]
-    return np.einsum("n,nd,nd->d", weights, rows, rows)[None]
+    return _em.weighted_sum_of_squares(rows, weights)[None]
 
 
 def _sample_chunk_rows(x_block, y_block, w_block, seed, probability):
@@ -288,13 +290,13 @@ def _initial_statistics_chunk(
     rng = np.random.RandomState(seed[0])
 
     def responsibilities(part, start, stop):
-        resp = np.zeros((len(part), n_components))
         if mode == "nearest":
-            resp[np.arange(len(part)), pairwise_distances_argmin(part, centers)] = 1.0
+            labels = pairwise_distances_argmin(part, centers)
         elif mode == "random":
-            resp = rng.uniform(size=(len(part), n_components))
-            resp /= resp.sum(axis=1)[:, None]
-        return resp, None
+            return _em.random_responsibilities(rng, len(part), n_components), None
+        else:
+            labels = np.full(len(part), -1)
+        return _em.hard_responsibilities(labels, n_components), None
 
     statistics = _em.accumulate_statistics(
         rows, n_components, covariance_type, responsibilities, weights
@@ -348,19 +350,27 @@ class DistributedPasses:
     def _reduce(self, function, width, rng=None, **kwargs):
         return self._per_chunk(function, width, rng, **kwargs).sum(axis=0).compute()
 
+    def _reduce_statistics(self, function, shape, rng=None, **kwargs):
+        """Summed :class:`~skgmje._em.SufficientStatistics` of ``function`` over the chunks.
+
+        ``shape`` is ``(n_components, covariance_type)`` of the statistics.
+        """
+        n_components, covariance_type = shape
+        size = _em.statistics_size(n_components, self.n_joint, covariance_type)
+        vector = self._reduce(function, size, rng, **kwargs)
+        return _em.unflatten_statistics(vector, n_components, self.n_joint, covariance_type)
+
     def moments(self):
         """``(sum of weights, rows with positive weight, weighted mean of the joint rows)``."""
         totals = self._reduce(_moments_chunk, 2 + self.n_joint)
         if totals[0] <= 0:
             raise ValueError("sample_weight must contain at least one positive weight.")
-        self.total_weight = totals[0]
         return totals[0], int(totals[1]), totals[2:] / totals[0]
 
-    def variances(self, center):
+    def variances(self, center, total_weight):
         """Weighted variance of each joint column about ``center`` (a second pass, so
         that a large offset cannot cancel the variance away)."""
-        totals = self._reduce(_variances_chunk, self.n_joint, center=center)
-        return totals / self.total_weight
+        return self._reduce(_squares_chunk, self.n_joint, center=center) / total_weight
 
     def sample(self, n_rows, n_positive, rng):
         """A uniform Bernoulli sample of about ``n_rows`` rows with positive weight.
@@ -380,9 +390,9 @@ class DistributedPasses:
     def initial_statistics(self, center, mode, centers, n_components, covariance_type, rng):
         """Summed statistics of initial responsibilities: ``"nearest"`` of ``centers``
         (k-means labels), ``"random"`` (uniform, normalised), or ``"none"`` (zero)."""
-        vector = self._reduce(
+        return self._reduce_statistics(
             _initial_statistics_chunk,
-            _em.statistics_size(n_components, self.n_joint, covariance_type),
+            (n_components, covariance_type),
             rng,
             center=center,
             mode=mode,
@@ -390,16 +400,13 @@ class DistributedPasses:
             n_components=n_components,
             covariance_type=covariance_type,
         )
-        return _em.unflatten_statistics(vector, n_components, self.n_joint, covariance_type)
 
     def e_step(self, center, parameters, covariance_type):
         """Summed E-step statistics of every chunk (rows shifted by ``center``)."""
-        n_components = len(parameters.weights)
-        vector = self._reduce(
+        return self._reduce_statistics(
             _e_step_chunk,
-            _em.statistics_size(n_components, self.n_joint, covariance_type),
+            (len(parameters.weights), covariance_type),
             center=center,
             parameters=parameters,
             covariance_type=covariance_type,
         )
-        return _em.unflatten_statistics(vector, n_components, self.n_joint, covariance_type)

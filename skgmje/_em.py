@@ -61,9 +61,9 @@ class MixtureParameters(NamedTuple):
     precisions_cholesky: np.ndarray
 
 
-def block_rows(n_components, n_features):
-    """Number of rows per block for the vectorised E-step."""
-    return max(64, _BLOCK_ELEMENTS // max(1, n_components * n_features))
+def block_rows(row_width):
+    """Rows per block when each row needs ``row_width`` floats of working memory."""
+    return max(64, _BLOCK_ELEMENTS // max(1, row_width))
 
 
 def covariance_jitter(variances, reg_covar):
@@ -77,11 +77,32 @@ def covariance_jitter(variances, reg_covar):
     return reg_covar * np.where(variances > 0, variances, 1.0)
 
 
+def weighted_sum_of_squares(shifted, sample_weight=None):
+    """Per-column (weighted) sum of squares of shifted rows, without an (n, D) temporary."""
+    if sample_weight is None:
+        return np.einsum("nd,nd->d", shifted, shifted)
+    return np.einsum("n,nd,nd->d", sample_weight, shifted, shifted)
+
+
 def weighted_variances(shifted, sample_weight=None):
     """Per-column (weighted) mean of squares of rows already shifted by their mean."""
-    if sample_weight is None:
-        return np.einsum("nd,nd->d", shifted, shifted) / len(shifted)
-    return np.einsum("n,nd,nd->d", sample_weight, shifted, shifted) / np.sum(sample_weight)
+    total = len(shifted) if sample_weight is None else np.sum(sample_weight)
+    return weighted_sum_of_squares(shifted, sample_weight) / total
+
+
+def hard_responsibilities(labels, n_components):
+    """One-hot responsibilities of ``labels``; a negative label gives a row of zeros."""
+    resp = np.zeros((len(labels), n_components))
+    chosen = np.flatnonzero(labels >= 0)
+    resp[chosen, labels[chosen]] = 1.0
+    return resp
+
+
+def random_responsibilities(rng, n_rows, n_components):
+    """Uniform draws normalised per row (``GaussianMixture``'s ``"random"`` start)."""
+    resp = rng.uniform(size=(n_rows, n_components))
+    resp /= resp.sum(axis=1)[:, None]
+    return resp
 
 
 def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
@@ -180,7 +201,7 @@ def accumulate_statistics(Z, n_components, covariance_type, responsibilities, sa
     no array larger than a block times K*D is ever formed.
     """
     n_samples, n_features = Z.shape
-    step = block_rows(n_components, n_features)
+    step = block_rows(n_components * n_features)
     totals = None
     for start in range(0, max(n_samples, 1), step):
         stop = min(start + step, n_samples)

@@ -17,7 +17,8 @@ MAX_MAGNITUDE = 1e150
 
 def check_magnitude(array, name):
     """Raise a ValueError naming ``name`` if ``array`` holds a value beyond ``MAX_MAGNITUDE``."""
-    largest = float(np.max(np.abs(array))) if np.size(array) else 0.0
+    # max and -min rather than max(abs): no temporary copy of the array.
+    largest = float(max(np.max(array), -np.min(array))) if np.size(array) else 0.0
     if largest > MAX_MAGNITUDE:
         raise ValueError(
             f"{name} holds a value of magnitude {largest:.3g}, beyond {MAX_MAGNITUDE:.0e}: "

@@ -20,7 +20,7 @@ from ._dask import (
     lazy_sample,
     lazy_score_samples,
 )
-from ._em import _BLOCK_ELEMENTS
+from ._em import block_rows
 from ._gaussian import check_magnitude
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -166,7 +166,7 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         Keeps the working memory of prediction independent of the number of rows.
         """
         n_rows = len(arrays[0])
-        step = max(64, _BLOCK_ELEMENTS // max(1, self._prediction_row_width()))
+        step = block_rows(self._prediction_row_width())
         if n_rows <= step:
             return function(*arrays)
         parts = [
@@ -256,8 +256,7 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
 
     def predict_density(self, X, y):
         """Conditional density ``p(y_i | x_i)``, shape (n_samples,)."""
-        log_density = self.score_samples(X, y)
-        return np.exp(log_density)
+        return np.exp(self.score_samples(X, y))
 
     def score(self, X, y, sample_weight=None):
         """Mean conditional log-likelihood ``mean_i log p(y_i | x_i)`` (higher is better).

@@ -439,8 +439,7 @@ def _white_indices(kernel):
     for hyperparameter in kernel.hyperparameters:
         if hyperparameter.fixed:
             continue
-        prefix = hyperparameter.name.rsplit("__", 1)[0] + "__" if "__" in hyperparameter.name else ""
-        if prefix in white_prefixes:
+        if _owner_prefix(hyperparameter) in white_prefixes:
             indices.append(offset)
         offset += hyperparameter.n_elements
     return indices
@@ -518,8 +517,7 @@ class FourierKernelParts:
         for hyperparameter in self.kernel.hyperparameters:
             if hyperparameter.fixed:
                 continue
-            prefix = hyperparameter.name.rsplit("__", 1)[0] + "__" if "__" in hyperparameter.name else ""
-            role = self._roles[prefix]
+            role = self._roles[_owner_prefix(hyperparameter)]
             if role == "amplitude":
                 pieces.append([d_amplitude])
             elif role == "length_scale":
@@ -528,6 +526,12 @@ class FourierKernelParts:
                 # s2 = alpha + w, so d/dlog w = (w / s2) d/dlog s2.
                 pieces.append([d_noise * white / noise_variance])
         return np.concatenate(pieces) if pieces else np.zeros(0)
+
+
+def _owner_prefix(hyperparameter):
+    """The parameter-path prefix (``"k1__k2__"``) of the kernel that owns ``hyperparameter``."""
+    name = hyperparameter.name
+    return name.rsplit("__", 1)[0] + "__" if "__" in name else ""
 
 
 def _sum_terms(kernel, prefix):

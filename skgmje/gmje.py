@@ -225,8 +225,8 @@ class GMJE(ConditionalDensityEstimator):
         if X.shape[0] < 2:
             raise ValueError(f"GMJE needs at least 2 samples; got {X.shape[0]}.")
         passes = _dask.DistributedPasses(X, Y, W)
-        _, n_available, center = passes.moments()
-        jitter = _em.covariance_jitter(passes.variances(center), self.reg_covar)
+        total_weight, n_available, center = passes.moments()
+        jitter = _em.covariance_jitter(passes.variances(center, total_weight), self.reg_covar)
         self._y_ndim = y_ndim
         self.n_targets_ = Y.shape[1]
         return self._run_em(
@@ -266,10 +266,7 @@ class GMJE(ConditionalDensityEstimator):
                 parameters = initial_parameters(rng)
                 lower_bound = -np.inf
             else:
-                parameters = _em.MixtureParameters(
-                    self.weights_, self.means_ - center, self.covariances_,
-                    self.precisions_cholesky_,
-                )
+                parameters = self._shifted_parameters(center)
                 lower_bound = self.lower_bound_
             lower_bounds, converged, n_iter = [], False, 0
             for n_iter in range(1, self.max_iter + 1):
@@ -312,6 +309,12 @@ class GMJE(ConditionalDensityEstimator):
         for name in ("n_steps_", "_running_statistics", "_stepwise_center"):
             self.__dict__.pop(name, None)
         return self
+
+    def _shifted_parameters(self, center):
+        """The fitted mixture in coordinates shifted by ``center`` (the E-step's)."""
+        return _em.MixtureParameters(
+            self.weights_, self.means_ - center, self.covariances_, self.precisions_cholesky_
+        )
 
     def _set_parameters(self, parameters, center, n_context):
         """Store mixture parameters (shifted by ``center``) and precompute the conditioning."""
@@ -356,14 +359,8 @@ class GMJE(ConditionalDensityEstimator):
 
         def responsibilities(block, start, stop):
             if labels is None:
-                resp = rng.uniform(size=(stop - start, n_components))
-                resp /= resp.sum(axis=1)[:, None]
-                return resp, None
-            block_labels = labels[start:stop]
-            resp = np.zeros((stop - start, n_components))
-            chosen = np.flatnonzero(block_labels >= 0)
-            resp[chosen, block_labels[chosen]] = 1.0
-            return resp, None
+                return _em.random_responsibilities(rng, stop - start, n_components), None
+            return _em.hard_responsibilities(labels[start:stop], n_components), None
 
         statistics = _em.accumulate_statistics(
             shifted, n_components, self.covariance_type, responsibilities, sample_weight
@@ -478,27 +475,26 @@ class GMJE(ConditionalDensityEstimator):
                     f"{self.n_components} rows with positive weight; got {n_available}."
                 )
             center = np.average(Z, axis=0, weights=weights)
-            shifted = Z - center
+        elif hasattr(self, "_running_statistics"):
+            center = self._stepwise_center
+        else:
+            center = self.weights_ @ self.means_
+        shifted = Z - center
+        if first_call:
             self.reg_covar_ = _em.covariance_jitter(
                 _em.weighted_variances(shifted, weights), self.reg_covar
             )
             rng = check_random_state(self.random_state)
             parameters = self._initial_parameters(shifted, weights, rng, self.reg_covar_)
-            running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar_)
-            self.n_steps_ = 0
-        elif hasattr(self, "_running_statistics"):
-            center, running = self._stepwise_center, self._running_statistics
-            parameters = _em.MixtureParameters(
-                self.weights_, self.means_ - center, self.covariances_, self.precisions_cholesky_
-            )
         else:
-            center = self.weights_ @ self.means_
-            parameters = _em.MixtureParameters(
-                self.weights_, self.means_ - center, self.covariances_, self.precisions_cholesky_
-            )
+            parameters = self._shifted_parameters(center)
+        if hasattr(self, "_running_statistics"):
+            running = self._running_statistics
+        else:
+            # A new stream starts from the statistics its parameters imply.
             running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar_)
             self.n_steps_ = 0
-        statistics = _em.e_step(Z - center, parameters, self.covariance_type, weights)
+        statistics = _em.e_step(shifted, parameters, self.covariance_type, weights)
         self.n_steps_ += 1
         step = (self.n_steps_ + self.learning_offset) ** -self.learning_decay
         running = _em.add_statistics(
