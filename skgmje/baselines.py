@@ -5,7 +5,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 
 from ._em import covariance_jitter
-from ._gaussian import cholesky
+from ._gaussian import check_magnitude, cholesky
 from .base import ConditionalDensityEstimator
 from .mixture import GaussianMixtureDistribution
 
@@ -77,7 +77,11 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
         return self
 
     def _predict_distribution(self, X):
-        means = self.regressor_.predict(X).reshape(len(X), 1, -1)
+        # A regressor fitted on near-degenerate contexts can extrapolate to ~1e300, where
+        # the Gaussian's squared residual overflows: say so rather than return -inf.
+        means = check_magnitude(
+            self.regressor_.predict(X).reshape(len(X), 1, -1), "The regressor's prediction"
+        )
         return GaussianMixtureDistribution(
             weights=np.ones((len(X), 1)), means=means, covariances=self.residual_covariance_[None]
         )

@@ -169,3 +169,15 @@ def test_huge_queries_raise_instead_of_returning_nan(estimator):
             call()
     with pytest.raises(ValueError, match="magnitude"):
         clone(estimator).fit(np.vstack([X, [[1e300, 0.0]]]), np.append(y, 0.0))
+
+
+def test_a_regressor_extrapolating_to_overflow_raises():
+    """Regression (found by the slow fuzzer): a linear fit on one context of 6e-297 gave a
+    coefficient of 2e296 and a log-density of -inf at x = 0.5."""
+    X = np.zeros((12, 5))
+    X[0, 0] = 5.86278195e-297
+    y = np.random.RandomState(0).normal(size=12)
+    model = ResidualGaussianRegressor().fit(X, y)
+    assert np.all(np.isfinite(model.score_samples(X, y)))
+    with pytest.raises(ValueError, match="regressor's prediction"):
+        model.score_samples([[0.5, 0.0, 0.0, 0.0, 0.0]], [0.0])
