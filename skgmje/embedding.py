@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import torch
 from scipy.special import logsumexp
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback, ProgressBar
@@ -24,7 +24,7 @@ from ._torch_runtime import (
 from .base import check_option, check_positive, restored_on_failure
 from .gmje import GMJE
 from .nn import augment as augmentations
-from .nn.encoders import ConvEncoder, MLPEncoder, ResNet18
+from .nn.encoders import Conv1dEncoder, ConvEncoder, MLPEncoder, ResNet18
 from .nn.losses import (
     PrototypeGMJE,
     cholesky,
@@ -49,8 +49,8 @@ SYMMETRIC_OBJECTIVES = ("gje", "hsic")
 # entropy_weight=None: the GMJE objective keeps the entropy term (without it Eq. 34's
 # weighting collapsed the embedding, see JointEmbedding), the baselines stay as published.
 DEFAULT_ENTROPY_WEIGHTS = {"infonce": 0.0, "moco": 0.0, "smc-gmje": 0.01}
-ENCODERS = ("mlp", "cnn", "resnet18")
-AUGMENTS = ("tabular", "image")
+ENCODERS = ("mlp", "cnn", "cnn1d", "resnet18")
+AUGMENTS = ("tabular", "image", "signal")
 
 
 class TwoViewModule(nn.Module):
@@ -227,7 +227,7 @@ class TwoViewNet(NeuralNet):
         return loss
 
 
-class JointEmbedding(TransformerMixin, BaseEstimator):
+class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Self-supervised two-view encoder trained with a GJE/GMJE objective; a transformer.
 
     Each training batch is augmented twice; an encoder embeds both views and
@@ -343,6 +343,8 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         joint embeddings ``[z_a, z_b]`` of two views of the training rows, so
         :meth:`sample_embeddings` and :meth:`score_samples` work.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names (a pandas DataFrame).
 
     Examples
     --------
@@ -356,27 +358,31 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
     (3, 8)
     >>> model.score_samples(X[:2] / 16).shape
     (2,)
+    >>> list(model.get_feature_names_out()[:3])
+    ['jointembedding0', 'jointembedding1', 'jointembedding2']
+    >>> model.set_output(transform="pandas").transform(X[:2] / 16).columns[0]
+    'jointembedding0'
     """
 
     def __init__(
         self,
-        objective="gmje",
+        objective="smc-gmje",
         *,
         encoder="mlp",
         augment="tabular",
         embedding_dim=32,
         hidden_layer_sizes=(256,),
-        max_shift=4,
+        max_shift=2,
         temperature=0.2,
         entropy_weight=None,
-        bank_size=256,
-        ema_momentum=0.99,
-        bank_tempering=1.0,
+        bank_size=64,
+        ema_momentum=0.9,
+        bank_tempering=0.6,
         symmetric=True,
         n_prototypes=16,
         max_epochs=50,
         batch_size=256,
-        lr=1e-3,
+        lr=3e-3,
         weight_decay=0.0,
         device="cpu",
         n_threads=None,
@@ -444,6 +450,8 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
             return MLPEncoder(n_features, tuple(self.hidden_layer_sizes), self.embedding_dim)
         if self.encoder == "cnn":
             return ConvEncoder(self.embedding_dim, in_channels=1)
+        if self.encoder == "cnn1d":
+            return Conv1dEncoder(self.embedding_dim, in_channels=1)
         return ResNet18(self.embedding_dim, in_channels=3)
 
     def _make_augment(self):
@@ -452,6 +460,13 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         if self.augment == "tabular":
             return augmentations.Compose(
                 augmentations.GaussianNoise(0.1), augmentations.FeatureMasking(0.2)
+            )
+        if self.augment == "signal":
+            return augmentations.Compose(
+                augmentations.CircularShift(),
+                augmentations.TimeStretch(1.25),
+                augmentations.AmplitudeScaling(1.5),
+                augmentations.GaussianNoise(0.1),
             )
         return augmentations.Compose(
             augmentations.RandomShift(self.max_shift), augmentations.GaussianNoise(0.05)
@@ -471,7 +486,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         self : object
         """
         self._check_parameters()
-        with restored_on_failure(self, ("n_features_in_", "feature_names_in_")):
+        with restored_on_failure(self, ("n_features_in_", "feature_names_in_", "_n_features_out")):
             return self._fit(validate_data(self, X, dtype=np.float32, ensure_min_samples=2))
 
     def _fit(self, X):
@@ -518,6 +533,8 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
             net.fit({"X": X, "index": np.arange(len(X))}, None)
         back_to_finished_epoch(net, keeper)
         self.net_ = net
+        # A user's encoder module may embed to any width: ask it, for get_feature_names_out.
+        self._n_features_out = self._embed(X[:1]).shape[1]
         self.latent_density_ = None
         if self.objective in DENSITY_OBJECTIVES:
             self.latent_density_ = self._fit_latent_density(X, seed)

@@ -257,3 +257,37 @@ def test_invalid_parameters_are_named(params, message, digits):
     X, _ = digits
     with pytest.raises(ValueError, match=message):
         _tiny(**params).fit(X[:50])
+
+
+def test_feature_names_and_pandas_output_in_a_column_transformer(digits):
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = digits
+    pixels = [f"pixel{i}" for i in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=pixels).assign(group=np.where(y % 2 == 0, "even", "odd"))
+    columns = ColumnTransformer(
+        [("embed", _tiny("infonce"), pixels), ("group", OneHotEncoder(sparse_output=False), ["group"])]
+    )
+    pipeline = make_pipeline(columns, LogisticRegression(max_iter=500)).set_output(transform="pandas")
+    pipeline.fit(frame, y)
+    features = pipeline[0].transform(frame)
+    embedding = pipeline[0].named_transformers_["embed"]
+    expected = [f"embed__jointembedding{i}" for i in range(4)] + ["group__group_even", "group__group_odd"]
+    assert list(features.columns) == expected
+    assert list(pipeline[0].get_feature_names_out()) == expected
+    assert list(embedding.feature_names_in_) == pixels
+    np.testing.assert_allclose(
+        features.iloc[:, :4].to_numpy(), embedding.set_output(transform="default").transform(frame[pixels])
+    )
+    assert pipeline.score(frame, y) > 0.5
+
+
+def test_feature_names_follow_a_custom_encoder_width(digits):
+    X, _ = digits
+    encoder = torch.nn.Sequential(torch.nn.Linear(64, 7))
+    model = _tiny("infonce", encoder=encoder).fit(X)
+    assert list(model.get_feature_names_out()) == [f"jointembedding{i}" for i in range(7)]
+    frame = model.set_output(transform="pandas").transform(X[:3])
+    assert frame.shape == (3, 7) and frame.columns[-1] == "jointembedding6"

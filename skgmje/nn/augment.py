@@ -243,6 +243,134 @@ class RandomErasing:
         )
 
 
+def _signals(X):
+    """``(n, c, t)`` view of a batch of 1-D signals given as ``(n, t)`` or ``(n, c, t)``."""
+    if X.dim() == 2:
+        return X[:, None, :]
+    if X.dim() == 3:
+        return X
+    raise ValueError(f"Expected signals of shape (n, t) or (n, c, t); got shape {tuple(X.shape)}.")
+
+
+class CircularShift:
+    """Rolls each signal by a uniform integer number of steps in ``[-max_shift, max_shift]``.
+
+    Output step ``t`` is input step ``(t - s) mod T``: what leaves one end
+    comes back at the other, so a periodic signal keeps its shape whatever
+    the shift. ``max_shift=None`` allows any shift (uniform over the ``T``
+    rotations). All channels of a signal move together.
+
+    Parameters
+    ----------
+    max_shift : int or None, default=None
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skgmje.nn.augment import CircularShift
+    >>> shifted = CircularShift()(torch.arange(6.0).repeat(3, 1), generator=0)
+    >>> bool((shifted.sort(dim=1).values == torch.arange(6.0)).all())  # a rotation of each row
+    True
+    """
+
+    def __init__(self, max_shift=None):
+        if max_shift is not None and (not isinstance(max_shift, numbers.Integral) or max_shift < 0):
+            raise ValueError(f"max_shift must be a non-negative integer or None; got {max_shift!r}.")
+        self.max_shift = max_shift
+
+    def __call__(self, X, generator=None):
+        generator = check_generator(generator)
+        signals = _signals(X)
+        n, _, length = signals.shape
+        if self.max_shift is None:
+            shifts = _integers(0, length, (n,), generator, X)
+        else:
+            shifts = _integers(-self.max_shift, self.max_shift + 1, (n,), generator, X)
+        source = (torch.arange(length, device=X.device) - shifts[:, None]) % length
+        return signals.gather(2, source[:, None, :].expand_as(signals)).reshape(X.shape)
+
+    def __repr__(self):
+        return f"CircularShift(max_shift={self.max_shift!r})"
+
+
+class TimeStretch:
+    """Resamples each signal at a rate drawn log-uniformly in ``[1 / max_factor, max_factor]``.
+
+    Output step ``t`` reads the input at ``r * (t - c) + c``, ``c`` the
+    centre, with linear interpolation; ``r > 1`` compresses the signal (it
+    shows more cycles), ``r < 1`` stretches it. Reads past either end wrap
+    around, as :class:`CircularShift` does, so nothing is padded.
+
+    Parameters
+    ----------
+    max_factor : float, default=1.25
+        At least 1; 1 leaves the signals as they are.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skgmje.nn.augment import TimeStretch
+    >>> ramp = torch.linspace(0.0, 1.0, 9).repeat(2, 1)
+    >>> TimeStretch(max_factor=1.0)(ramp, generator=0).allclose(ramp)
+    True
+    """
+
+    def __init__(self, max_factor=1.25):
+        if not max_factor >= 1:
+            raise ValueError(f"max_factor must be >= 1; got {max_factor!r}.")
+        self.max_factor = max_factor
+
+    def __call__(self, X, generator=None):
+        generator = check_generator(generator)
+        signals = _signals(X)
+        n, _, length = signals.shape
+        log_rate = (2.0 * _uniform((n,), generator, X) - 1.0) * math.log(self.max_factor)
+        centre = 0.5 * (length - 1)
+        steps = torch.arange(length, device=X.device, dtype=signals.dtype)
+        positions = torch.exp(log_rate)[:, None].to(signals.dtype) * (steps - centre) + centre
+        below = torch.floor(positions)
+        fraction = (positions - below)[:, None, :]
+        below = below.long() % length
+        above = (below + 1) % length
+        lower = signals.gather(2, below[:, None, :].expand_as(signals))
+        upper = signals.gather(2, above[:, None, :].expand_as(signals))
+        return torch.lerp(lower, upper, fraction).reshape(X.shape)
+
+    def __repr__(self):
+        return f"TimeStretch(max_factor={self.max_factor!r})"
+
+
+class AmplitudeScaling:
+    """Multiplies each row by a factor drawn log-uniformly in ``[1 / max_factor, max_factor]``.
+
+    Parameters
+    ----------
+    max_factor : float, default=1.5
+        At least 1; 1 leaves the rows as they are.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skgmje.nn.augment import AmplitudeScaling
+    >>> scaled = AmplitudeScaling(max_factor=2.0)(torch.ones(500, 4), generator=0)
+    >>> bool((scaled >= 0.5).all() and (scaled <= 2.0).all()), bool((scaled[:, 0:1] == scaled).all())
+    (True, True)
+    """
+
+    def __init__(self, max_factor=1.5):
+        if not max_factor >= 1:
+            raise ValueError(f"max_factor must be >= 1; got {max_factor!r}.")
+        self.max_factor = max_factor
+
+    def __call__(self, X, generator=None):
+        generator = check_generator(generator)
+        log_factor = (2.0 * _uniform((X.shape[0],), generator, X) - 1.0) * math.log(self.max_factor)
+        return X * torch.exp(log_factor).to(X.dtype).view(-1, *([1] * (X.dim() - 1)))
+
+    def __repr__(self):
+        return f"AmplitudeScaling(max_factor={self.max_factor!r})"
+
+
 class Compose:
     """Applies augmentations one after the other, all from the same generator.
 

@@ -1,4 +1,4 @@
-"""Encoders for joint embeddings: an MLP, a small CNN for digits, and a CIFAR ResNet-18.
+"""Encoders for joint embeddings: an MLP, small CNNs for digits and 1-D signals, a CIFAR ResNet-18.
 
 Every encoder maps a batch to embeddings of shape ``(n, n_outputs)``. Image
 encoders take ``(n, c, h, w)`` batches or flat rows ``(n, c * h * w)`` of
@@ -142,6 +142,75 @@ class ConvEncoder(nn.Module):
 
     def forward(self, X):
         return self.head(self.features(to_images(X, self.in_channels)))
+
+
+def _conv1d_bn_relu(channels_in, channels_out, kernel_size, stride=1):
+    return [
+        nn.Conv1d(
+            channels_in, channels_out, kernel_size, stride=stride, padding=kernel_size // 2,
+            bias=False,
+        ),
+        nn.BatchNorm1d(channels_out),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class Conv1dEncoder(nn.Module):
+    """A small 1-D CNN for sequences and sensor windows.
+
+    Three 1-D convolutions (each with batch norm and ReLU; the second and
+    third with stride 2), global average pooling over time, then a linear
+    map to ``n_outputs``. The pooling makes the features nearly invariant to
+    where a pattern sits in the window, and any window length works.
+
+    Parameters
+    ----------
+    n_outputs : int
+    channels : tuple of three int, default=(16, 32, 32)
+        Output channels of the three convolutions.
+    kernel_size : int, default=7
+        Odd width of every convolution (the receptive field is ``5 * (kernel_size - 1) + 1``).
+    in_channels : int, default=1
+        Channels of a signal; flat rows ``(n, in_channels * t)`` hold them one after the other.
+
+    Notes
+    -----
+    Input: ``(n, in_channels, t)``, or flat rows ``(n, in_channels * t)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skgmje.nn.encoders import Conv1dEncoder
+    >>> encoder = Conv1dEncoder(16)
+    >>> encoder(torch.zeros(4, 128)).shape           # flat windows of 128 steps
+    torch.Size([4, 16])
+    >>> Conv1dEncoder(8, in_channels=3)(torch.zeros(4, 3, 50)).shape
+    torch.Size([4, 8])
+    """
+
+    def __init__(self, n_outputs, channels=(16, 32, 32), kernel_size=7, in_channels=1):
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size!r}.")
+        first, second, third = channels
+        self.in_channels = in_channels
+        self.features = nn.Sequential(
+            *_conv1d_bn_relu(in_channels, first, kernel_size),
+            *_conv1d_bn_relu(first, second, kernel_size, stride=2),
+            *_conv1d_bn_relu(second, third, kernel_size, stride=2),
+            nn.AdaptiveAvgPool1d(1),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(third, n_outputs)
+
+    def forward(self, X):
+        if X.dim() == 2:
+            if X.shape[1] % self.in_channels:
+                raise ValueError(
+                    f"Flat rows of {X.shape[1]} values do not split into {self.in_channels} channels."
+                )
+            X = X.view(X.shape[0], self.in_channels, -1)
+        return self.head(self.features(X))
 
 
 class BasicBlock(nn.Module):
