@@ -19,14 +19,27 @@ at random places of a 14x14 canvas (``make_translated_digits``). Measured, in on
     without it (0, the published objectives); and a tempered SMC bank
     (``bank_tempering=0.6``, not the default) against the same FIFO queue.
 
+(c) "defaults": every objective as a new user runs it, ``JointEmbedding(objective,
+    augment=..., max_epochs=60, random_state=seed)`` with every other parameter at its
+    default, three seeds, on translated digits (``augment="image"``) and on
+    ``make_waveforms()`` (``augment="signal"``): linear probe, 5-NN, effective rank and
+    seconds per epoch; raw features beside them; and the time per epoch of today's
+    defaults against the defaults before issue 15 (``PREVIOUS_DEFAULTS``), both fitted
+    one after the other with torch's own threads (all cores), three times each.
+
 Targets (issue 5), on translated digits: SMC >= FIFO in linear-probe accuracy (mean
 over seeds, each bank size, same loss); the best GMJE objective within 2 points of
 the best of InfoNCE/MoCo (three-seed means where there are three seeds); every GMJE
-objective's effective rank >= InfoNCE's.
+objective's effective rank >= InfoNCE's. Targets (issue 15), part (c), means over seeds:
+the default objective >= 0.70 on translated digits and no worse than ``"infonce"``;
+every objective an effective rank >= 4 and a linear probe >= 0.45 on translated
+digits; on waveforms the default objective >= raw features + 0.15 and within 0.03 of
+``"infonce"``; seconds per epoch of the defaults no more than the previous defaults'.
 
-Run ``python benchmarks/bench_ssl.py`` (about 12 minutes on 2 cores: the fits run two
-at a time, one thread each, and their fit times are taken so) or ``--quick`` (a few
-epochs, a smoke run).
+Run ``python benchmarks/bench_ssl.py`` (about 15 minutes on 2 cores: the fits run two
+at a time, one thread each, and their fit times are taken so), ``--parts defaults``
+for part (c) alone (about 4 minutes; the other parts of an existing JSON are kept), or
+``--quick`` (a few epochs, a smoke run).
 Results go to ``benchmarks/results/bench_ssl.json``.
 """
 
@@ -50,7 +63,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from _common import machine_info, progress
-from skgmje.datasets import make_translated_digits
+from skgmje.datasets import make_translated_digits, make_waveforms
 from skgmje.embedding import OBJECTIVES, JointEmbedding
 from skgmje.nn.encoders import MLPEncoder
 
@@ -66,9 +79,31 @@ SHARED = {
     "temperature": 0.2,
     "symmetric": True,
     "n_threads": 1,
+    # Parts (a) and (b) keep the bank settings they were measured with (issue 5);
+    # part (c) measures today's defaults.
+    "bank_size": 256,
+    "ema_momentum": 0.99,
+    "bank_tempering": 1.0,
 }
-FULL = {"max_epochs": 150, "ablation_seeds": [0, 1, 2], "bank_sizes": [32, 256]}
-QUICK = {"max_epochs": 3, "ablation_seeds": [0], "bank_sizes": [32]}
+FULL = {
+    "max_epochs": 150, "ablation_seeds": [0, 1, 2], "bank_sizes": [32, 256],
+    "defaults_epochs": 60, "defaults_seeds": [0, 1, 2], "timing_repeats": 3,
+}
+QUICK = {
+    "max_epochs": 3, "ablation_seeds": [0], "bank_sizes": [32],
+    "defaults_epochs": 3, "defaults_seeds": [0], "timing_repeats": 1,
+}
+PARTS = ("objectives", "defaults")
+# Part (c): the task of each data set, and the defaults before issue 15, for the cost.
+DEFAULTS_TASKS = {"translated digits": "image", "waveforms": "signal"}
+PREVIOUS_DEFAULTS = {
+    "objective": "gmje", "max_shift": 4, "bank_size": 256, "ema_momentum": 0.99,
+    "bank_tempering": 1.0, "lr": 1e-3,
+}
+DEFAULTS_TARGETS = {
+    "default_probe_translated_digits": 0.70, "min_probe_translated_digits": 0.45,
+    "min_effective_rank": 4.0, "waveforms_gain_over_raw": 0.15, "waveforms_gap_to_infonce": 0.03,
+}
 # SMC-GMJE's default entropy weight; the controls and the matched FIFO twin use it too.
 ENTROPY_WEIGHT = 0.01
 # A tempered SMC bank (Eq. 34's weights to this power; JointEmbedding's bank_tempering),
@@ -86,6 +121,9 @@ def load(name):
     if name == "digits":
         X, y = load_digits(return_X_y=True)
         X, max_shift = X / 16.0, 1
+    elif name == "waveforms":
+        X, y = make_waveforms(random_state=0)
+        max_shift = None
     else:
         X, y = make_translated_digits(canvas=14, noise=0.05, random_state=0)
         max_shift = 4
@@ -113,31 +151,37 @@ def evaluate(train_features, test_features, y_train, y_test):
     }
 
 
-def train(objective, data, config, seed=0, **params):
-    X_train, X_test, y_train, y_test, max_shift = data
-    model = JointEmbedding(
-        objective,
-        max_shift=max_shift,
-        max_epochs=config["max_epochs"],
-        random_state=seed,
-        **{**SHARED, **params},
-    )
+def train(objective, data, seed, params):
+    """Fit ``JointEmbedding(objective, **params)``; the probe scores and the fit's cost."""
+    X_train, X_test, y_train, y_test, _ = data
+    model = JointEmbedding(objective, random_state=seed, **params)
     start = time.perf_counter()
     model.fit(X_train)
     seconds = time.perf_counter() - start
     row = evaluate(model.transform(X_train), model.transform(X_test), y_train, y_test)
     row["fit_seconds"] = seconds
+    row["seconds_per_epoch"] = seconds / len(model.net_.history)
     row["final_loss"] = float(model.net_.history[-1, "train_loss"])
-    if objective == "smc-gmje":
+    if model.objective == "smc-gmje":
         ess = model.net_.criterion_.bank.ess_history
         row["mean_ess"] = float(np.mean(ess))
     return row
 
 
+def shared_params(dataset, config, params):
+    """Parts (a) and (b): the shared recipe, the data set's shift, then the run's own."""
+    return {**SHARED, "max_shift": load(dataset)[4], "max_epochs": config["max_epochs"], **params}
+
+
+def default_params(dataset, config):
+    """Part (c): only what a new user sets (one torch thread: two fits share the cores)."""
+    return {"augment": DEFAULTS_TASKS[dataset], "max_epochs": config["defaults_epochs"], "n_threads": 1}
+
+
 def _train_job(job):
-    dataset, objective, config, seed, params = job
+    dataset, objective, seed, params = job
     with threadpool_limits(limits=1, user_api="blas"):
-        return train(objective, load(dataset), config, seed=seed, **params)
+        return train(objective, load(dataset), seed, params)
 
 
 def run_label(objective, bank_size, entropy_weight, tempering=1.0):
@@ -147,16 +191,23 @@ def run_label(objective, bank_size, entropy_weight, tempering=1.0):
 
 def bank_jobs(objective, bank_size, entropy_weight, seeds, tempering=1.0):
     """The label and the per-seed fits of one part (b) bank run."""
-    params = {"bank_size": bank_size, "entropy_weight": entropy_weight}
-    if tempering != 1.0:
-        params["bank_tempering"] = tempering
+    params = {"bank_size": bank_size, "entropy_weight": entropy_weight, "bank_tempering": tempering}
     label = run_label(objective, bank_size, entropy_weight, tempering)
     return label, [(objective, seed, params) for seed in seeds]
 
 
-def fit_jobs(config):
-    """Every fit of parts (a) and (b) as ``{(part, dataset, label): [(objective, seed, params)]}``."""
+def fit_jobs(config, parts):
+    """Every fit of the parts as ``{(part, dataset, label): [(objective, seed, params)]}``."""
     jobs = {}
+    if "defaults" in parts:
+        for dataset in DEFAULTS_TASKS:
+            params = default_params(dataset, config)
+            for objective in OBJECTIVES:
+                jobs["c", dataset, objective] = [
+                    (objective, seed, params) for seed in config["defaults_seeds"]
+                ]
+    if "objectives" not in parts:
+        return jobs
     for dataset in DATASETS:
         for objective in OBJECTIVES:
             jobs["a", dataset, objective] = [(objective, 0, {})]
@@ -176,11 +227,11 @@ def fit_jobs(config):
     return jobs
 
 
-def run_fits(config):
+def run_fits(config, parts):
     """Run every fit two at a time, one thread each; {(part, dataset, label): [row per seed]}."""
-    jobs = fit_jobs(config)
+    jobs = fit_jobs(config, parts)
     work = [
-        (key, (key[1], objective, config, seed, params))
+        (key, (key[1], objective, seed, params if key[0] == "c" else shared_params(key[1], config, params)))
         for key, runs in jobs.items()
         for objective, seed, params in runs
     ]
@@ -219,14 +270,162 @@ def baselines(data):
     return rows
 
 
+def summarise_defaults(rows):
+    """Means over seeds of part (c)'s scores, with the worst seed's probe and rank."""
+    means = {
+        f"{name}_mean": float(np.mean([row[name] for row in rows]))
+        for name in ("linear_probe", "knn5", "effective_rank", "seconds_per_epoch")
+    }
+    return {
+        **means,
+        "linear_probe_min": float(min(row["linear_probe"] for row in rows)),
+        "effective_rank_min": float(min(row["effective_rank"] for row in rows)),
+        "n_seeds": len(rows),
+        "runs": rows,
+    }
+
+
+def _seconds_per_epoch(job):
+    params, max_epochs = job
+    model = JointEmbedding(augment="image", max_epochs=max_epochs, random_state=0, **params)
+    start = time.perf_counter()
+    model.fit(load("translated digits")[0])
+    return (time.perf_counter() - start) / len(model.net_.history)
+
+
+def time_defaults(config):
+    """Seconds per epoch of today's and the previous defaults, fitted in turn on all cores.
+
+    Each fit runs alone in a fresh process: in one that has run scikit-learn's
+    OpenMP code, its idle threads spin beside torch's and slowed the fits
+    here about threefold.
+    """
+    seconds = {"defaults": [], "previous defaults": []}
+    for _ in range(config["timing_repeats"]):
+        for label, params in (("defaults", {}), ("previous defaults", PREVIOUS_DEFAULTS)):
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                seconds[label].append(
+                    pool.apply(_seconds_per_epoch, ((params, config["defaults_epochs"]),))
+                )
+    median = {label: float(np.median(values)) for label, values in seconds.items()}
+    return {
+        "seconds_per_epoch": median,
+        "runs": seconds,
+        "ratio": median["defaults"] / median["previous defaults"],
+        "torch_threads": torch.get_num_threads(),
+        "previous_defaults": PREVIOUS_DEFAULTS,
+    }
+
+
+def defaults_section(runs, config):
+    """Part (c): every objective at its defaults on both tasks, the cost, and the targets."""
+    datasets = {}
+    for dataset in DEFAULTS_TASKS:
+        X_train, X_test, y_train, y_test, _ = load(dataset)
+        rows = {"raw features": evaluate(X_train, X_test, y_train, y_test)}
+        for objective in OBJECTIVES:
+            rows[objective] = summarise_defaults(runs["c", dataset, objective])
+        datasets[dataset] = rows
+    timing = time_defaults(config)
+    goals = DEFAULTS_TARGETS
+    default = JointEmbedding().objective
+    digits, waves = datasets["translated digits"], datasets["waveforms"]
+    targets = {
+        "default_objective": default,
+        "default_at_least_0.70_on_translated_digits": bool(
+            digits[default]["linear_probe_mean"] >= goals["default_probe_translated_digits"]
+        ),
+        "default_at_least_infonce_on_translated_digits": bool(
+            digits[default]["linear_probe_mean"] >= digits["infonce"]["linear_probe_mean"]
+        ),
+        "every_objective_rank_at_least_4_and_probe_at_least_0.45": {
+            objective: bool(
+                digits[objective]["effective_rank_mean"] >= goals["min_effective_rank"]
+                and digits[objective]["linear_probe_mean"] >= goals["min_probe_translated_digits"]
+            )
+            for objective in OBJECTIVES
+        },
+        "waveforms_default_minus_raw": waves[default]["linear_probe_mean"]
+        - waves["raw features"]["linear_probe"],
+        "waveforms_infonce_minus_default": waves["infonce"]["linear_probe_mean"]
+        - waves[default]["linear_probe_mean"],
+        "seconds_per_epoch_ratio_to_previous": timing["ratio"],
+    }
+    targets["waveforms_meets_target"] = bool(
+        targets["waveforms_default_minus_raw"] >= goals["waveforms_gain_over_raw"]
+        and targets["waveforms_infonce_minus_default"] <= goals["waveforms_gap_to_infonce"]
+    )
+    targets["cost_meets_target"] = bool(timing["ratio"] <= 1.0)
+    return {
+        "config": {
+            "max_epochs": config["defaults_epochs"], "seeds": config["defaults_seeds"],
+            "augment": DEFAULTS_TASKS, "targets": goals,
+        },
+        "datasets": datasets,
+        "timing": timing,
+        "targets": targets,
+    }
+
+
+def print_defaults(section):
+    print("\n(c) every objective at its defaults, mean over seeds")
+    print(f"{'data set':<20}{'objective':<16}{'linear':>8}{'5-NN':>8}{'eff. rank':>11}{'s/epoch':>9}")
+    for dataset, rows in section["datasets"].items():
+        for label, row in rows.items():
+            if label == "raw features":
+                print(f"{dataset:<20}{label:<16}{100 * row['linear_probe']:8.1f}{100 * row['knn5']:8.1f}"
+                      f"{row['effective_rank']:11.1f}{'-':>9}")
+                continue
+            print(
+                f"{dataset:<20}{label:<16}{100 * row['linear_probe_mean']:8.1f}"
+                f"{100 * row['knn5_mean']:8.1f}{row['effective_rank_mean']:11.1f}"
+                f"{row['seconds_per_epoch_mean']:9.3f}"
+            )
+    timing = section["timing"]["seconds_per_epoch"]
+    print(f"seconds per epoch, all cores: defaults {timing['defaults']:.4f}, previous defaults "
+          f"{timing['previous defaults']:.4f} (ratio {section['timing']['ratio']:.2f})")
+    print(f"targets (c): {json.dumps(section['targets'])}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--parts", nargs="+", choices=PARTS, default=list(PARTS),
+        help="objectives: parts (a) and (b); defaults: part (c). Parts not run are kept "
+        "from an existing output file.",
+    )
     args = parser.parse_args(argv)
     config = QUICK if args.quick else FULL
     started = time.perf_counter()
-    runs = run_fits(config)
+    runs = run_fits(config, args.parts)
+    report = {}
+    if set(args.parts) != set(PARTS) and args.output.exists():
+        report = json.loads(args.output.read_text())
+    report.update(
+        {
+            "benchmark": "bench_ssl",
+            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join(["python", *sys.argv]),
+            "quick": args.quick,
+            "machine": machine_info(),
+        }
+    )
+    if "objectives" in args.parts:
+        report.update(objectives_sections(runs, config))
+        print_objectives(report)
+    if "defaults" in args.parts:
+        report["defaults"] = defaults_section(runs, config)
+        print_defaults(report["defaults"])
+    report["wall_seconds"] = time.perf_counter() - started
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"wall time {report['wall_seconds']:.0f} s; wrote {args.output}")
+
+
+def objectives_sections(runs, config):
+    """Parts (a) and (b) of the report: results, seeded, smc_vs_fifo, targets."""
     results = {}
     with threadpool_limits(limits=1, user_api="blas"):
         for name in DATASETS:
@@ -235,7 +434,7 @@ def main(argv=None):
     for (part, dataset, label), rows in runs.items():
         if part == "a":
             results[dataset][label] = rows[0]
-        else:
+        elif part == "b":
             seeded[label] = {**summarise(rows), "runs": rows}
     ablation = {}
     for weight, tempering in ((ENTROPY_WEIGHT, 1.0), (0.0, 1.0), (ENTROPY_WEIGHT, TEMPERING)):
@@ -267,7 +466,7 @@ def main(argv=None):
         name: bool(translated[name]["effective_rank"] >= translated["infonce"]["effective_rank"])
         for name in GMJE_OBJECTIVES
     }
-    default_smc = seeded.get(run_label("smc-gmje", JointEmbedding().bank_size, ENTROPY_WEIGHT))
+    default_smc = seeded.get(run_label("smc-gmje", SHARED["bank_size"], ENTROPY_WEIGHT))
     if default_smc is not None:
         rank_at_least_infonce["smc-gmje, three seeds"] = bool(
             default_smc["effective_rank_mean"] >= seeded["infonce"]["effective_rank_mean"]
@@ -286,21 +485,17 @@ def main(argv=None):
         },
         "gmje_effective_rank_at_least_infonce": rank_at_least_infonce,
     }
-    report = {
-        "benchmark": "bench_ssl",
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", *sys.argv]),
-        "quick": args.quick,
+    return {
         "config": {**config, "shared": SHARED, "split": "stratified 70/30, random_state=0"},
-        "machine": machine_info(),
         "results": results,
         "seeded": seeded,
         "smc_vs_fifo": ablation,
         "targets": targets,
-        "wall_seconds": time.perf_counter() - started,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+def print_objectives(report):
+    results, seeded, ablation = report["results"], report["seeded"], report["smc_vs_fifo"]
     for name, rows in results.items():
         print(f"\n{name}: accuracy (%) and effective rank of the 32-d features")
         print(f"{'features':<20}{'linear':>8}{'5-NN':>8}{'eff. rank':>11}{'fit s':>8}")
@@ -325,8 +520,7 @@ def main(argv=None):
                 f"  FIFO {100 * entry['fifo_linear_probe_mean']:.1f}  (SMC >= FIFO: "
                 f"{entry['meets_target']})"
             )
-    print(f"\ntargets: {json.dumps(targets)}")
-    print(f"wall time {report['wall_seconds']:.0f} s; wrote {args.output}")
+    print(f"\ntargets: {json.dumps(report['targets'])}")
 
 
 if __name__ == "__main__":

@@ -63,3 +63,46 @@ def test_oracle_conditional_mean_and_bad_arguments():
         BranchesOracle("separated").predict(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="n_samples"):
         make_separated_branches(n_samples=0)
+
+
+def test_waveforms_are_balanced_reproducible_and_phase_free():
+    from skgmje.datasets import WAVEFORMS, make_waveforms
+
+    X, y = make_waveforms(400, n_timesteps=64, random_state=0)
+    assert X.shape == (400, 64) and np.bincount(y).tolist() == [100] * len(WAVEFORMS)
+    again, _ = make_waveforms(400, n_timesteps=64, random_state=0)
+    np.testing.assert_array_equal(X, again)
+    clean, _ = make_waveforms(4000, n_timesteps=32, noise=0.0, amplitude=(1.0, 1.0), random_state=1)
+    assert np.abs(clean).max() <= 1.0 + 1e-12
+    # Averaged over the uniform phase every waveform is zero at every step.
+    assert np.abs(clean.mean(0)).max() < 0.1
+
+
+def test_waveform_classes_defeat_a_linear_model_on_raw_steps():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    from skgmje.datasets import make_waveforms
+
+    X, y = make_waveforms(800, random_state=0)
+    spectra = np.abs(np.fft.rfft(X, axis=1))
+    raw = cross_val_score(LogisticRegression(max_iter=2000), X, y, cv=3).mean()
+    invariant = cross_val_score(LogisticRegression(max_iter=2000), spectra, y, cv=3).mean()
+    assert raw < 0.4 and invariant > raw + 0.3
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_samples": 0}, "n_samples"),
+        ({"n_timesteps": 1}, "n_timesteps"),
+        ({"cycles": (3.0, 2.0)}, "cycles"),
+        ({"amplitude": (0.0, 1.0)}, "amplitude"),
+        ({"noise": -0.1}, "noise"),
+    ],
+)
+def test_waveforms_reject_bad_parameters(params, message):
+    from skgmje.datasets import make_waveforms
+
+    with pytest.raises(ValueError, match=message):
+        make_waveforms(**params)

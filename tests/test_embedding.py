@@ -11,18 +11,27 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch.nn import functional as F
 
 from skgmje._joint import context_log_prob
 from skgmje.embedding import (
+    DEFAULT_ENTROPY_WEIGHTS,
     DENSITY_OBJECTIVES,
     OBJECTIVES,
+    PAPER_ENTROPY_WEIGHTS,
     JointEmbedding,
     JointObjective,
     TwoViewModule,
 )
-from skgmje.nn.losses import cholesky, second_moment
+from skgmje.nn.losses import (
+    cholesky,
+    dual_gje_loss,
+    gje_loss,
+    hsic_loss,
+    second_moment,
+)
 
 
 def _tiny(objective="gmje", **params):
@@ -139,6 +148,51 @@ def test_entropy_weight_subtracts_the_query_log_determinant(objective):
     assert torch.isclose(weighted, plain - 0.5 * log_det, atol=1e-5)
 
 
+def _entropy(z):
+    z = F.normalize(z, dim=1)
+    return 2.0 * torch.log(torch.diagonal(cholesky(second_moment(z - z.mean(0)), 1e-4))).sum()
+
+
+def test_entropy_weight_is_the_paper_objective_plus_the_stated_term():
+    generator = torch.Generator().manual_seed(0)
+    z_a, z_b = torch.randn(12, 3, generator=generator), torch.randn(12, 3, generator=generator)
+    views = (((z_a, z_b),), torch.arange(12))
+
+    def loss(objective, weight):
+        return JointObjective(objective, 3, 0.2, 2, 8, seed=0, entropy_weight=weight).eval()(views)
+
+    query, key = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+    # The paper's objectives at PAPER_ENTROPY_WEIGHTS ...
+    assert torch.isclose(loss("gje", PAPER_ENTROPY_WEIGHTS["gje"]), gje_loss(z_a, z_b))
+    assert torch.isclose(loss("hsic", PAPER_ENTROPY_WEIGHTS["hsic"]), hsic_loss(z_a, z_b))
+    paper_dual = dual_gje_loss(query, key) / 12
+    assert torch.isclose(loss("dual-gje", PAPER_ENTROPY_WEIGHTS["dual-gje"]), paper_dual)
+    # ... and the added terms of the user guide.
+    assert torch.isclose(loss("gje", 0.5), gje_loss(z_a, z_b, lam=0.5))
+    assert torch.isclose(loss("dual-gje", 0.1), paper_dual - 0.1 * _entropy(z_a), atol=1e-5)
+    expected = hsic_loss(z_a, z_b) - 0.01 / 2 * (_entropy(z_a) + _entropy(z_b))
+    assert torch.isclose(loss("hsic", 0.01), expected, atol=1e-6)
+    prototypes = JointObjective("gmje", 3, 0.2, 2, 8, seed=0, entropy_weight=0.3).prototypes
+    assert prototypes.lam == 0.3
+    for objective in OBJECTIVES:
+        assert _tiny(objective)._entropy_weight() == DEFAULT_ENTROPY_WEIGHTS[objective]
+
+
+@pytest.mark.parametrize("objective", ["dual-gje", "hsic"])
+def test_entropy_term_keeps_the_kernel_objectives_from_collapsing(objective, digits):
+    X, _ = digits
+
+    def rank(model):
+        eigenvalues = np.clip(np.linalg.eigvalsh(np.cov(model.transform(X), rowvar=False)), 0, None)
+        shares = eigenvalues[eigenvalues > 0] / eigenvalues.sum()
+        return float(np.exp(-np.sum(shares * np.log(shares))))
+
+    params = dict(embedding_dim=8, max_epochs=15, random_state=0)
+    paper = JointEmbedding(objective, entropy_weight=0.0, **params).fit(X)
+    remedied = JointEmbedding(objective, **params).fit(X)
+    assert rank(paper) < 2.0 and rank(remedied) > 4.0
+
+
 @pytest.mark.parametrize("objective", ["gmje", "infonce", "dual-gje"])
 def test_symmetric_loss_is_the_mean_of_the_two_directions(objective):
     generator = torch.Generator().manual_seed(1)
@@ -232,6 +286,33 @@ def test_image_encoder_and_augmentation(digits):
     X, _ = digits
     model = _tiny("infonce", encoder="cnn", augment="image", max_shift=1).fit(X[:64])
     assert model.transform(X[:3]).shape == (3, 4)
+
+
+def test_signal_augmentation_and_encoder():
+    from skgmje.datasets import make_waveforms
+
+    X, _ = make_waveforms(64, n_timesteps=32, random_state=0)
+    model = _tiny("smc-gmje", encoder="cnn1d", augment="signal").fit(X)
+    assert model.transform(X[:3]).shape == (3, 4)
+
+
+def test_defaults_learn_shift_invariant_features_of_waveforms():
+    from sklearn.model_selection import train_test_split
+
+    from skgmje.datasets import make_waveforms
+
+    X, y = make_waveforms(1200, n_timesteps=64, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+
+    def probe(train, test):
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        return model.fit(train, y_train).score(test, y_test)
+
+    # Batches of 128: about as many steps as the benchmark's 60 epochs on 1400 windows.
+    embedder = JointEmbedding(augment="signal", max_epochs=60, batch_size=128, random_state=0)
+    embedder.fit(X_train)
+    learned = probe(embedder.transform(X_train), embedder.transform(X_test))
+    assert learned > probe(X_train, X_test) + 0.15
 
 
 @pytest.mark.parametrize(

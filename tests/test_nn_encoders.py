@@ -8,15 +8,18 @@ from sklearn.datasets import load_digits
 
 from skgmje.datasets import make_translated_digits
 from skgmje.nn.augment import (
+    AmplitudeScaling,
+    CircularShift,
     Compose,
     FeatureMasking,
     GaussianNoise,
     RandomErasing,
     RandomShift,
+    TimeStretch,
     TwoViews,
     check_generator,
 )
-from skgmje.nn.encoders import ConvEncoder, MLPEncoder, ResNet18, to_images
+from skgmje.nn.encoders import Conv1dEncoder, ConvEncoder, MLPEncoder, ResNet18, to_images
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -178,7 +181,8 @@ def test_random_erasing_erases_one_rectangle_in_a_share_p_of_the_images():
 @pytest.mark.parametrize(
     "augment",
     [GaussianNoise(0.1), FeatureMasking(0.5), RandomShift(2), RandomErasing(0.5),
-     Compose(RandomShift(2), GaussianNoise(0.1))],
+     Compose(RandomShift(2), GaussianNoise(0.1)), CircularShift(), TimeStretch(1.5),
+     AmplitudeScaling(2.0)],
     ids=repr,
 )
 def test_augmentations_are_reproducible_from_a_seed(augment):
@@ -245,11 +249,74 @@ def test_check_generator_accepts_seeds_and_generators_only():
         (lambda: RandomShift(max_shift=1.5), "max_shift"),
         (lambda: RandomErasing(p=2.0), "p must"),
         (lambda: RandomErasing(max_fraction=0.0), "max_fraction"),
+        (lambda: CircularShift(max_shift=-2), "max_shift"),
+        (lambda: TimeStretch(max_factor=0.5), "max_factor"),
+        (lambda: AmplitudeScaling(max_factor=0.9), "max_factor"),
+        (lambda: Conv1dEncoder(4, kernel_size=4), "kernel_size"),
     ],
 )
 def test_invalid_augmentation_parameters_are_named(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# --- 1-D signals ------------------------------------------------------------------------------
+
+
+def test_circular_shift_rolls_each_signal_rigidly_within_max_shift():
+    X = torch.rand(50, 2, 16)
+    shifted = CircularShift(max_shift=3)(X, generator=0)
+    for signal, out in zip(X, shifted):
+        shifts = [s for s in range(-3, 4) if torch.equal(torch.roll(signal, s, dims=-1), out)]
+        assert len(shifts) == 1  # both channels move by the same shift
+    rows = torch.rand(200, 16)
+    rolled = CircularShift()(rows, generator=1)
+    found = [next(s for s in range(16) if torch.equal(torch.roll(r, s), o)) for r, o in zip(rows, rolled)]
+    assert len(set(found)) == 16  # any rotation can occur
+    assert torch.equal(CircularShift(max_shift=0)(rows, generator=1), rows)
+
+
+def test_time_stretch_resamples_the_cycle_count_by_the_drawn_rate():
+    steps = torch.arange(256.0)
+    sines = torch.sin(2 * torch.pi * 8 * steps / 256).repeat(400, 1)
+    stretched = TimeStretch(max_factor=1.5)(sines, generator=0)
+    # Cycles per window from the dominant Fourier bin; the centre keeps its phase.
+    cycles = torch.fft.rfft(stretched[:, 64:192]).abs()[:, 1:].argmax(1).float() + 1
+    assert 0.5 * 8 / 1.5 - 1 <= cycles.min() and cycles.max() <= 0.5 * 8 * 1.5 + 1
+    assert cycles.std() > 0.5  # rates differ between signals
+    torch.testing.assert_close(stretched[:, 128], sines[:, 128], atol=0.15, rtol=0)
+    torch.testing.assert_close(TimeStretch(max_factor=1.0)(sines, generator=0), sines)
+
+
+def test_amplitude_scaling_is_one_log_uniform_factor_per_row():
+    factors = AmplitudeScaling(max_factor=2.0)(torch.ones(4000, 3), generator=0)
+    assert bool((factors == factors[:, :1]).all())
+    result = stats.kstest(np.log(factors[:, 0].numpy()), stats.uniform(-np.log(2), 2 * np.log(2)).cdf)
+    assert result.pvalue > 1e-3
+
+
+def test_conv1d_encoder_takes_flat_rows_or_channel_batches():
+    encoder = Conv1dEncoder(5, in_channels=2).eval()
+    signals = torch.randn(3, 2, 40)
+    torch.testing.assert_close(encoder(signals), encoder(signals.reshape(3, 80)))
+    assert Conv1dEncoder(4)(torch.randn(2, 17)).shape == (2, 4)  # any length
+    with pytest.raises(ValueError, match="channels"):
+        encoder(torch.randn(3, 81))
+
+
+def test_conv1d_encoder_is_nearly_invariant_to_a_shift_of_a_centred_pattern():
+    torch.manual_seed(0)
+    encoder = Conv1dEncoder(8).eval()
+    pattern = torch.zeros(1, 128)
+    pattern[0, 40:60] = torch.randn(20)
+    moved = torch.roll(pattern, 8, dims=1)  # a multiple of the total stride, away from the ends
+    other = torch.zeros(1, 128)
+    other[0, 40:60] = torch.randn(20)
+    with torch.no_grad():
+        size = encoder(pattern).norm()
+        same = (encoder(pattern) - encoder(moved)).norm()
+        different = (encoder(pattern) - encoder(other)).norm()
+    assert same < 1e-5 * size and different > 1e-3 * size
 
 
 # --- translated digits ----------------------------------------------------------------------

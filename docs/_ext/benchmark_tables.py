@@ -110,7 +110,10 @@ DESCRIPTIONS = {
         "embeddings that :class:`~skgmje.JointEmbedding` learns without labels with "
         "each objective, on scikit-learn's digits and on translated digits, against raw "
         "pixels, PCA and the untrained encoder; then, over three seeds on translated "
-        "digits, InfoNCE and the SMC bank against MoCo's FIFO queue under the same loss."
+        "digits, InfoNCE and the SMC bank against MoCo's FIFO queue under the same loss; "
+        "last, every objective exactly as a new user gets it (defaults, 60 epochs, three "
+        "seeds) on translated digits and on ``make_waveforms`` with ``augment=\"signal\"``, "
+        "with the time per epoch against the defaults before issue 15."
     ),
 }
 
@@ -558,6 +561,61 @@ def render_bench_ssl(report):
             else:
                 items.append(f"* {label}: {verdict(entry)}")
         out.append("Targets:\n\n" + "\n".join(items) + "\n")
+    if "defaults" in report:
+        out.append(render_ssl_defaults(report["defaults"]))
+    return "\n".join(out)
+
+
+def render_ssl_defaults(section):
+    """Part (c) of bench_ssl: every objective at its defaults, the cost and the targets."""
+    out = []
+    config = section.get("config", {})
+    for dataset, rows_by_label in section.get("datasets", {}).items():
+        rows = []
+        for label, row in rows_by_label.items():
+            if "linear_probe" in row:
+                rows.append([escape(label), f"{100 * row['linear_probe']:.1f}",
+                             f"{100 * row['knn5']:.1f}", number(row.get("effective_rank"), 1), "—"])
+                continue
+            rows.append(
+                [
+                    escape(label),
+                    f"{100 * row['linear_probe_mean']:.1f} (worst {100 * row['linear_probe_min']:.1f})",
+                    f"{100 * row['knn5_mean']:.1f}",
+                    f"{number(row['effective_rank_mean'], 1)} (worst {number(row['effective_rank_min'], 1)})",
+                    number(row.get("seconds_per_epoch_mean"), 3),
+                ]
+            )
+        augment = config.get("augment", {}).get(dataset, "")
+        out.append(
+            table(["objective", "linear probe %", "5-NN %", "effective rank", "s / epoch (1 thread)"],
+                  rows, title=f"Defaults, {escape(dataset)} (augment={escape(augment)!s}, "
+                  f"{config.get('max_epochs')} epochs, mean over seeds {config.get('seeds')})")
+        )
+    timing = section.get("timing", {})
+    if timing:
+        seconds = timing.get("seconds_per_epoch", {})
+        out.append(
+            "Seconds per epoch on all cores (median, each fit alone in a fresh process): "
+            f"defaults {number(seconds.get('defaults'), 4)}, previous defaults "
+            f"{number(seconds.get('previous defaults'), 4)} ({escape(timing.get('previous_defaults'))}), "
+            f"ratio {number(timing.get('ratio'), 2)}.\n"
+        )
+    targets = section.get("targets", {})
+    if targets:
+        items = []
+        for name, value in targets.items():
+            label = escape(name.replace("_", " "))
+            if isinstance(value, bool):
+                items.append(f"* {label}: {verdict(value)}")
+            elif isinstance(value, dict):
+                items.append(f"* {label}: " + ", ".join(
+                    f"{escape(key)}: {verdict(met)}" for key, met in value.items()))
+            elif isinstance(value, (int, float)):
+                items.append(f"* {label}: {number(value, 3)}")
+            else:
+                items.append(f"* {label}: {escape(value)}")
+        out.append("Targets of the defaults (issue 15):\n\n" + "\n".join(items) + "\n")
     return "\n".join(out)
 
 
