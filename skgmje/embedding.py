@@ -290,8 +290,8 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     favours the keys nearest the queries, hard negatives; on translated
     digits (``benchmarks/bench_ssl.py``), where near neighbours are often the
     same digit (class collisions, the paper's Section 4.6), the plain loss at
-    bank 256 collapsed the embedding (effective rank 2.7 of 32, linear probe
-    37.4%, three seeds); with the term at 0.01: rank 13.4 and 73.4%. InfoNCE
+    bank 256 collapsed the embedding (effective rank 2.6 of 32, linear probe
+    33.8%, three seeds); with the term at 0.01: rank 13.4 and 75.3%. InfoNCE
     and MoCo default to 0, as published; giving them the same weight is the
     like-for-like comparison of the banks (it helps them too).
 
@@ -346,9 +346,8 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     bank_tempering : float in [0, 1], default=0.6
         Exponent of the ``"smc-gmje"`` bank's Eq. 34 weights
         (:class:`~skgmje.nn.memory.SMCBank`'s ``tempering``): 1 is Algo 2,
-        0 resamples the pool uniformly. On translated digits a roomy bank
-        (256) did better tempered (0.6), still short of a FIFO queue; a
-        tight one (32) did as well at 1 (see the user guide).
+        0 resamples the pool uniformly. On translated digits 0.6 did better
+        than 1 with banks of 32 and of 256 keys (see the user guide).
     symmetric : bool, default=True
         Score both directions, view a against view b and view b against view
         a, and average the two losses (the symmetrised loss of MoCo v3 and of
