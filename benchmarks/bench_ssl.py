@@ -98,7 +98,7 @@ PARTS = ("objectives", "defaults")
 DEFAULTS_TASKS = {"translated digits": "image", "waveforms": "signal"}
 PREVIOUS_DEFAULTS = {
     "objective": "gmje", "max_shift": 4, "bank_size": 256, "ema_momentum": 0.99,
-    "bank_tempering": 1.0, "lr": 1e-3,
+    "bank_tempering": 1.0, "lr": 1e-3, "prototype_covariance": "learned", "entropy_weight": 1.0,
 }
 DEFAULTS_TARGETS = {
     "default_probe_translated_digits": 0.70, "min_probe_translated_digits": 0.45,

@@ -49,7 +49,7 @@ SYMMETRIC_OBJECTIVES = ("gje", "hsic")
 # entropy_weight=None takes these (measured on translated digits, benchmarks/bench_ssl.py);
 # PAPER_ENTROPY_WEIGHTS give each objective as the paper (or its baseline) states it.
 DEFAULT_ENTROPY_WEIGHTS = {
-    "gje": 0.5, "dual-gje": 0.1, "hsic": 0.01, "gmje": 1.0, "gmje-mdn": 1.0,
+    "gje": 0.5, "dual-gje": 0.1, "hsic": 0.01, "gmje": 0.5, "gmje-mdn": 1.0,
     "infonce": 0.0, "moco": 0.0, "smc-gmje": 0.01,
 }
 PAPER_ENTROPY_WEIGHTS = {
@@ -109,14 +109,16 @@ class JointObjective(nn.Module):
 
     def __init__(
         self, objective, embedding_dim, temperature, n_prototypes, bank_size, seed,
-        entropy_weight=0.0, bank_tempering=1.0,
+        entropy_weight=0.0, bank_tempering=1.0, prototype_covariance="learned",
     ):
         super().__init__()
         self.objective = objective
         self.temperature = temperature
         self.entropy_weight = entropy_weight
         if objective == "gmje":
-            self.prototypes = PrototypeGMJE(2 * embedding_dim, n_prototypes, lam=entropy_weight)
+            self.prototypes = PrototypeGMJE(
+                2 * embedding_dim, n_prototypes, lam=entropy_weight, covariance=prototype_covariance
+            )
         elif objective == "gmje-mdn":
             self.head = MixtureDensityNetwork(
                 embedding_dim, embedding_dim, n_prototypes, hidden_layer_sizes=(),
@@ -250,8 +252,10 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     - ``"gje"``: primal GJE with the log-determinant entropy fix;
     - ``"dual-gje"``: the Gaussian-process loss against an EMA target;
     - ``"hsic"``: maximised HSIC between the views;
-    - ``"gmje"``: prototype GMJE (learnable prototypes, mixing logits and a
-      shared Cholesky covariance on the joint ``[z_a, z_b]``, Eq. 15);
+    - ``"gmje"``: prototype GMJE (learnable prototypes and mixing logits on
+      the joint ``[z_a, z_b]`` with one shared covariance, Eq. 15): by
+      default the batch's M-step covariance around the prototypes, held
+      constant (``prototype_covariance``);
     - ``"gmje-mdn"``: a mixture density network from view a to view b plus
       the context marginal (Eq. 23), minus each view's Gaussian batch entropy
       (without it the objective rewards collapsing the targets to a point);
@@ -277,6 +281,8 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
       targets come from the EMA encoder and carry no gradient);
     - ``"hsic"``: ``-HSIC - (w / 2) (E(z_a) + E(z_b))``;
     - ``"gmje"``: ``lam`` of :class:`~skgmje.nn.losses.PrototypeGMJE`;
+      0.5 with the batch covariance (at 0.4 the embedding collapsed, at 1 it
+      learned little: a linear probe of about 0.2 on translated digits);
     - ``"gmje-mdn"``: ``L_Eq.23 - (w / 2) (E(q) + E(k))``;
     - ``"infonce"``, ``"moco"``, ``"smc-gmje"``: ``L - w E(q)``.
 
@@ -284,7 +290,8 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     effective rank 1 of 32 on translated digits; their terms are additions
     to the paper. ``entropy_weight=None`` takes ``DEFAULT_ENTROPY_WEIGHTS``
     of this module, ``PAPER_ENTROPY_WEIGHTS`` are the objectives as
-    published (pass the objective's entry to get it).
+    published (pass the objective's entry to get it; for ``"gmje"`` also
+    ``prototype_covariance="learned"``).
 
     SMC-GMJE keeps its term by default, a deviation from Algo 2: Eq. 34
     favours the keys nearest the queries, hard negatives; on translated
@@ -334,9 +341,9 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         InfoNCE temperature (``"infonce"``, ``"moco"``, ``"smc-gmje"``).
     entropy_weight : float or None, default=None
         Weight of the entropy term (see above); None takes the objective's
-        entry of ``DEFAULT_ENTROPY_WEIGHTS``: 0.5 for ``"gje"``, 0.1 for
-        ``"dual-gje"``, 0.01 for ``"hsic"`` and ``"smc-gmje"``, 1 for
-        ``"gmje"`` and ``"gmje-mdn"``, 0 for ``"infonce"`` and ``"moco"``.
+        entry of ``DEFAULT_ENTROPY_WEIGHTS``: 0.5 for ``"gje"`` and ``"gmje"``,
+        0.1 for ``"dual-gje"``, 0.01 for ``"hsic"`` and ``"smc-gmje"``, 1 for
+        ``"gmje-mdn"``, 0 for ``"infonce"`` and ``"moco"``.
     bank_size : int, default=64
         Keys in the ``"moco"`` and ``"smc-gmje"`` banks.
     ema_momentum : float, default=0.9
@@ -359,6 +366,15 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     n_prototypes : int, default=16
         Prototypes of ``"gmje"``, components of ``"gmje-mdn"``, and the most
         components of ``latent_density_``.
+    prototype_covariance : {"batch", "learned"}, default="batch"
+        The shared covariance of ``"gmje"``: ``"batch"``, each batch's M-step
+        covariance around the prototypes without gradient
+        (:func:`~skgmje.nn.losses.batch_prototype_scale_tril`), so the
+        Mahalanobis term aligns the views from the first step; or
+        ``"learned"``, a Cholesky factor trained with the encoder (the
+        paper's relaxed EM by back-propagation; with ``entropy_weight=1``
+        the paper's objective). On translated digits (60 epochs, three seeds)
+        the linear probe was 52.5% against 24.9%.
     max_epochs : int, default=50
     batch_size : int, default=256
     lr : float, default=3e-3
@@ -418,6 +434,7 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         bank_tempering=0.6,
         symmetric=True,
         n_prototypes=16,
+        prototype_covariance="batch",
         max_epochs=50,
         batch_size=256,
         lr=3e-3,
@@ -440,6 +457,7 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.bank_tempering = bank_tempering
         self.symmetric = symmetric
         self.n_prototypes = n_prototypes
+        self.prototype_covariance = prototype_covariance
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -451,6 +469,7 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _check_parameters(self):
         check_option("objective", self.objective, OBJECTIVES)
+        check_option("prototype_covariance", self.prototype_covariance, ("batch", "learned"))
         if isinstance(self.encoder, str):
             check_option("encoder", self.encoder, ENCODERS)
         elif not isinstance(self.encoder, nn.Module):
@@ -554,6 +573,7 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 criterion__n_prototypes=self.n_prototypes,
                 criterion__bank_size=self.bank_size,
                 criterion__bank_tempering=self.bank_tempering,
+                criterion__prototype_covariance=self.prototype_covariance,
                 criterion__seed=seed,
                 optimizer=torch.optim.Adam,
                 optimizer__weight_decay=self.weight_decay,

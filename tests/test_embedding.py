@@ -173,7 +173,10 @@ def test_entropy_weight_is_the_paper_objective_plus_the_stated_term():
     expected = hsic_loss(z_a, z_b) - 0.01 / 2 * (_entropy(z_a) + _entropy(z_b))
     assert torch.isclose(loss("hsic", 0.01), expected, atol=1e-6)
     prototypes = JointObjective("gmje", 3, 0.2, 2, 8, seed=0, entropy_weight=0.3).prototypes
-    assert prototypes.lam == 0.3
+    assert prototypes.lam == 0.3 and prototypes.covariance == "learned"
+    batch = JointObjective("gmje", 3, 0.2, 2, 8, seed=0, prototype_covariance="batch").prototypes
+    assert batch.covariance == "batch"
+    assert JointEmbedding().prototype_covariance == "batch"
     for objective in OBJECTIVES:
         assert _tiny(objective)._entropy_weight() == DEFAULT_ENTROPY_WEIGHTS[objective]
 
@@ -319,6 +322,7 @@ def test_defaults_learn_shift_invariant_features_of_waveforms():
     "params, message",
     [
         ({"objective": "byol"}, "objective"),
+        ({"prototype_covariance": "ema"}, "prototype_covariance"),
         ({"encoder": "vit"}, "encoder"),
         ({"encoder": 3}, "encoder"),
         ({"augment": "audio"}, "augment"),

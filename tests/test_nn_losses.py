@@ -11,6 +11,7 @@ from skgmje import _gaussian
 from skgmje._kernel_loss import exact_dual_loss, fourier_dual_loss
 from skgmje.nn.losses import (
     PrototypeGMJE,
+    batch_prototype_scale_tril,
     cholesky,
     dual_gje_loss,
     gje_loss,
@@ -635,3 +636,50 @@ def test_gradcheck_hsic_infonce_smc_and_mdn():
         lambda x, y, c: gmje_mdn_loss(x, y, log_weights, means, scale_tril, c + c.T),
         _leaves(context, target, covariance),
     )
+
+
+def _m_step_covariances(z, prototypes, logits):
+    """The M-step covariances written with an (N, K, D) array: the reference."""
+    total = np.cov(z, rowvar=False, bias=True)
+    precision = np.linalg.inv(total)
+    diff = z[:, None, :] - prototypes[None]
+    log_r = np.log(np.exp(logits) / np.exp(logits).sum()) - 0.5 * np.einsum(
+        "nkd,de,nke->nk", diff, precision, diff
+    )
+    r = np.exp(log_r - logsumexp(log_r, axis=1, keepdims=True))
+    outer = np.einsum("nk,nkd,nke->kde", r, diff, diff)
+    return outer.sum(0) / len(z), outer / r.sum(0)[:, None, None], np.trace(total) / z.shape[1]
+
+
+@pytest.mark.parametrize("covariance_type", ["shared", "component"])
+def test_batch_prototype_covariance_is_the_m_step_around_the_prototypes(covariance_type):
+    generator = torch.Generator().manual_seed(0)
+    z = torch.randn(300, 3, generator=generator, dtype=torch.float64) @ torch.tensor(
+        [[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.7]], dtype=torch.float64
+    )
+    prototypes = torch.randn(4, 3, generator=generator, dtype=torch.float64)
+    logits = torch.randn(4, generator=generator, dtype=torch.float64)
+    factor = batch_prototype_scale_tril(z, prototypes, logits, covariance_type, jitter=0.1, eps=0.0)
+    shared, components, mean_variance = _m_step_covariances(z.numpy(), prototypes.numpy(), logits.numpy())
+    expected = shared if covariance_type == "shared" else components
+    expected = expected + 0.1 * mean_variance * np.eye(3)
+    np.testing.assert_allclose((factor @ factor.transpose(-1, -2)).numpy(), expected, rtol=1e-10)
+    assert not factor.requires_grad
+
+
+def test_batch_covariance_module_trains_prototypes_and_holds_the_factor_constant():
+    generator = torch.Generator().manual_seed(1)
+    objective = PrototypeGMJE(n_features=4, n_prototypes=3, covariance="batch", lam=0.5).double()
+    z_a = torch.randn(40, 2, generator=generator, dtype=torch.float64, requires_grad=True)
+    z_b = torch.randn(40, 2, generator=generator, dtype=torch.float64, requires_grad=True)
+    loss = objective(z_a, z_b)
+    z = torch.cat([z_a, z_b], 1).detach()
+    factor = batch_prototype_scale_tril(z, objective.prototypes.detach(), objective.mixing_logits.detach())
+    expected = prototype_gmje_loss(z_a, z_b, objective.prototypes, objective.mixing_logits, factor, lam=0.5)
+    assert torch.isclose(loss, expected)
+    torch.testing.assert_close(objective.scale_tril(), factor)
+    loss.backward()
+    assert objective.prototypes.grad.abs().sum() > 0 and z_a.grad.abs().sum() > 0
+    assert not any(name.startswith("raw_") for name, _ in objective.named_parameters())
+    with pytest.raises(ValueError, match="covariance"):
+        PrototypeGMJE(4, 3, covariance="ema")

@@ -293,6 +293,18 @@ class CircularShift:
         return f"CircularShift(max_shift={self.max_shift!r})"
 
 
+def _log_uniform(n, max_factor, generator, like):
+    """``n`` factors drawn log-uniformly in ``[1 / max_factor, max_factor]``, in ``like``'s dtype."""
+    log_factor = (2.0 * _uniform((n,), generator, like) - 1.0) * math.log(max_factor)
+    return torch.exp(log_factor).to(like.dtype)
+
+
+def _check_factor(max_factor):
+    if not max_factor >= 1:
+        raise ValueError(f"max_factor must be >= 1; got {max_factor!r}.")
+    return max_factor
+
+
 class TimeStretch:
     """Resamples each signal at a rate drawn log-uniformly in ``[1 / max_factor, max_factor]``.
 
@@ -316,18 +328,16 @@ class TimeStretch:
     """
 
     def __init__(self, max_factor=1.25):
-        if not max_factor >= 1:
-            raise ValueError(f"max_factor must be >= 1; got {max_factor!r}.")
-        self.max_factor = max_factor
+        self.max_factor = _check_factor(max_factor)
 
     def __call__(self, X, generator=None):
         generator = check_generator(generator)
         signals = _signals(X)
         n, _, length = signals.shape
-        log_rate = (2.0 * _uniform((n,), generator, X) - 1.0) * math.log(self.max_factor)
+        rates = _log_uniform(n, self.max_factor, generator, signals)
         centre = 0.5 * (length - 1)
         steps = torch.arange(length, device=X.device, dtype=signals.dtype)
-        positions = torch.exp(log_rate)[:, None].to(signals.dtype) * (steps - centre) + centre
+        positions = rates[:, None] * (steps - centre) + centre
         below = torch.floor(positions)
         fraction = (positions - below)[:, None, :]
         below = below.long() % length
@@ -358,14 +368,12 @@ class AmplitudeScaling:
     """
 
     def __init__(self, max_factor=1.5):
-        if not max_factor >= 1:
-            raise ValueError(f"max_factor must be >= 1; got {max_factor!r}.")
-        self.max_factor = max_factor
+        self.max_factor = _check_factor(max_factor)
 
     def __call__(self, X, generator=None):
         generator = check_generator(generator)
-        log_factor = (2.0 * _uniform((X.shape[0],), generator, X) - 1.0) * math.log(self.max_factor)
-        return X * torch.exp(log_factor).to(X.dtype).view(-1, *([1] * (X.dim() - 1)))
+        factors = _log_uniform(X.shape[0], self.max_factor, generator, X)
+        return X * factors.view(-1, *([1] * (X.dim() - 1)))
 
     def __repr__(self):
         return f"AmplitudeScaling(max_factor={self.max_factor!r})"

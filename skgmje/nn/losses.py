@@ -503,6 +503,85 @@ def hsic_loss(z_a, z_b, kernel="rbf", length_scale=None):
     return -(centred * gram_b).sum() / (n - 1) ** 2
 
 
+def batch_prototype_scale_tril(
+    z, prototypes, mixing_logits, covariance_type="shared", jitter=0.05, eps=1e-4
+):
+    """Cholesky factor(s) of the batch's covariance around the prototypes: one M-step, no gradient.
+
+    Responsibilities ``r_ik`` of the batch rows ``z_i`` for the prototypes
+    ``mu_k`` are taken under the mixture with the batch's own total
+    covariance ``T`` (centred, without gradient), and the covariance is the
+    M-step's: shared, ``S = (1/N) sum_ik r_ik (z_i - mu_k)(z_i - mu_k)^T``, or
+    per component, the same sums over ``i`` divided by ``sum_i r_ik``; plus
+    ``jitter`` times the mean variance of ``T`` on the diagonal. The sums come
+    from ``Z^T Z``, ``Z^T R`` and ``R^T 1`` without forming an ``(N, K, D)``
+    array.
+
+    A covariance that is a statistic of the current batch, held constant,
+    keeps the Mahalanobis term of :func:`prototype_gmje_loss` informative
+    from the first step (the GJE remedy of conditioning with a covariance
+    that is not the loss's own variable); a learned factor has to catch up
+    with the encoder first.
+
+    Parameters
+    ----------
+    z : Tensor of shape (N, D)
+    prototypes : Tensor of shape (K, D)
+    mixing_logits : Tensor of shape (K,)
+    covariance_type : {"shared", "component"}, default="shared"
+    jitter : float, default=0.05
+        Added variance, relative to the mean variance of the batch.
+    eps : float, default=1e-4
+        Jitter of the factorisations.
+
+    Returns
+    -------
+    Tensor of shape (D, D) or (K, D, D)
+        Lower-triangular, without gradient.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skgmje.nn.losses import batch_prototype_scale_tril
+    >>> z = torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
+    >>> factor = batch_prototype_scale_tril(z, torch.zeros(1, 2), torch.zeros(1), jitter=0.0)
+    >>> bool(torch.allclose(factor @ factor.T, z.T @ z / 500, atol=1e-4))
+    True
+    """
+    if covariance_type not in ("shared", "component"):
+        raise ValueError(
+            f"covariance_type must be 'shared' or 'component', got {covariance_type!r}."
+        )
+    with torch.no_grad():
+        total = second_moment(z - z.mean(0))
+        factor = cholesky(total, eps)
+        whitened_z, whitened_mu = _whiten(factor, z), _whiten(factor, prototypes)
+        distances = (
+            whitened_z.pow(2).sum(1, keepdim=True)
+            - 2.0 * whitened_z @ whitened_mu.T
+            + whitened_mu.pow(2).sum(1)
+        )
+        responsibilities = torch.softmax(F.log_softmax(mixing_logits, -1) - 0.5 * distances, dim=1)
+        counts = responsibilities.sum(0)
+        weighted_sums = z.T @ responsibilities
+        floor = jitter * torch.diagonal(total).mean()
+        identity = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+        if covariance_type == "shared":
+            cross = weighted_sums @ prototypes
+            covariance = (
+                z.T @ z - cross - cross.T + prototypes.T @ (counts[:, None] * prototypes)
+            ) / z.shape[0]
+            return cholesky(0.5 * (covariance + covariance.T) + floor * identity, eps)
+        covariances = []
+        for k in range(prototypes.shape[0]):
+            mu, weight = prototypes[k], counts[k].clamp_min(torch.finfo(z.dtype).eps)
+            cross = weighted_sums[:, k, None] @ mu[None, :]
+            second = (z * responsibilities[:, k, None]).T @ z
+            covariance = (second - cross - cross.T) / weight + mu[:, None] @ mu[None, :]
+            covariances.append(0.5 * (covariance + covariance.T) + floor * identity)
+        return cholesky(torch.stack(covariances), eps)
+
+
 def prototype_gmje_loss(
     z_a,
     z_b,
@@ -607,14 +686,20 @@ def prototype_gmje_loss(
 
 
 class PrototypeGMJE(nn.Module):
-    """The learnable parameters of :func:`prototype_gmje_loss` and its EMA covariance buffer.
+    """The learnable parameters of :func:`prototype_gmje_loss` and its covariance state.
 
-    Holds ``K`` prototypes in the joint space, mixing logits and either one
-    shared Cholesky factor (Eq. 15) or one per prototype (Eq. 16), each
-    ``L = diag(softplus(raw) + min_scale) + strictly lower part`` so that any
-    parameter value gives a valid factor. Calling the module returns the loss
-    and, in training mode, moves the EMA covariance buffer to the covariance
-    the loss just used (the first batch sets it).
+    Holds ``K`` prototypes in the joint space and mixing logits. The
+    covariance is either learned (``covariance="learned"``, the paper's
+    relaxed EM by back-propagation): one shared Cholesky factor (Eq. 15) or
+    one per prototype (Eq. 16), each ``L = diag(softplus(raw) + min_scale) +
+    strictly lower part`` so that any parameter value gives a valid factor,
+    with the entropy term on an EMA-tracked covariance; or taken from each
+    batch (``covariance="batch"``): the M-step covariance around the
+    prototypes, held constant (:func:`batch_prototype_scale_tril`), with the
+    entropy term on the batch's own covariance, as in :func:`gje_loss`.
+    Calling the module returns the loss and, in training mode, moves the
+    EMA covariance buffer to the covariance the loss just used (the first
+    batch sets it).
 
     Parameters
     ----------
@@ -626,7 +711,10 @@ class PrototypeGMJE(nn.Module):
     lam, eps, ema_momentum, entropy
         As in :func:`prototype_gmje_loss`.
     min_scale : float, default=1e-3
-        Floor on the Cholesky diagonal.
+        Floor on the Cholesky diagonal (learned covariances).
+    covariance : {"learned", "batch"}, default="learned"
+    batch_jitter : float, default=0.05
+        ``jitter`` of :func:`batch_prototype_scale_tril` (batch covariances).
 
     Examples
     --------
@@ -650,32 +738,45 @@ class PrototypeGMJE(nn.Module):
         ema_momentum=0.5,
         entropy="views",
         min_scale=1e-3,
+        covariance="learned",
+        batch_jitter=0.05,
     ):
         super().__init__()
         if covariance_type not in ("shared", "component"):
             raise ValueError(
                 f"covariance_type must be 'shared' or 'component', got {covariance_type!r}."
             )
+        if covariance not in ("learned", "batch"):
+            raise ValueError(f"covariance must be 'learned' or 'batch', got {covariance!r}.")
         self.lam, self.eps, self.entropy = lam, eps, entropy
         self.ema_momentum, self.min_scale = ema_momentum, min_scale
+        self.covariance_type, self.covariance, self.batch_jitter = (
+            covariance_type, covariance, batch_jitter
+        )
         # Unit-norm views put about 1/D of the joint variance on each coordinate:
         # start the prototypes and the component scales at that size.
         scale = 1.0 / math.sqrt(n_features)
         self.prototypes = nn.Parameter(scale * torch.randn(n_prototypes, n_features))
         self.mixing_logits = nn.Parameter(torch.zeros(n_prototypes))
         stack = (n_prototypes,) if covariance_type == "component" else ()
-        inverse_softplus = math.log(math.expm1(max(scale - min_scale, 1e-6)))
-        self.raw_diagonal = nn.Parameter(torch.full(stack + (n_features,), inverse_softplus))
-        n_lower = n_features * (n_features - 1) // 2
-        self.raw_lower = nn.Parameter(torch.zeros(stack + (n_lower,)))
-        self.register_buffer(
-            "lower_indices", torch.tril_indices(n_features, n_features, -1), persistent=False
-        )
-        self.register_buffer("covariance_ema", torch.zeros(n_features, n_features))
-        self.register_buffer("n_updates", torch.zeros((), dtype=torch.long))
+        if covariance == "learned":
+            inverse_softplus = math.log(math.expm1(max(scale - min_scale, 1e-6)))
+            self.raw_diagonal = nn.Parameter(torch.full(stack + (n_features,), inverse_softplus))
+            n_lower = n_features * (n_features - 1) // 2
+            self.raw_lower = nn.Parameter(torch.zeros(stack + (n_lower,)))
+            self.register_buffer(
+                "lower_indices", torch.tril_indices(n_features, n_features, -1), persistent=False
+            )
+            self.register_buffer("covariance_ema", torch.zeros(n_features, n_features))
+            self.register_buffer("n_updates", torch.zeros((), dtype=torch.long))
+        else:
+            identity = torch.eye(n_features).expand(stack + (n_features, n_features))
+            self.register_buffer("batch_scale_tril", scale * identity.clone())
 
     def scale_tril(self):
-        """The Cholesky factor(s), shape (D, D) or (K, D, D)."""
+        """The Cholesky factor(s), shape (D, D) or (K, D, D): learned, or the last batch's."""
+        if self.covariance == "batch":
+            return self.batch_scale_tril
         diagonal = F.softplus(self.raw_diagonal) + self.min_scale
         rows, columns = self.lower_indices
         lower = diagonal.new_zeros(diagonal.shape + diagonal.shape[-1:])
@@ -684,6 +785,17 @@ class PrototypeGMJE(nn.Module):
 
     def forward(self, z_a, z_b):
         """``prototype_gmje_loss`` of the views with the held parameters; a scalar."""
+        if self.covariance == "batch":
+            factor = batch_prototype_scale_tril(
+                torch.cat([z_a, z_b], dim=1).detach(), self.prototypes.detach(),
+                self.mixing_logits.detach(), self.covariance_type, self.batch_jitter, self.eps,
+            )
+            if self.training:
+                self.batch_scale_tril.copy_(factor)
+            return prototype_gmje_loss(
+                z_a, z_b, self.prototypes, self.mixing_logits, factor, lam=self.lam,
+                eps=self.eps, entropy=self.entropy,
+            )
         started = bool(self.n_updates > 0)
         momentum = self.ema_momentum if started else 0.0
         loss = prototype_gmje_loss(
