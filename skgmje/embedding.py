@@ -1,6 +1,7 @@
 """JointEmbedding: two-view encoders trained with the paper's objectives, as a transformer."""
 
 import copy
+import math
 
 import numpy as np
 import torch
@@ -49,7 +50,7 @@ SYMMETRIC_OBJECTIVES = ("gje", "hsic")
 # entropy_weight=None takes these (measured on translated digits, benchmarks/bench_ssl.py);
 # PAPER_ENTROPY_WEIGHTS give each objective as the paper (or its baseline) states it.
 DEFAULT_ENTROPY_WEIGHTS = {
-    "gje": 0.5, "dual-gje": 0.1, "hsic": 0.01, "gmje": 0.5, "gmje-mdn": 1.0,
+    "gje": 0.5, "dual-gje": 0.1, "hsic": 0.01, "gmje": 0.5, "gmje-mdn": 2.0,
     "infonce": 0.0, "moco": 0.0, "smc-gmje": 0.01,
 }
 PAPER_ENTROPY_WEIGHTS = {
@@ -124,6 +125,7 @@ class JointObjective(nn.Module):
                 embedding_dim, embedding_dim, n_prototypes, hidden_layer_sizes=(),
                 covariance_type="diag", min_scale=1e-2,
             )
+            _predict_agreement(self.head, scale=0.1)
             self.register_buffer("context_covariance", torch.eye(embedding_dim))
         elif objective == "moco":
             self.bank = FIFOBank(bank_size, embedding_dim)
@@ -185,6 +187,24 @@ class JointObjective(nn.Module):
         if not self.entropy_weight:
             return loss
         return loss - share * self.entropy_weight * _log_det(query)
+
+
+def _predict_agreement(head, scale):
+    """Start a linear MDN head at "the views agree": every component's mean is the context.
+
+    Means ``mu_k(q) = q`` (plus noise of 0.01 to tell the components apart)
+    and scales ``softplus^-1(scale)`` above the head's floor. From a random
+    head the encoder chases the head's arbitrary predictions, as it chases
+    a learned prototype covariance; on translated digits the linear probe
+    went from 24% to 57% (with ``entropy_weight=2``).
+    """
+    n_components, n_targets = head.n_components, head.n_targets
+    with torch.no_grad():
+        identity = torch.eye(n_targets, head.means.in_features).repeat(n_components, 1)
+        head.means.weight.copy_(identity + 0.01 * torch.randn_like(identity))
+        head.means.bias.zero_()
+        head.diagonal.weight.zero_()
+        head.diagonal.bias.fill_(math.log(math.expm1(scale)))
 
 
 def _log_det(embeddings):
@@ -259,6 +279,8 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     - ``"gmje-mdn"``: a mixture density network from view a to view b plus
       the context marginal (Eq. 23), minus each view's Gaussian batch entropy
       (without it the objective rewards collapsing the targets to a point);
+      its linear head starts at "the views agree", every component's mean
+      the context itself;
     - ``"infonce"``: SimCLR's InfoNCE with in-batch negatives;
     - ``"moco"``: InfoNCE against a FIFO bank of EMA keys;
     - ``"smc-gmje"`` (the default): InfoNCE against an SMC particle bank
@@ -342,7 +364,7 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     entropy_weight : float or None, default=None
         Weight of the entropy term (see above); None takes the objective's
         entry of ``DEFAULT_ENTROPY_WEIGHTS``: 0.5 for ``"gje"`` and ``"gmje"``,
-        0.1 for ``"dual-gje"``, 0.01 for ``"hsic"`` and ``"smc-gmje"``, 1 for
+        0.1 for ``"dual-gje"``, 0.01 for ``"hsic"`` and ``"smc-gmje"``, 2 for
         ``"gmje-mdn"``, 0 for ``"infonce"`` and ``"moco"``.
     bank_size : int, default=64
         Keys in the ``"moco"`` and ``"smc-gmje"`` banks.

@@ -181,6 +181,16 @@ def test_entropy_weight_is_the_paper_objective_plus_the_stated_term():
         assert _tiny(objective)._entropy_weight() == DEFAULT_ENTROPY_WEIGHTS[objective]
 
 
+def test_the_mdn_head_starts_by_predicting_that_the_views_agree():
+    torch.manual_seed(0)
+    head = JointObjective("gmje-mdn", 4, 0.2, 3, 8, seed=0).head
+    context = F.normalize(torch.randn(5, 4), dim=1)
+    _, means, scale_tril = head(context)
+    torch.testing.assert_close(means, context[:, None, :].expand(5, 3, 4), atol=0.1, rtol=0)
+    assert not torch.allclose(means[:, 0], means[:, 1])  # the components start apart
+    torch.testing.assert_close(torch.diagonal(scale_tril, dim1=-2, dim2=-1), torch.full((5, 3, 4), 0.11))
+
+
 @pytest.mark.parametrize("objective", ["dual-gje", "hsic"])
 def test_entropy_term_keeps_the_kernel_objectives_from_collapsing(objective, digits):
     X, _ = digits
