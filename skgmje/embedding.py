@@ -310,7 +310,8 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     The plain ``"dual-gje"`` and ``"hsic"`` losses collapse the embedding to
     effective rank 1 of 32 on translated digits; their terms are additions
-    to the paper. ``entropy_weight=None`` takes ``DEFAULT_ENTROPY_WEIGHTS``
+    to the paper's losses (for HSIC the marginal log-determinant penalty its
+    Appendix I.4 proposes to apply alongside). ``entropy_weight=None`` takes ``DEFAULT_ENTROPY_WEIGHTS``
     of this module, ``PAPER_ENTROPY_WEIGHTS`` are the objectives as
     published (pass the objective's entry to get it; for ``"gmje"`` also
     ``prototype_covariance="learned"``).
