@@ -1,4 +1,8 @@
-"""Synthetic multi-valued regression problems of the GMJE paper, with their oracles.
+"""Synthetic multi-valued regression problems, with their oracles, and data for the encoders.
+
+The paper's Datasets A and B are below; a wider suite (a 2-D ring, noise
+that grows with ``|x|``, irrelevant features, a changing number of modes)
+lives in ``skgmje._problems`` and is exported here.
 
 ``x ~ U(-1, 1)``, a branch ``k`` uniform over three, ``y = f_k(x) + N(0, noise^2)``.
 The true conditional ``p(y | x) = (1/3) sum_k N(y | f_k(x), noise^2)`` is known
@@ -9,23 +13,26 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import check_random_state
 
+from ._problems import (
+    BRANCHES,
+    HeteroscedasticBranchesOracle,
+    IrrelevantFeaturesOracle,
+    MovingRingOracle,
+    SplittingBranchesOracle,
+    make_heteroscedastic_branches,
+    make_irrelevant_features,
+    make_moving_ring,
+    make_splitting_branches,
+)
 from .mixture import GaussianMixtureDistribution
 
-BRANCHES = {
-    # Dataset A: three branches that never meet.
-    "separated": (
-        lambda x: x**2 + 1.5,
-        lambda x: 0.5 * np.sin(2.0 * np.pi * x),
-        lambda x: -(x**2) - 1.5,
-    ),
-    # Dataset B: three branches that all cross at the origin.
-    "intersecting": (
-        lambda x: 2.0 * x,
-        lambda x: -2.0 * x,
-        lambda x: x**3,
-    ),
-}
-
+__all__ = [
+    "BRANCHES", "WAVEFORMS", "BranchesOracle", "HeteroscedasticBranchesOracle",
+    "IrrelevantFeaturesOracle", "MovingRingOracle", "SplittingBranchesOracle",
+    "make_heteroscedastic_branches", "make_intersecting_branches", "make_irrelevant_features",
+    "make_moving_ring", "make_separated_branches", "make_splitting_branches",
+    "make_translated_digits", "make_waveforms",
+]
 
 class BranchesOracle:
     """The true conditional density of a branches data set.
@@ -330,3 +337,4 @@ def make_waveforms(
     X *= amplitudes[:, None]
     X += noise * rng.standard_normal(X.shape)
     return X, y
+
