@@ -46,7 +46,7 @@ def _models():
         ("GMJE K=3", GMJE(n_components=3, random_state=SEED)),
         ("GMJEGNG", GMJEGNG(random_state=SEED)),
         ("SMCGMJE", SMCGMJE(random_state=SEED)),
-        ("GMJEMDN K=3", GMJEMDN(random_state=SEED)),
+        ("GMJEMDN", GMJEMDN(random_state=SEED)),
         (
             "GMJE K by CV",
             GridSearchCV(

@@ -88,15 +88,18 @@ class GMJEMDN(ConditionalDensityEstimator):
 
     Parameters
     ----------
-    n_components : int, default=3
-        Mixture components ``K`` (3, as in the paper's experiments). Superfluous
-        components get small weights, at some cost in held-out likelihood.
+    n_components : int, default=8
+        Mixture components ``K``. Superfluous components get small weights,
+        at little cost in held-out likelihood with early stopping; 3 (the
+        paper's experiments) cannot follow a conditional with a continuum of
+        modes (``benchmarks/bench_suite.py``).
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Widths of the hidden layers of the parameter network.
     activation : {"tanh", "relu", "gelu", "silu"}, default="tanh"
-    covariance_type : {"diag", "spherical", "full"}, default="diag"
+    covariance_type : {"diag", "spherical", "full"}, default="full"
         Per component: one scale per target dimension, one scale, or a full
-        Cholesky factor with a positive diagonal.
+        Cholesky factor with a positive diagonal (the same as ``"diag"`` for
+        a 1-D target).
     min_scale : float, default=1e-3
         Floor on every scale, in standardised target units.
     max_epochs : int, default=300
@@ -109,12 +112,18 @@ class GMJEMDN(ConditionalDensityEstimator):
         instead of rattling around it with the noise of mini-batches.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
     weight_decay : float, default=0.0
-    early_stopping : bool, default=False
+    early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows, stop when their loss has
         not improved for ``patience`` epochs and restore the best weights.
-        Off by default: the annealed schedule uses every row for training.
+        Without it a network on ten contexts (one relevant) overfit to a
+        held-out NLL 9 nats above the oracle's; with it, 0.2
+        (``benchmarks/bench_suite.py``). False trains on every row for
+        ``max_epochs`` under the annealed schedule.
     validation_fraction : float, default=0.1
-    patience : int, default=30
+    patience : int, default=100
+        Epochs without improvement before stopping. At 30 the held-out NLL
+        on Datasets A and B ended 0.08 nats above the oracle's, at 100
+        within 0.03.
     n_context_components : int, default=1
         Components of the Gaussian mixture fitted on the contexts (used by
         ``sample(X=None)`` and :meth:`score_samples_joint`).
@@ -172,10 +181,10 @@ class GMJEMDN(ConditionalDensityEstimator):
 
     def __init__(
         self,
-        n_components=3,
+        n_components=8,
         hidden_layer_sizes=(64, 64),
         activation="tanh",
-        covariance_type="diag",
+        covariance_type="full",
         min_scale=1e-3,
         max_epochs=300,
         batch_size=128,
@@ -183,9 +192,9 @@ class GMJEMDN(ConditionalDensityEstimator):
         lr_schedule="cosine",
         optimizer="adam",
         weight_decay=0.0,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
-        patience=30,
+        patience=100,
         n_context_components=1,
         device="cpu",
         n_threads=1,
