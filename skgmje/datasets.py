@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 
 from ._problems import (
     BRANCHES,
+    _MixtureOracle,
     HeteroscedasticBranchesOracle,
     IrrelevantFeaturesOracle,
     MovingRingOracle,
@@ -34,7 +35,7 @@ __all__ = [
     "make_translated_digits", "make_waveforms",
 ]
 
-class BranchesOracle:
+class BranchesOracle(_MixtureOracle):
     """The true conditional density of a branches data set.
 
     Offers the prediction side of the skgmje estimator contract
@@ -61,10 +62,8 @@ class BranchesOracle:
     def __init__(self, name, noise=0.1):
         if name not in BRANCHES:
             raise ValueError(f"name must be one of {sorted(BRANCHES)}; got {name!r}.")
-        if not noise > 0:
-            raise ValueError(f"noise must be > 0; got {noise!r}.")
+        super().__init__(noise)
         self.name = name
-        self.noise = noise
 
     def branch_means(self, X):
         """``f_k(x)`` for every row and branch, shape (n, 3)."""
@@ -80,22 +79,6 @@ class BranchesOracle:
             means=means,
             covariances=np.full((n_branches, 1, 1), self.noise**2),
         )
-
-    def predict(self, X):
-        """The true conditional mean ``E[y | x]``, shape (n,)."""
-        return self.predict_distribution(X).mean()[:, 0]
-
-    def score_samples(self, X, y):
-        """True ``log p(y_i | x_i)``, shape (n,)."""
-        return self.predict_distribution(X).log_prob(np.asarray(y, dtype=float).ravel())
-
-    def score(self, X, y):
-        """Mean true conditional log-likelihood (the best any model can do in expectation)."""
-        return float(np.mean(self.score_samples(X, y)))
-
-    def sample(self, X, n_samples=1, random_state=None):
-        """Draws from the true ``p(y | x)``, shape (n, n_samples)."""
-        return self.predict_distribution(X).sample(n_samples, random_state)[..., 0]
 
 
 def _context_column(X):
