@@ -175,7 +175,9 @@ def shared_params(dataset, config, params):
 
 def default_params(dataset, config):
     """Part (c): only what a new user sets (one torch thread: two fits share the cores)."""
-    return {"augment": DEFAULTS_TASKS[dataset], "max_epochs": config["defaults_epochs"], "n_threads": 1}
+    return {
+        "augment": DEFAULTS_TASKS[dataset], "max_epochs": config["defaults_epochs"], "n_threads": 1,
+    }
 
 
 def _train_job(job):
@@ -231,7 +233,8 @@ def run_fits(config, parts):
     """Run every fit two at a time, one thread each; {(part, dataset, label): [row per seed]}."""
     jobs = fit_jobs(config, parts)
     work = [
-        (key, (key[1], objective, seed, params if key[0] == "c" else shared_params(key[1], config, params)))
+        (key, (key[1], objective, seed,
+               params if key[0] == "c" else shared_params(key[1], config, params)))
         for key, runs in jobs.items()
         for objective, seed, params in runs
     ]

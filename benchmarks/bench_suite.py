@@ -1,4 +1,4 @@
-"""Every estimator at its defaults on the wider problem suite, beside GMJE with K by CV and the oracle.
+"""Every estimator at its defaults on the wider problem suite, beside GMJE-CV and the oracle.
 
 Problems (``skgmje.datasets``, 2000 training and 3000 test rows, training seed 0,
 test seed 1): Datasets A and B, the moving ring (a 2-D target), heteroscedastic

@@ -299,7 +299,9 @@ def make_waveforms(
         raise ValueError(f"n_timesteps must be an integer >= 2; got {n_timesteps!r}.")
     low_cycles, high_cycles = cycles
     if not 0 < low_cycles <= high_cycles:
-        raise ValueError(f"cycles must be a range (low, high) with 0 < low <= high; got {cycles!r}.")
+        raise ValueError(
+            f"cycles must be a range (low, high) with 0 < low <= high; got {cycles!r}."
+        )
     low_amplitude, high_amplitude = amplitude
     if not 0 < low_amplitude <= high_amplitude:
         raise ValueError(

@@ -207,7 +207,8 @@ class Conv1dEncoder(nn.Module):
         if X.dim() == 2:
             if X.shape[1] % self.in_channels:
                 raise ValueError(
-                    f"Flat rows of {X.shape[1]} values do not split into {self.in_channels} channels."
+                    f"Flat rows of {X.shape[1]} values do not split into "
+                    f"{self.in_channels} channels."
                 )
             X = X.view(X.shape[0], self.in_channels, -1)
         return self.head(self.features(X))
