@@ -66,7 +66,7 @@ def make_models():
         ),
         "GMJEGNG": GMJEGNG(random_state=SEED),
         "SMCGMJE": SMCGMJE(random_state=SEED),
-        "GMJEMDN, K = 3": GMJEMDN(random_state=SEED),
+        "GMJEMDN (defaults, K = 8)": GMJEMDN(random_state=SEED),
     }
 
 
