@@ -13,14 +13,39 @@ from sklearn.utils import check_random_state
 
 from .mixture import GaussianMixtureDistribution
 
-LOG_2PI = np.log(2.0 * np.pi)
+
+def check_count(name, value):
+    """Raise a ValueError unless ``value`` is a positive integer; return it."""
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return value
 
 
 def _check_sizes(n_samples, noise):
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+    check_count("n_samples", n_samples)
     if not noise > 0:
         raise ValueError(f"noise must be > 0; got {noise!r}.")
+
+
+def draw_branches(branches, x, rng):
+    """A branch index uniform over ``branches`` per row, and the branch's value at ``x``."""
+    branch = rng.randint(len(branches), size=len(x))
+    return branch, np.choose(branch, [f(x) for f in branches])
+
+
+def equal_branches(branches, x, variances):
+    """Equally weighted Gaussians around ``branches`` at ``x``, of one variance or one per row."""
+    means = np.stack([branch(x) for branch in branches], axis=1)[:, :, None]
+    n_rows, n_branches = means.shape[:2]
+    variances = np.asarray(variances, dtype=float)
+    if variances.ndim == 0:
+        covariances = np.full((n_branches, 1, 1), variances)
+    else:
+        covariances = np.broadcast_to(variances[:, None, None, None], (n_rows, n_branches, 1, 1))
+    return GaussianMixtureDistribution(
+        weights=np.full((n_rows, n_branches), 1.0 / n_branches), means=means,
+        covariances=covariances,
+    )
 
 
 def _contexts(X, n_features):
@@ -103,12 +128,7 @@ class HeteroscedasticBranchesOracle(_MixtureOracle):
     def predict_distribution(self, X):
         """The true ``p(y | x)`` as a :class:`~skgmje.GaussianMixtureDistribution`."""
         x = _contexts(X, 1)[:, 0]
-        means = np.stack([branch(x) for branch in SEPARATED], axis=1)[:, :, None]
-        variances = heteroscedastic_scale(x, self.noise) ** 2
-        covariances = np.broadcast_to(variances[:, None, None, None], (len(x), 3, 1, 1))
-        return GaussianMixtureDistribution(
-            weights=np.full((len(x), 3), 1.0 / 3.0), means=means, covariances=covariances
-        )
+        return equal_branches(SEPARATED, x, heteroscedastic_scale(x, self.noise) ** 2)
 
 
 def make_heteroscedastic_branches(n_samples=2000, *, noise=0.05, random_state=None):
@@ -146,8 +166,7 @@ def make_heteroscedastic_branches(n_samples=2000, *, noise=0.05, random_state=No
     _check_sizes(n_samples, noise)
     rng = check_random_state(random_state)
     x = rng.uniform(-1.0, 1.0, size=n_samples)
-    branch = rng.randint(3, size=n_samples)
-    clean = np.choose(branch, [f(x) for f in SEPARATED])
+    _, clean = draw_branches(SEPARATED, x, rng)
     y = clean + heteroscedastic_scale(x, noise) * rng.standard_normal(n_samples)
     return x[:, None], y
 
@@ -170,19 +189,12 @@ class IrrelevantFeaturesOracle(_MixtureOracle):
     """
 
     def __init__(self, n_features=10, noise=0.1):
-        if not isinstance(n_features, (int, np.integer)) or n_features < 1:
-            raise ValueError(f"n_features must be a positive integer; got {n_features!r}.")
         super().__init__(noise)
-        self.n_features = n_features
+        self.n_features = check_count("n_features", n_features)
 
     def predict_distribution(self, X):
         """The true ``p(y | x)`` as a :class:`~skgmje.GaussianMixtureDistribution`."""
-        x = _contexts(X, self.n_features)[:, 0]
-        means = np.stack([branch(x) for branch in INTERSECTING], axis=1)[:, :, None]
-        return GaussianMixtureDistribution(
-            weights=np.full((len(x), 3), 1.0 / 3.0), means=means,
-            covariances=np.full((3, 1, 1), self.noise**2),
-        )
+        return equal_branches(INTERSECTING, _contexts(X, self.n_features)[:, 0], self.noise**2)
 
 
 def make_irrelevant_features(n_samples=2000, *, n_features=10, noise=0.1, random_state=None):
@@ -217,12 +229,10 @@ def make_irrelevant_features(n_samples=2000, *, n_features=10, noise=0.1, random
     ((5, 10), (5,))
     """
     _check_sizes(n_samples, noise)
-    if not isinstance(n_features, (int, np.integer)) or n_features < 1:
-        raise ValueError(f"n_features must be a positive integer; got {n_features!r}.")
+    check_count("n_features", n_features)
     rng = check_random_state(random_state)
     X = rng.uniform(-1.0, 1.0, size=(n_samples, n_features))
-    branch = rng.randint(3, size=n_samples)
-    clean = np.choose(branch, [f(X[:, 0]) for f in INTERSECTING])
+    _, clean = draw_branches(INTERSECTING, X[:, 0], rng)
     return X, clean + noise * rng.standard_normal(n_samples)
 
 

@@ -15,17 +15,20 @@ from sklearn.utils import check_random_state
 
 from ._problems import (
     BRANCHES,
-    _MixtureOracle,
     HeteroscedasticBranchesOracle,
     IrrelevantFeaturesOracle,
     MovingRingOracle,
     SplittingBranchesOracle,
+    _contexts,
+    _MixtureOracle,
+    check_count,
+    draw_branches,
+    equal_branches,
     make_heteroscedastic_branches,
     make_irrelevant_features,
     make_moving_ring,
     make_splitting_branches,
 )
-from .mixture import GaussianMixtureDistribution
 
 __all__ = [
     "BRANCHES", "WAVEFORMS", "BranchesOracle", "HeteroscedasticBranchesOracle",
@@ -67,36 +70,21 @@ class BranchesOracle(_MixtureOracle):
 
     def branch_means(self, X):
         """``f_k(x)`` for every row and branch, shape (n, 3)."""
-        x = _context_column(X)
+        x = _contexts(X, 1)[:, 0]
         return np.stack([branch(x) for branch in BRANCHES[self.name]], axis=1)
 
     def predict_distribution(self, X):
         """The true ``p(y | x)``: three equally weighted Gaussians around the branches."""
-        means = self.branch_means(X)[:, :, None]
-        n_rows, n_branches = means.shape[:2]
-        return GaussianMixtureDistribution(
-            weights=np.full((n_rows, n_branches), 1.0 / n_branches),
-            means=means,
-            covariances=np.full((n_branches, 1, 1), self.noise**2),
-        )
-
-
-def _context_column(X):
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[1] != 1:
-        raise ValueError(f"X must have shape (n_samples, 1); got {X.shape}.")
-    return X[:, 0]
+        return equal_branches(BRANCHES[self.name], _contexts(X, 1)[:, 0], self.noise**2)
 
 
 def _make_branches(name, n_samples, noise, random_state, return_branch):
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+    check_count("n_samples", n_samples)
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0; got {noise!r}.")
     rng = check_random_state(random_state)
     x = rng.uniform(-1.0, 1.0, size=n_samples)
-    branch = rng.randint(len(BRANCHES[name]), size=n_samples)
-    clean = np.choose(branch, [f(x) for f in BRANCHES[name]])
+    branch, clean = draw_branches(BRANCHES[name], x, rng)
     y = clean + noise * rng.standard_normal(n_samples)
     X = x[:, None]
     return (X, y, branch) if return_branch else (X, y)
@@ -293,8 +281,7 @@ def make_waveforms(
     >>> float(abs(X).max()) <= 2.0
     True
     """
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+    check_count("n_samples", n_samples)
     if not isinstance(n_timesteps, (int, np.integer)) or n_timesteps < 2:
         raise ValueError(f"n_timesteps must be an integer >= 2; got {n_timesteps!r}.")
     low_cycles, high_cycles = cycles

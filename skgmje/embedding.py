@@ -153,7 +153,7 @@ class JointObjective(nn.Module):
             return gje_loss(z_a, z_b, lam=self.entropy_weight)
         query, key = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
         if objective == "hsic":
-            return self._with_entropy(self._with_entropy(hsic_loss(z_a, z_b), query, 0.5), key, 0.5)
+            return self._with_view_entropies(hsic_loss(z_a, z_b), query, key)
         if objective == "dual-gje":
             return self._with_entropy(dual_gje_loss(query, key) / len(query), query)
         if objective == "gmje":
@@ -170,7 +170,7 @@ class JointObjective(nn.Module):
                 self.context_covariance.lerp_(batch.T @ batch / len(batch), 0.1)
             # Eq. 23 alone rewards collapse (a point target has unbounded density); the
             # Gaussian entropy of each view's batch, as in the GJE recipe, prevents it.
-            return self._with_entropy(self._with_entropy(loss, query, 0.5), key, 0.5)
+            return self._with_view_entropies(loss, query, key)
         logits = self.bank.logits(query, key, self.temperature, ids=index)
         targets = self.bank.n_keys + torch.arange(len(query), device=logits.device)
         loss = F.cross_entropy(logits, targets)
@@ -178,15 +178,21 @@ class JointObjective(nn.Module):
             self.bank.update(key, logits, ids=index)
         return self._with_entropy(loss, query)
 
-    def _with_entropy(self, loss, query, share=1.0):
-        """``loss - share * entropy_weight * log|S_q + 1e-4 I|``: the GJE entropy fix (Algo 5).
+    def _with_entropy(self, loss, query):
+        """``loss - entropy_weight * log|S_q + 1e-4 I|``: the GJE entropy fix (Algo 5).
 
         Only the queries carry a gradient in the bank objectives (their keys
         come from the EMA target), so the term spreads the context marginal.
         """
         if not self.entropy_weight:
             return loss
-        return loss - share * self.entropy_weight * _log_det(query)
+        return loss - self.entropy_weight * _log_det(query)
+
+    def _with_view_entropies(self, loss, query, key):
+        """``loss - (entropy_weight / 2) (E(q) + E(k))``: both views carry a gradient."""
+        if not self.entropy_weight:
+            return loss
+        return loss - 0.5 * self.entropy_weight * (_log_det(query) + _log_det(key))
 
 
 def _predict_agreement(head, scale):
