@@ -275,10 +275,12 @@ def _sample_chunk_rows(x_block, y_block, w_block, seed, probability):
     return np.column_stack([rows[keep], weights[keep]])
 
 
-def _e_step_chunk(x_block, y_block, w_block, seed, center, parameters, covariance_type):
+def _e_step_chunk(
+    x_block, y_block, w_block, seed, center, parameters, covariance_type, log_weights, entropy
+):
     rows, weights = _joint(x_block, y_block, w_block)
     rows -= center
-    statistics = _em.e_step(rows, parameters, covariance_type, weights)
+    statistics = _em.e_step(rows, parameters, covariance_type, weights, log_weights, entropy)
     return _em.flatten_statistics(statistics)[None]
 
 
@@ -401,12 +403,17 @@ class DistributedPasses:
             covariance_type=covariance_type,
         )
 
-    def e_step(self, center, parameters, covariance_type):
-        """Summed E-step statistics of every chunk (rows shifted by ``center``)."""
+    def e_step(self, center, parameters, covariance_type, log_weights=None, entropy=False):
+        """Summed E-step statistics of every chunk (rows shifted by ``center``).
+
+        ``log_weights`` and ``entropy`` as in :func:`skgmje._em.e_step`.
+        """
         return self._reduce_statistics(
             _e_step_chunk,
-            (len(parameters.weights), covariance_type),
+            (len(parameters.means), covariance_type),
             center=center,
             parameters=parameters,
             covariance_type=covariance_type,
+            log_weights=log_weights,
+            entropy=entropy,
         )

@@ -43,6 +43,9 @@ class SufficientStatistics(NamedTuple):
         ``sum_i w_i r_ik z_i z_i^T`` (K, D, D) for ``full``; ``sum_i w_i z_i z_i^T``
         (D, D) for ``tied``; ``sum_i w_i r_ik z_i**2`` (K, D) for ``diag`` and
         ``spherical``.
+    resp_entropy : float
+        ``sum_i w_i sum_k r_ik log r_ik`` (the variational lower bound's data term;
+        0 unless the E-step was asked for it).
     """
 
     log_likelihood: float
@@ -50,6 +53,7 @@ class SufficientStatistics(NamedTuple):
     resp_sums: np.ndarray
     first_moments: np.ndarray
     second_moments: np.ndarray
+    resp_entropy: float = 0.0
 
 
 class MixtureParameters(NamedTuple):
@@ -170,14 +174,19 @@ def add_statistics(first, second):
     return SufficientStatistics(*(a + b for a, b in zip(first, second)))
 
 
-def e_step(Z, parameters, covariance_type, sample_weight=None):
+def e_step(Z, parameters, covariance_type, sample_weight=None, log_weights=None, entropy=False):
     """Score every row and accumulate the statistics the M-step needs, block by block.
+
+    ``log_weights`` (K,) is added to each component's log-density in place of
+    ``log(parameters.weights)`` (the variational E-step's expected log weights and
+    normalisers); ``entropy`` also sums ``w_i r_ik log r_ik``.
 
     Returns
     -------
     SufficientStatistics
     """
-    log_weights = np.log(parameters.weights)
+    if log_weights is None:
+        log_weights = np.log(parameters.weights)
 
     def responsibilities(block, start, stop):
         log_prob = log_gaussian_prob(
@@ -186,7 +195,10 @@ def e_step(Z, parameters, covariance_type, sample_weight=None):
         log_prob += log_weights
         log_norm = logsumexp(log_prob, axis=1)
         log_prob -= log_norm[:, None]
-        return np.exp(log_prob, out=log_prob), log_norm
+        if not entropy:
+            return np.exp(log_prob, out=log_prob), log_norm
+        resp = np.exp(log_prob)
+        return resp, log_norm, np.einsum("nk,nk->n", resp, log_prob)
 
     return accumulate_statistics(
         Z, len(parameters.weights), covariance_type, responsibilities, sample_weight
@@ -197,8 +209,9 @@ def accumulate_statistics(Z, n_components, covariance_type, responsibilities, sa
     """Sum the statistics of ``Z`` over blocks of :func:`block_rows` rows.
 
     ``responsibilities(block, start, stop)`` returns the unweighted responsibilities
-    of rows ``start:stop`` (shape (rows, K)) and their log-likelihoods (or None), so
-    no array larger than a block times K*D is ever formed.
+    of rows ``start:stop`` (shape (rows, K)) and their log-likelihoods (or None),
+    optionally followed by each row's ``sum_k r_ik log r_ik``, so no array larger
+    than a block times K*D is ever formed.
     """
     n_samples, n_features = Z.shape
     step = block_rows(n_components * n_features)
@@ -207,14 +220,17 @@ def accumulate_statistics(Z, n_components, covariance_type, responsibilities, sa
         stop = min(start + step, n_samples)
         block = Z[start:stop]
         block_weight = None if sample_weight is None else sample_weight[start:stop]
-        resp, log_norm = responsibilities(block, start, stop)
+        resp, log_norm, *row_entropy = responsibilities(block, start, stop)
         if block_weight is not None:
             resp = resp * block_weight[:, None]
             if log_norm is not None:
                 log_norm = log_norm * block_weight
+            row_entropy = [values * block_weight for values in row_entropy]
         stats = statistics_from_responsibilities(block, resp, covariance_type, block_weight)
         if log_norm is not None:
             stats = stats._replace(log_likelihood=float(np.sum(log_norm)))
+        if row_entropy:
+            stats = stats._replace(resp_entropy=float(np.sum(row_entropy[0])))
         totals = stats if totals is None else add_statistics(totals, stats)
     return totals
 
@@ -256,14 +272,14 @@ def statistics_size(n_components, n_features, covariance_type):
         "full": n_components * n_features * n_features,
         "tied": n_features * n_features,
     }.get(covariance_type, n_components * n_features)
-    return 2 + n_components + n_components * n_features + second
+    return 3 + n_components + n_components * n_features + second
 
 
 def flatten_statistics(statistics):
     """One float vector holding a :class:`SufficientStatistics` (for array reductions)."""
     return np.concatenate(
         [
-            [statistics.log_likelihood, statistics.total_weight],
+            [statistics.log_likelihood, statistics.total_weight, statistics.resp_entropy],
             statistics.resp_sums,
             statistics.first_moments.ravel(),
             statistics.second_moments.ravel(),
@@ -274,21 +290,24 @@ def flatten_statistics(statistics):
 def unflatten_statistics(vector, n_components, n_features, covariance_type):
     """Inverse of :func:`flatten_statistics`."""
     K, D = n_components, n_features
-    first_end = 2 + K + K * D
+    first_end = 3 + K + K * D
     shape = {"full": (K, D, D), "tied": (D, D)}.get(covariance_type, (K, D))
     return SufficientStatistics(
         float(vector[0]),
         float(vector[1]),
-        np.array(vector[2 : 2 + K]),
-        np.array(vector[2 + K : first_end]).reshape(K, D),
+        np.array(vector[3 : 3 + K]),
+        np.array(vector[3 + K : first_end]).reshape(K, D),
         np.array(vector[first_end:]).reshape(shape),
+        float(vector[2]),
     )
 
 
-def m_step(statistics, covariance_type, reg_covar):
-    """Parameters from summed statistics (scikit-learn's estimators, in moment form).
+def gaussian_estimates(statistics, covariance_type, reg_covar):
+    """Per-component weight sums, means and covariances of summed statistics.
 
-    ``reg_covar`` is added to the diagonal: a number, or one value per column.
+    scikit-learn's ``_estimate_gaussian_parameters`` in moment form: ``N_k`` gets
+    ``10 * eps``, ``reg_covar`` (a number, or one value per column) is added to the
+    diagonal. Returns ``(resp_sums, means, covariances)``.
     """
     resp_sums = statistics.resp_sums + 10 * np.finfo(float).eps
     means = statistics.first_moments / resp_sums[:, None]
@@ -312,6 +331,15 @@ def m_step(statistics, covariance_type, reg_covar):
         covariances = statistics.second_moments / resp_sums[:, None] - means**2 + reg_covar
         if covariance_type == "spherical":
             covariances = covariances.mean(axis=1)
+    return resp_sums, means, covariances
+
+
+def m_step(statistics, covariance_type, reg_covar):
+    """Parameters from summed statistics (scikit-learn's estimators, in moment form).
+
+    ``reg_covar`` is added to the diagonal: a number, or one value per column.
+    """
+    resp_sums, means, covariances = gaussian_estimates(statistics, covariance_type, reg_covar)
     weights = resp_sums / resp_sums.sum()
     return MixtureParameters(
         weights, means, covariances, precisions_cholesky_of(covariances, covariance_type)

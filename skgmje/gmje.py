@@ -1,29 +1,15 @@
 """GMJE: a Gaussian mixture on the joint ``[x, y]`` fitted by EM, conditioned in closed form."""
 
-import sys
-import time
-import warnings
-
 import numpy as np
-from sklearn.cluster import KMeans, kmeans_plusplus
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _dask, _em
-from ._gaussian import logsumexp
-from ._joint import conditional_distribution, prepare_conditioning, sample_joint
-from .base import ConditionalDensityEstimator, check_option, check_positive
-
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-
-# A distributed fit initialises on a uniform sample of about this many rows (at least
-# this many per component), never on all rows at once.
-_INIT_SAMPLE_ROWS = 20_000
-_INIT_ROWS_PER_COMPONENT = 100
+from . import _em
+from ._joint_mixture import INIT_PARAMS, JointMixtureEM
+from .base import check_option, check_positive
 
 
-class GMJE(ConditionalDensityEstimator):
+class GMJE(JointMixtureEM):
     """Gaussian Mixture Joint Embedding fitted by expectation-maximisation.
 
     Fits ``p(z) = sum_k pi_k N(z | mu_k, Sigma_k)`` on the joint vectors
@@ -195,120 +181,11 @@ class GMJE(ConditionalDensityEstimator):
                 f"there); got {self.learning_decay!r}."
             )
 
-    def _fit(self, X, Y, sample_weight):
-        self._check_parameters()
-        Z = np.hstack([X, Y])
-        n_available = len(Z) if sample_weight is None else int(np.count_nonzero(sample_weight))
-        # Shifting in place keeps one copy of the joint rows (the E-step's coordinates).
-        center = np.average(Z, axis=0, weights=sample_weight)
-        Z -= center
-        jitter = _em.covariance_jitter(_em.weighted_variances(Z, sample_weight), self.reg_covar)
-        return self._run_em(
-            n_context=X.shape[1],
-            n_joint=Z.shape[1],
-            n_available=n_available,
-            center=center,
-            jitter=jitter,
-            initial_parameters=lambda rng: self._initial_parameters(
-                Z, sample_weight, rng, jitter
-            ),
-            e_step=lambda parameters: _em.e_step(
-                Z, parameters, self.covariance_type, sample_weight
-            ),
-        )
+    def _m_step(self, statistics, jitter):
+        return _em.m_step(statistics, self.covariance_type, jitter)
 
-    def _fit_dask(self, X, y, sample_weight):
-        """EM over dask collections: statistics per chunk on the workers, M-step here."""
-        self._check_parameters()
-        _dask.check_columns(self, X, reset=True)
-        X, Y, W, y_ndim = _dask.em_arrays(X, y, sample_weight)
-        if X.shape[0] < 2:
-            raise ValueError(f"GMJE needs at least 2 samples; got {X.shape[0]}.")
-        passes = _dask.DistributedPasses(X, Y, W)
-        total_weight, n_available, center = passes.moments()
-        jitter = _em.covariance_jitter(passes.variances(center, total_weight), self.reg_covar)
-        self._y_ndim = y_ndim
-        self.n_targets_ = Y.shape[1]
-        return self._run_em(
-            n_context=X.shape[1],
-            n_joint=passes.n_joint,
-            n_available=n_available,
-            center=center,
-            jitter=jitter,
-            initial_parameters=lambda rng: self._initial_parameters_distributed(
-                passes, center, n_available, rng, jitter
-            ),
-            e_step=lambda parameters: passes.e_step(center, parameters, self.covariance_type),
-        )
-
-    def _run_em(
-        self, n_context, n_joint, n_available, center, jitter, initial_parameters, e_step
-    ):
-        """The EM loop shared by in-memory and distributed fits (they differ in their passes)."""
-        if n_available < self.n_components:
-            raise ValueError(
-                f"GMJE with n_components={self.n_components} needs at least as many "
-                f"samples (with positive weight); got {n_available}."
-            )
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        if not do_init and self.means_.shape[1] != n_joint:
-            raise ValueError(
-                "warm_start=True needs data of the shape seen before: "
-                f"{self.means_.shape[1]} joint columns, got {n_joint}."
-            )
-        rng = check_random_state(self.random_state)
-
-        best = None
-        for init in range(self.n_init if do_init else 1):
-            start = time.perf_counter()
-            self._print(1, f"Initialization {init}")
-            if do_init:
-                parameters = initial_parameters(rng)
-                lower_bound = -np.inf
-            else:
-                parameters = self._shifted_parameters(center)
-                lower_bound = self.lower_bound_
-            lower_bounds, converged, n_iter = [], False, 0
-            for n_iter in range(1, self.max_iter + 1):
-                previous = lower_bound
-                statistics = e_step(parameters)
-                parameters = _em.m_step(statistics, self.covariance_type, jitter)
-                lower_bound = statistics.log_likelihood / statistics.total_weight
-                lower_bounds.append(lower_bound)
-                change = lower_bound - previous
-                if n_iter % self.verbose_interval == 0:
-                    self._print(
-                        2,
-                        f"  Iteration {n_iter}\t time lapse "
-                        f"{time.perf_counter() - start:.5f}s\t ll change {change:.5f}",
-                    )
-                if abs(change) < self.tol:
-                    converged = True
-                    break
-            self._print(
-                1,
-                f"Initialization {'converged' if converged else 'did not converge'}. "
-                f"time lapse {time.perf_counter() - start:.5f}s\t lower bound {lower_bound:.5f}",
-            )
-            if best is None or lower_bound > best[0]:
-                best = (lower_bound, parameters, n_iter, lower_bounds, converged)
-
-        lower_bound, parameters, n_iter, lower_bounds, converged = best
-        if not converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-            )
-        self._set_parameters(parameters, center, n_context)
-        self.reg_covar_ = jitter
-        self.converged_ = converged
-        self.n_iter_ = n_iter
-        self.lower_bound_ = lower_bound
-        self.lower_bounds_ = lower_bounds
-        for name in ("n_steps_", "_running_statistics", "_stepwise_center"):
-            self.__dict__.pop(name, None)
-        return self
+    def _lower_bound(self, statistics, parameters):
+        return statistics.log_likelihood / statistics.total_weight
 
     def _shifted_parameters(self, center):
         """The fitted mixture in coordinates shifted by ``center`` (the E-step's)."""
@@ -322,106 +199,7 @@ class GMJE(ConditionalDensityEstimator):
         self.means_ = parameters.means + center
         self.covariances_ = parameters.covariances
         self.precisions_cholesky_ = parameters.precisions_cholesky
-        n_components, n_joint = self.means_.shape
-        self.conditioning_ = prepare_conditioning(
-            self.weights_,
-            self.means_,
-            _em.full_covariances(self.covariances_, self.covariance_type, n_components, n_joint),
-            n_context,
-        )
-
-    def _initial_parameters(self, shifted, sample_weight, rng, jitter):
-        """Initial responsibilities as ``GaussianMixture`` draws them, then one M-step.
-
-        The responsibilities are formed one block of rows at a time (never (n, K)).
-        """
-        n_samples, n_components = len(shifted), self.n_components
-        if self.init_params == "kmeans":
-            labels = (
-                KMeans(n_clusters=n_components, n_init=1, random_state=rng)
-                .fit(shifted, sample_weight=sample_weight)
-                .labels_
-            )
-        elif self.init_params == "random":
-            labels = None
-        else:
-            if self.init_params == "random_from_data":
-                probabilities = (
-                    None if sample_weight is None else sample_weight / sample_weight.sum()
-                )
-                indices = rng.choice(n_samples, size=n_components, replace=False, p=probabilities)
-            else:
-                _, indices = kmeans_plusplus(
-                    shifted, n_components, random_state=rng, sample_weight=sample_weight
-                )
-            labels = np.full(n_samples, -1)
-            labels[indices] = np.arange(n_components)
-
-        def responsibilities(block, start, stop):
-            if labels is None:
-                return _em.random_responsibilities(rng, stop - start, n_components), None
-            return _em.hard_responsibilities(labels[start:stop], n_components), None
-
-        statistics = _em.accumulate_statistics(
-            shifted, n_components, self.covariance_type, responsibilities, sample_weight
-        )
-        return _em.m_step(statistics, self.covariance_type, jitter)
-
-    def _initial_parameters_distributed(self, passes, center, n_available, rng, jitter):
-        """The initialisation of a distributed fit, chunk-wise.
-
-        ``"kmeans"`` runs k-means on a uniform sample of rows and labels every row by
-        its nearest centre; ``"k-means++"`` and ``"random_from_data"`` pick their rows
-        from the sample; ``"random"`` draws responsibilities per chunk.
-        """
-        n_components, covariance_type = self.n_components, self.covariance_type
-        if self.init_params == "random":
-            statistics = passes.initial_statistics(
-                center, "random", None, n_components, covariance_type, rng
-            )
-            return _em.m_step(statistics, covariance_type, jitter)
-        sample_size = max(_INIT_SAMPLE_ROWS, _INIT_ROWS_PER_COMPONENT * n_components)
-        rows, weights = passes.sample(sample_size, n_available, rng)
-        rows -= center
-        if len(rows) < n_components:
-            raise ValueError(
-                f"The initialisation sample holds {len(rows)} rows, fewer than "
-                f"n_components={n_components}."
-            )
-        if self.init_params == "kmeans":
-            centers = (
-                KMeans(n_clusters=n_components, n_init=1, random_state=rng)
-                .fit(rows, sample_weight=weights)
-                .cluster_centers_
-            )
-            statistics = passes.initial_statistics(
-                center, "nearest", centers, n_components, covariance_type, rng
-            )
-            return _em.m_step(statistics, covariance_type, jitter)
-        if self.init_params == "random_from_data":
-            indices = rng.choice(
-                len(rows), size=n_components, replace=False, p=weights / weights.sum()
-            )
-        else:
-            _, indices = kmeans_plusplus(
-                rows, n_components, random_state=rng, sample_weight=weights
-            )
-        # Only the chosen rows carry responsibility (as in memory); a tied covariance
-        # still needs the second moments of every row, hence the pass.
-        statistics = passes.initial_statistics(
-            center, "none", None, n_components, covariance_type, rng
-        )
-        chosen = _em.statistics_from_responsibilities(
-            rows[indices], np.diag(weights[indices]), covariance_type, weights[indices]
-        )
-        statistics = statistics._replace(
-            resp_sums=chosen.resp_sums,
-            first_moments=chosen.first_moments,
-            second_moments=(
-                statistics.second_moments if covariance_type == "tied" else chosen.second_moments
-            ),
-        )
-        return _em.m_step(statistics, covariance_type, jitter)
+        self._condition(self.weights_, self.means_, self.covariances_, n_context)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One step of stepwise (online) EM on a batch (Cappé & Moulines, 2009).
@@ -510,44 +288,6 @@ class GMJE(ConditionalDensityEstimator):
         self.n_iter_ = self.n_steps_
         self.converged_ = False
         return self
-
-    def _print(self, level, message):
-        if self.verbose >= level:
-            print(message, file=sys.stdout, flush=True)
-
-    def _predict_distribution(self, X):
-        return conditional_distribution(self.conditioning_, X)
-
-    def _sample_joint(self, n_samples, rng):
-        return sample_joint(self.conditioning_, n_samples, rng)
-
-    def score_samples_joint(self, X, y):
-        """Joint log-density ``log p(x_i, y_i)`` under the fitted mixture.
-
-        Parameters
-        ----------
-        X : array-like or dask array of shape (n_samples, n_features)
-        y : array-like or dask array of shape (n_samples,) or (n_samples, n_targets)
-
-        Returns
-        -------
-        log_density : ndarray or lazy dask array of shape (n_samples,)
-        """
-        if _dask.is_dask_collection(X) or _dask.is_dask_collection(y):
-            return _dask.lazy_score_samples(self, X, y, "_score_samples_joint_array")
-        return self._score_samples_joint_array(*self._validate_Xy(X, y))
-
-    def _score_samples_joint_array(self, X, Y):
-        log_weights = np.log(self.weights_)
-
-        def block(rows, targets):
-            log_prob = _em.log_gaussian_prob(
-                np.hstack([rows, targets]), self.means_, self.precisions_cholesky_,
-                self.covariance_type,
-            )
-            return logsumexp(log_prob + log_weights, axis=1)
-
-        return self._in_row_blocks(block, X, Y)
 
     def _n_parameters(self):
         n_components, n_joint = self.means_.shape
