@@ -1,9 +1,12 @@
 """Smoke test of an installed skgmje (the wheel, in a venv of its own): every public estimator.
 
 ``.ci/run`` runs it from a folder outside the repository, so ``import skgmje`` finds the
-installed wheel and not the source tree; the first check makes sure of that. Each estimator
-is fitted on tiny data (the torch ones for two epochs) and has to predict, score and sample
-with the shapes of the estimator contract and finite numbers. A few seconds on two cores.
+installed wheel and not the source tree; the first check makes sure of that. Every estimator
+of ``skgmje.__all__`` (found there, so a new one is not forgotten; one that is neither a
+conditional density estimator nor ``JointEmbedding`` fails until it gets a check here), plus
+DualGJE's random features and ``baselines.ResidualGaussianRegressor``, is fitted on tiny data
+(1-D and 2-D targets; the torch ones for two epochs) and has to predict, score and sample with
+the shapes of the estimator contract and finite numbers. A few seconds on two cores.
 
     python .ci/smoke_wheel.py [REPOSITORY]   # REPOSITORY: the source tree it must not import
 """
@@ -13,19 +16,20 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
+
+import skgmje
+from skgmje import GMJE, DualGJE, GaussianMixtureDistribution, JointEmbedding
+from skgmje.baselines import ResidualGaussianRegressor
+from skgmje.datasets import (
+    BranchesOracle,
+    make_intersecting_branches,
+    make_moving_ring,
+    make_waveforms,
+)
+from skgmje.nn import augment, encoders, losses, mdn, memory
 
 start = time.perf_counter()
-
-import skgmje  # noqa: E402
-from skgmje import (  # noqa: E402
-    GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, DualGJE, GaussianMixtureDistribution, JointEmbedding,
-)
-from skgmje.baselines import ResidualGaussianRegressor  # noqa: E402
-from skgmje.datasets import (  # noqa: E402
-    BranchesOracle, make_intersecting_branches, make_moving_ring, make_waveforms,
-)
-from skgmje.nn import augment, encoders, losses, memory  # noqa: E402, F401
-
 installed = Path(skgmje.__file__).resolve()
 print(f"skgmje {skgmje.__version__} from {installed.parent}")
 if len(sys.argv) > 1:
@@ -34,22 +38,37 @@ if len(sys.argv) > 1:
         sys.exit(f"FAIL: skgmje was imported from the source tree {source}, not the installed wheel")
 if "site-packages" not in installed.parts:
     sys.exit(f"FAIL: skgmje was imported from {installed}, not from a site-packages folder")
+for module in (augment, encoders, losses, mdn, memory):  # the subpackage skgmje.nn
+    assert Path(module.__file__).resolve().is_relative_to(installed.parent), module
 
 X, y = make_intersecting_branches(n_samples=300, random_state=0)
 X_test, y_test = make_intersecting_branches(n_samples=100, random_state=1)
 X_ring, Y_ring = make_moving_ring(n_samples=300, random_state=0)  # a 2-D target
 
-ESTIMATORS = [
-    GJE(),
-    DualGJE(random_state=0),
-    DualGJE(n_fourier_features=32, random_state=0),
-    GMJE(n_components=3, random_state=0),
-    GMJEGNG(max_nodes=8, max_iter=2, random_state=0),
-    SMCGMJE(n_particles=32, batch_size=64, max_iter=2, random_state=0),
-    GMJEMDN(n_components=3, hidden_layer_sizes=(8,), max_epochs=2, batch_size=64,
-            random_state=0),
-    ResidualGaussianRegressor(),
-]
+# Small settings for the estimators that are slow at their defaults; every other public
+# estimator of skgmje.__all__ (one added later too) is fitted at its defaults.
+TINY = {
+    "GMJE": {"n_components": 3},
+    "GMJEGNG": {"max_nodes": 8, "max_iter": 2},
+    "SMCGMJE": {"n_particles": 32, "batch_size": 64, "max_iter": 2},
+    "GMJEMDN": {"n_components": 3, "hidden_layer_sizes": (8,), "max_epochs": 2, "batch_size": 64},
+}
+ESTIMATORS, TRANSFORMERS = [], []
+for name in skgmje.__all__:
+    public = getattr(skgmje, name)
+    if not (isinstance(public, type) and issubclass(public, BaseEstimator)):
+        continue
+    if hasattr(public, "predict_distribution"):
+        parameters = {**TINY.get(name, {})}
+        if "random_state" in public().get_params():
+            parameters["random_state"] = 0
+        ESTIMATORS.append(public(**parameters))
+    elif public is JointEmbedding:
+        TRANSFORMERS.append(public)
+    else:
+        sys.exit(f"FAIL: the public estimator {name} has no smoke test in {__file__}")
+ESTIMATORS += [DualGJE(n_fourier_features=32, random_state=0), ResidualGaussianRegressor()]
+assert JointEmbedding in TRANSFORMERS and len(ESTIMATORS) >= 8, ESTIMATORS
 
 
 def check(estimator, X, y, X_test, y_test):
