@@ -43,6 +43,10 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax from the package, copied into _static/mathjax/, instead of a CDN: the pages
+    # render their formulas without network (tests/test_docs.py checks that no page loads a
+    # remote script).
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -185,6 +189,9 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "thumbnail_size": (400, 280),
     "download_all_examples": False,
+    # The execution-times page loads jQuery and DataTables from CDNs; every example's page
+    # already states its own running time.
+    "write_computation_times": False,
 }
 
 # -- HTML --------------------------------------------------------------------

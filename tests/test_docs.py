@@ -1,12 +1,15 @@
 """The documentation builds without warnings (the gallery's examples are not run).
 
-A copy of docs/ is built into a temporary folder with ``-W`` and sphinx-gallery's
+A copy of docs/ is built once into a temporary folder with ``-W`` and sphinx-gallery's
 ``plot_gallery=0``, so a docstring that breaks the reStructuredText, a broken cross
 reference in the user guide, or a benchmark JSON the Benchmarks page cannot read fails
-here. Skipped when the ``docs`` extra is not installed (``pip install -e ".[docs]"``).
+here. The tests below all read that one build: its pages, that none of them needs the
+network (no remote script: MathJax is served from ``_static/mathjax``), and the Benchmarks
+page's figures. Skipped when the ``docs`` extra is not installed (``pip install -e ".[docs]"``).
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,11 +19,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILT = ("_build", "generated", "auto_examples", "_generated", "sg_execution_times.rst")
+DOCS_MODULES = (
+    "sphinx", "sphinx_gallery", "numpydoc", "pydata_sphinx_theme", "matplotlib",
+    "sphinx-mathjax-offline",
+)
+
+# A page that loads a script or a stylesheet from another host does not work offline.
+REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//", re.IGNORECASE)
+REMOTE_STYLESHEET = re.compile(
+    r"<link\b(?=[^>]*\brel=[\"']?stylesheet)[^>]*\bhref=[\"']?(?:https?:)?//", re.IGNORECASE
+)
+CDN = re.compile(r"//[\w.-]*cdn[\w.-]*\.[a-z]{2,}", re.IGNORECASE)
 
 
-def test_docs_build_without_warnings(tmp_path):
-    for module in ("sphinx", "sphinx_gallery", "numpydoc", "pydata_sphinx_theme", "matplotlib"):
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory):
+    """(sphinx-build's result, the output folder) of one build of a copy of docs/."""
+    for module in DOCS_MODULES:
         pytest.importorskip(module)
+    tmp_path = tmp_path_factory.mktemp("docs-build")
     source = tmp_path / "docs"
     shutil.copytree(ROOT / "docs", source, ignore=shutil.ignore_patterns(*BUILT))
     output = tmp_path / "html"
@@ -30,7 +47,17 @@ def test_docs_build_without_warnings(tmp_path):
     ]
     environment = {**os.environ, "SKGMJE_ROOT": str(ROOT), "MPLBACKEND": "Agg"}
     result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
+    return result, output
+
+
+@pytest.fixture(scope="module")
+def output(built_docs):
+    result, output = built_docs
     assert result.returncode == 0, f"sphinx-build failed:\n{result.stdout}\n{result.stderr}"
+    return output
+
+
+def test_docs_build_without_warnings(output):
     for page in (
         "index.html",
         "getting_started.html",
@@ -47,3 +74,25 @@ def test_docs_build_without_warnings(tmp_path):
     benchmarks = (output / "benchmarks.html").read_text()
     for result_file in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
         assert f'id="{result_file.stem.replace("_", "-")}"' in benchmarks, result_file.name
+
+
+def test_docs_need_no_network(output):
+    pages = sorted(output.rglob("*.html"))
+    assert len(pages) > 20, pages
+    remote = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for pattern in (REMOTE_SCRIPT, REMOTE_STYLESHEET, CDN):
+            remote += [f"{page.relative_to(output)}: {match.group(0)!r}"
+                       for match in pattern.finditer(text)]
+    assert not remote, "pages that load from the network:\n" + "\n".join(remote)
+    # The formulas are typeset by the MathJax copied into the build, which every page with
+    # math loads by a relative path.
+    mathjax = output / "_static" / "mathjax" / "tex-chtml.js"
+    assert mathjax.is_file(), "MathJax was not copied into _static/mathjax"
+    assert (output / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    for page in ("user_guide/gmje.html", "user_guide/index.html", "index.html"):
+        text = (output / page).read_text(encoding="utf-8")
+        assert 'class="math' in text, f"{page} has no formula"
+        relative = os.path.relpath(mathjax, (output / page).parent).replace(os.sep, "/")
+        assert f'src="{relative}"' in text, f"{page} does not load the local MathJax"
