@@ -6,6 +6,7 @@ multi-valued, with calibrated uncertainty and generative sampling.
 
 import importlib
 
+from .bayesian_gmje import BayesianGMJE
 from .dual_gje import DualGJE
 from .gje import GJE
 from .gmje import GMJE
@@ -20,6 +21,7 @@ _TORCH_ESTIMATORS = {"GMJEMDN": ".mdn", "JointEmbedding": ".embedding"}
 __version__ = "0.1.0"
 
 __all__ = [
+    "BayesianGMJE",
     "DualGJE",
     "GJE",
     "GMJE",

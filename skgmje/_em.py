@@ -201,7 +201,7 @@ def e_step(Z, parameters, covariance_type, sample_weight=None, log_weights=None,
         return resp, log_norm, np.einsum("nk,nk->n", resp, log_prob)
 
     return accumulate_statistics(
-        Z, len(parameters.weights), covariance_type, responsibilities, sample_weight
+        Z, len(parameters.means), covariance_type, responsibilities, sample_weight
     )
 
 

@@ -8,12 +8,22 @@ import pytest
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
-from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, DualGJE, JointEmbedding
+from skgmje import (
+    GJE,
+    GMJE,
+    GMJEGNG,
+    GMJEMDN,
+    SMCGMJE,
+    BayesianGMJE,
+    DualGJE,
+    JointEmbedding,
+)
 from skgmje.datasets import make_intersecting_branches
 
 ESTIMATORS = [
     GJE(),
     GMJE(n_components=4, random_state=0),
+    BayesianGMJE(n_components=4, random_state=0),
     DualGJE(random_state=0),
     DualGJE(n_fourier_features=64, random_state=0),
     GMJEGNG(max_nodes=12, max_iter=2, random_state=0),

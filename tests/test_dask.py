@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, DualGJE
+from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, BayesianGMJE, DualGJE
 from skgmje import _em
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches
@@ -109,6 +109,36 @@ def test_dask_dataframes_keep_feature_names_and_match_pandas(client):
     predicted = on_cluster.predict(dd.from_pandas(frame, npartitions=4))
     np.testing.assert_allclose(predicted.compute(), in_memory.predict(frame), rtol=1e-9)
     assert on_cluster.predict(frame[:5]).shape == (5,)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_distributed_variational_em_equals_in_memory(client, covariance_type):
+    X, Y = _data()
+    weights = np.random.RandomState(1).uniform(0.0, 2.0, size=len(X))
+    with pytest.warns(ConvergenceWarning):
+        start = BayesianGMJE(
+            6, covariance_type=covariance_type, max_iter=1, warm_start=True, random_state=0
+        ).fit(X, Y, sample_weight=weights)
+    start.set_params(max_iter=10, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        in_memory = copy.deepcopy(start).fit(X, Y, sample_weight=weights)
+        on_cluster = copy.deepcopy(start).fit(
+            _chunked(X), _chunked(Y), sample_weight=_chunked(weights)
+        )
+    _assert_same_fit(on_cluster, in_memory)
+    for name in ("covariance_prior_", "mean_prior_", "degrees_of_freedom_", "mean_precision_"):
+        np.testing.assert_allclose(getattr(on_cluster, name), getattr(in_memory, name), rtol=1e-9)
+    np.testing.assert_array_equal(on_cluster.active_components_, in_memory.active_components_)
+    np.testing.assert_allclose(on_cluster.predict(X), in_memory.predict(X), rtol=1e-9, atol=1e-12)
+
+
+def test_distributed_variational_fit_from_its_own_start(client):
+    X, Y = _data()
+    model = BayesianGMJE(random_state=0).fit(_chunked(X), _chunked(Y))
+    in_memory = BayesianGMJE(random_state=0).fit(X, Y)
+    assert model.converged_
+    assert model.score(X, Y) == pytest.approx(in_memory.score(X, Y), abs=0.05)
 
 
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data", "random"])
@@ -216,6 +246,7 @@ def test_bad_chunks_raise_clear_errors(client):
 ESTIMATORS = [
     GJE(),
     GMJE(n_components=3, random_state=0),
+    BayesianGMJE(n_components=3, random_state=0),
     DualGJE(n_fourier_features=32, random_state=0),
     GMJEGNG(max_nodes=8, max_iter=2, random_state=0),
     SMCGMJE(n_particles=32, batch_size=64, max_iter=2, random_state=0),

@@ -11,7 +11,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, DualGJE, GaussianMixtureDistribution
+from skgmje import (
+    GJE,
+    GMJE,
+    GMJEGNG,
+    GMJEMDN,
+    SMCGMJE,
+    BayesianGMJE,
+    DualGJE,
+    GaussianMixtureDistribution,
+)
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 
@@ -26,12 +35,13 @@ EXPECTED_FAILED_CHECKS = {
 
 LOCAL_OPTIMUM = (
     "with K >= 2 the EM optimum depends on the k-means start, which differs between weighted "
-    "and repeated rows; weighted EM statistics are equivalence-tested in test_gmje.py"
+    "and repeated rows; weighted EM statistics are equivalence-tested in test_gmje.py and "
+    "test_bayesian_gmje.py"
 )
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, GMJE) and estimator.n_components > 1:
+    if isinstance(estimator, (GMJE, BayesianGMJE)) and estimator.n_components > 1:
         return {**EXPECTED_FAILED_CHECKS, "check_sample_weight_equivalence_on_dense_data": LOCAL_OPTIMUM}
     return EXPECTED_FAILED_CHECKS
 
@@ -40,6 +50,7 @@ ESTIMATORS = [
     GJE(),
     GMJE(),
     GMJE(n_components=3, random_state=0),
+    BayesianGMJE(n_components=3, random_state=0),
     DualGJE(),
     DualGJE(n_fourier_features=64, random_state=0),
     GMJEGNG(max_nodes=12, max_iter=3, random_state=0),
@@ -51,7 +62,14 @@ ESTIMATORS = [
 
 
 @parametrize_with_checks(
-    [GJE(), GMJE(), GMJE(n_components=2, random_state=0), ResidualGaussianRegressor()],
+    [
+        GJE(),
+        GMJE(),
+        GMJE(n_components=2, random_state=0),
+        BayesianGMJE(n_components=1),
+        BayesianGMJE(n_components=3, random_state=0),
+        ResidualGaussianRegressor(),
+    ],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):

@@ -19,12 +19,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
-from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, DualGJE, JointEmbedding
+from skgmje import (
+    GJE,
+    GMJE,
+    GMJEGNG,
+    GMJEMDN,
+    SMCGMJE,
+    BayesianGMJE,
+    DualGJE,
+    JointEmbedding,
+)
 from skgmje.baselines import ResidualGaussianRegressor
 
 ESTIMATORS = [
     GJE(),
     GMJE(n_components=3, random_state=0),
+    BayesianGMJE(n_components=3, random_state=0),
     DualGJE(random_state=0),
     DualGJE(n_fourier_features=16, random_state=0),
     GMJEGNG(max_nodes=6, max_iter=2, random_state=0),

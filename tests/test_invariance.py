@@ -16,13 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
-from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, DualGJE
+from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, BayesianGMJE, DualGJE
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches
 
 ESTIMATORS = [
     GJE(),
     GMJE(n_components=3, random_state=0),
+    BayesianGMJE(n_components=3, random_state=0),
     DualGJE(random_state=0),
     DualGJE(n_fourier_features=64, random_state=0),
     GMJEGNG(max_nodes=12, max_iter=3, random_state=0),
@@ -30,7 +31,12 @@ ESTIMATORS = [
     GMJEMDN(hidden_layer_sizes=(16,), max_epochs=5, random_state=0),
     ResidualGaussianRegressor(),
 ]
-BATCH_FITS = [GJE(), GMJE(n_components=3, random_state=0), DualGJE(random_state=0)]
+BATCH_FITS = [
+    GJE(),
+    GMJE(n_components=3, random_state=0),
+    BayesianGMJE(n_components=3, random_state=0),
+    DualGJE(random_state=0),
+]
 
 
 def _data(n_targets, n_samples=300):
@@ -78,7 +84,7 @@ def test_row_order_does_not_change_a_batch_fit(estimator, seed):
         warnings.simplefilter("ignore")
         first = clone(estimator).fit(X, y).score_samples(X_test, y_test)
         second = clone(estimator).fit(X[order], y[order]).score_samples(X_test, y_test)
-    if isinstance(estimator, GMJE):
+    if isinstance(estimator, (GMJE, BayesianGMJE)):
         # The k-means start depends on row order; from one start, EM does not.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
