@@ -50,7 +50,9 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
-    "benchmark_tables",  # docs/_ext/benchmark_tables.py: the Benchmarks page's tables
+    # docs/_ext/benchmark_tables.py: the Benchmarks page's tables, and its figures
+    # (docs/_ext/benchmark_figures.py), from benchmarks/results/*.json
+    "benchmark_tables",
 ]
 
 templates_path = ["_templates"]
@@ -157,7 +159,7 @@ def extract_summary(doc, settings):
 sphinx.ext.autosummary.extract_summary = extract_summary
 
 
-# -- benchmark tables (docs/_ext/benchmark_tables.py) -------------------------------------
+# -- benchmark tables and figures (docs/_ext/benchmark_tables.py) ---------------------------
 
 benchmark_results_dir = str(ROOT / "benchmarks" / "results")
 

@@ -46,7 +46,9 @@ def built_docs(tmp_path_factory):
         "-D", "plot_gallery=0", "-d", str(tmp_path / "doctrees"), str(source), str(output),
     ]
     environment = {**os.environ, "SKGMJE_ROOT": str(ROOT), "MPLBACKEND": "Agg"}
-    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
+    result = subprocess.run(
+        command, check=False, capture_output=True, text=True, env=environment, timeout=300
+    )
     return result, output
 
 
@@ -96,3 +98,57 @@ def test_docs_need_no_network(output):
         assert 'class="math' in text, f"{page} has no formula"
         relative = os.path.relpath(mathjax, (output / page).parent).replace(os.sep, "/")
         assert f'src="{relative}"' in text, f"{page} does not load the local MathJax"
+
+
+def test_benchmark_figures(output):
+    """Every result file of a benchmark the page knows has its figure on the Benchmarks page.
+
+    (A new script's file gets a section with its numbers at once, and a figure once
+    docs/_ext/benchmark_figures.py has a drawing function for it.)
+    """
+    known = _extension("benchmark_tables").ORDER
+    drawings = _extension("benchmark_figures").DRAWINGS
+    assert not set(known) - set(drawings), "benchmarks without a drawing function"
+    benchmarks = (output / "benchmarks.html").read_text(encoding="utf-8")
+    result_files = [path for path in sorted((ROOT / "benchmarks" / "results").glob("*.json"))
+                    if path.stem in drawings]
+    assert result_files
+    for result_file in result_files:
+        name = result_file.stem
+        image = output / "_images" / f"{name}.png"
+        assert image.is_file(), f"the build drew no figure for {result_file.name}"
+        assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), f"{image} is not a PNG"
+        assert f'src="_images/{name}.png"' in benchmarks, f"benchmarks.html does not show {name}"
+    assert benchmarks.count('<figure class="benchmark-figure') == len(result_files)
+
+
+def _extension(name):
+    """A module of docs/_ext, imported from its file (docs/_ext is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_figures_skip_missing_and_unreadable_files(tmp_path):
+    """A result file that is missing, or whose layout changed, loses its figure, not the build."""
+    pytest.importorskip("matplotlib")
+    figures = _extension("benchmark_figures")
+    results = tmp_path / "results"
+    results.mkdir()
+    shutil.copy(ROOT / "benchmarks" / "results" / "bench_mdn.json", results)
+    (results / "bench_nll.json").write_text('{"datasets": {"A": {"oracle_nll": 0.2}}}')
+    (results / "bench_gmje.json").write_text("not JSON")
+    messages = []
+    drawn = figures.draw_figures(results, tmp_path / "figures", log=messages.append)
+    assert set(drawn) == {"bench_mdn"}
+    png, alt = drawn["bench_mdn"]
+    assert png == tmp_path / "figures" / "bench_mdn.png" and alt
+    assert [name for name in ("bench_nll", "bench_gmje") if any(name in m for m in messages)] == [
+        "bench_nll", "bench_gmje"]
+    # The same numbers draw the same bytes, and an unchanged figure is not rewritten.
+    before = png.stat().st_mtime_ns
+    figures.draw_figures(results, tmp_path / "figures")
+    assert png.stat().st_mtime_ns == before

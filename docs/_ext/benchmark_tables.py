@@ -1,11 +1,14 @@
-"""Sphinx extension: the tables of the Benchmarks page, from ``benchmarks/results/*.json``.
+"""Sphinx extension: the Benchmarks page's tables and figures, from ``benchmarks/results/*.json``.
 
 At ``builder-inited`` it reads every JSON file the ``benchmarks/`` scripts wrote and
 writes ``_generated/benchmark_tables.rst`` (under the documentation source folder),
 which ``benchmarks.rst`` includes. Each benchmark gets its own section: what it
-measures, the command that regenerates its file, when and where it last ran, and
-its numbers. A file whose layout this module does not know is still shown, as a
-flat list of its numbers, so a new benchmark appears on the page without code here.
+measures, the command that regenerates its file, when and where it last ran, a
+figure (drawn from the file by ``benchmark_figures.py`` into
+``_generated/benchmark_figures/``; none for a file that is missing or that it
+cannot read), and its numbers. A file whose layout this module does not know is
+still shown, as a flat list of its numbers, so a new benchmark appears on the page
+without code here.
 
 Configuration (``conf.py``):
 
@@ -817,8 +820,19 @@ def placeholder(name):
     return "\n".join(lines)
 
 
-def render(results_dir, log=None):
-    """The whole generated page fragment as RST text."""
+def figure_directive(target, alt):
+    """An RST figure of the page, ``target`` relative to the documentation source folder."""
+    return "\n".join([f".. figure:: {target}", f"   :alt: {alt}", "   :align: center",
+                      "   :figclass: benchmark-figure", ""]) + "\n"
+
+
+def render(results_dir, log=None, figures=None):
+    """The whole generated page fragment as RST text.
+
+    ``figures`` maps a benchmark's name to ``(target, alt text)`` of its figure
+    (``benchmark_figures.draw_figures``), shown under the section's provenance.
+    """
+    figures = figures or {}
     results_dir = Path(results_dir)
     paths = {path.stem: path for path in sorted(results_dir.glob("*.json"))}
     names = [name for name in ORDER if name in paths]
@@ -853,6 +867,8 @@ def render(results_dir, log=None):
         if name in DESCRIPTIONS:
             section.append(DESCRIPTIONS[name] + "\n")
         section.append(provenance(report, name))
+        if name in figures:
+            section.append(figure_directive(*figures[name]))
         section.append(body)
         sections.append("\n".join(section))
     missing = [name for name in ORDER if name not in paths]
@@ -875,10 +891,20 @@ def render(results_dir, log=None):
 
 def write_tables(app):
     directory = app.config.benchmark_results_dir or str(ROOT / "benchmarks" / "results")
+    import benchmark_figures
     from sphinx.util import logging
 
     logger = logging.getLogger(__name__)
-    text = render(directory, log=logger.info)
+    # One matplotlib figure per result file (docs/_ext/benchmark_figures.py), drawn from the
+    # stored numbers: no benchmark runs here.
+    drawn = benchmark_figures.draw_figures(
+        directory, Path(app.srcdir) / benchmark_figures.FIGURES, log=logger.info
+    )
+    figures = {
+        name: ("/" + path.relative_to(app.srcdir).as_posix(), alt)
+        for name, (path, alt) in drawn.items()
+    }
+    text = render(directory, log=logger.info, figures=figures)
     output = Path(app.srcdir) / OUTPUT
     output.parent.mkdir(parents=True, exist_ok=True)
     # Rewrite only on change, so an unchanged result set does not rebuild the page.
