@@ -28,7 +28,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from _common import machine_info, progress
+from _common import (
+    best_seconds,
+    machine_info,
+    make_mixture_data,
+    progress,
+    ratio_fields,
+    target_check,
+    timed,
+)
 from skgmje import GMJE
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "bench_gmje.json"
@@ -86,46 +94,6 @@ def parse_args(argv=None):
         help="BLAS/OpenMP threads for every library (default 1; 0 keeps the libraries' defaults)",
     )
     return parser.parse_args(argv)
-
-
-def make_mixture_data(n_samples, n_joint, n_components, seed):
-    """Rows of a well-separated Gaussian mixture with random, well-conditioned covariances."""
-    rng = np.random.default_rng(seed)
-    means = rng.normal(scale=4.0, size=(n_components, n_joint))
-    factors = rng.normal(size=(n_components, n_joint, n_joint)) / np.sqrt(n_joint)
-    # The 0.5 * I floor bounds every eigenvalue away from zero.
-    covariances = factors @ np.swapaxes(factors, 1, 2) + 0.5 * np.eye(n_joint)
-    weights = rng.dirichlet(np.full(n_components, 5.0))
-    labels = rng.choice(n_components, size=n_samples, p=weights)
-    noise = rng.standard_normal((n_samples, n_joint))
-    choleskys = np.linalg.cholesky(covariances)
-    return means[labels] + np.einsum("nde,ne->nd", choleskys[labels], noise)
-
-
-def timed(function):
-    """Seconds one call takes, and what it returned."""
-    start = time.perf_counter()
-    result = function()
-    return time.perf_counter() - start, result
-
-
-def best_seconds(function, repeats):
-    return min(timed(function)[0] for _ in range(repeats))
-
-
-def target_check(value, target, comparison):
-    met = value <= target if comparison == "<=" else value >= target
-    return {"value": value, "target": target, "comparison": comparison, "meets_target": bool(met)}
-
-
-def ratio_fields(ratio, target, comparison):
-    check = target_check(ratio, target, comparison)
-    return {
-        "ratio": ratio,
-        "target": target,
-        "target_comparison": comparison,
-        "meets_target": check["meets_target"],
-    }
 
 
 def bench_em_case(n_samples, n_joint, n_components, max_iter, repeats):

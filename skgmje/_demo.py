@@ -16,6 +16,7 @@ from sklearn.neural_network import MLPRegressor
 
 from . import __version__
 from .baselines import ResidualGaussianRegressor
+from .bayesian_gmje import BayesianGMJE
 from .datasets import BranchesOracle, make_intersecting_branches, make_separated_branches
 from .dual_gje import DualGJE
 from .gje import GJE
@@ -47,6 +48,7 @@ def _models():
         ("GMJEGNG", GMJEGNG(random_state=SEED)),
         ("SMCGMJE", SMCGMJE(random_state=SEED)),
         ("GMJEMDN", GMJEMDN(random_state=SEED)),
+        ("BayesianGMJE", BayesianGMJE(random_state=SEED)),
         (
             "GMJE K by CV",
             GridSearchCV(

@@ -46,7 +46,8 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Contexts. :class:`~skgmje.GMJE` also takes a dask array or DataFrame
+            Contexts. :class:`~skgmje.GMJE` and :class:`~skgmje.BayesianGMJE` also take a
+            dask array or DataFrame
             (fitted chunk by chunk on the cluster); the other estimators raise a
             ``TypeError`` for one.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
@@ -67,7 +68,8 @@ class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
             fit_dask = getattr(self, "_fit_dask", None)
             if fit_dask is None:
                 raise TypeError(
-                    f"{type(self).__name__}.fit does not take dask collections (GMJE does). "
+                    f"{type(self).__name__}.fit does not take dask collections (GMJE and "
+                    "BayesianGMJE do). "
                     "Fit on an in-memory sample (e.g. X[:n].compute()) and predict on the "
                     "dask arrays: prediction is lazy and chunk-wise for every estimator."
                 )

@@ -21,3 +21,4 @@ def test_demo_writes_table_json_and_figure_and_selects_k_near_the_oracle(tmp_pat
         assert rows["MLP (MSE)"]["nll"] == pytest.approx(rows["GJE"]["nll"], abs=0.05)
         assert rows["GMJEMDN"]["gap_to_oracle"] < 0.10
         assert rows["GMJEGNG"]["gap_to_oracle"] < 0.10
+        assert rows["BayesianGMJE"]["nll"] < selected["nll"] + 0.10

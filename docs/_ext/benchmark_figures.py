@@ -105,6 +105,12 @@ def figure_bench_gmje(report):
     return figure
 
 
+def figure_bench_bayesian(report):
+    figure = _measurements(report, "scikit-learn's BayesianGaussianMixture")
+    figure.suptitle("BayesianGMJE: speed-up per variational iteration", fontsize=10)
+    return figure
+
+
 def figure_bench_gng(report):
     figure = _measurements(report, "neupy's GrowingNeuralGas")
     figure.suptitle("GMJEGNG: training throughput over neupy", fontsize=10)
@@ -377,6 +383,7 @@ DRAWINGS = {
     "bench_nll": figure_bench_nll,
     "bench_suite": figure_bench_suite,
     "bench_gmje": figure_bench_gmje,
+    "bench_bayesian": figure_bench_bayesian,
     "bench_dual_gje": figure_bench_dual_gje,
     "bench_gng": figure_bench_gng,
     "bench_smc": figure_bench_smc,
@@ -390,6 +397,7 @@ ALT_TEXT = {
     "bench_nll": "Bar chart: held-out NLL of GMJE per number of components, against the oracle",
     "bench_suite": "Heat map: NLL above the oracle's for every estimator on every problem",
     "bench_gmje": "Bar chart: GMJE's speed-up over scikit-learn and gmr per measurement",
+    "bench_bayesian": "Bar chart: BayesianGMJE's speed-up per iteration over scikit-learn",
     "bench_dual_gje": "Line chart: DualGJE's speed-up over the GP against the number of rows",
     "bench_gng": "Bar chart: GMJEGNG's training speed-up over neupy",
     "bench_smc": "Line charts: held-out NLL of the SMC and FIFO banks per batch size",
