@@ -48,8 +48,10 @@ def main(dist, repository):
     print(f"packages in the source tree: {', '.join(p.as_posix() for p in packages)}")
     if missing:
         return "missing from the distributions: " + ", ".join(missing)
-    print(f"every one of the {len(modules)} modules and the LICENSE are in the wheel; "
-          "the LICENSE is in the sdist")
+    print(
+        f"every one of the {len(modules)} modules and the LICENSE are in the wheel; "
+        "the LICENSE is in the sdist"
+    )
     return 0
 
 

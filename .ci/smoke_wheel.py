@@ -35,7 +35,9 @@ print(f"skgmje {skgmje.__version__} from {installed.parent}")
 if len(sys.argv) > 1:
     source = Path(sys.argv[1]).resolve()
     if installed.is_relative_to(source):
-        sys.exit(f"FAIL: skgmje was imported from the source tree {source}, not the installed wheel")
+        sys.exit(
+            f"FAIL: skgmje was imported from the source tree {source}, not the installed wheel"
+        )
 if "site-packages" not in installed.parts:
     sys.exit(f"FAIL: skgmje was imported from {installed}, not from a site-packages folder")
 for module in (augment, encoders, losses, mdn, memory):  # the subpackage skgmje.nn
@@ -101,7 +103,7 @@ print(f"  BranchesOracle('intersecting'): held-out score {oracle_score:.3f}")
 
 stream = GMJE(n_components=3, random_state=0)
 for rows in range(0, len(X), 100):
-    stream.partial_fit(X[rows:rows + 100], y[rows:rows + 100])
+    stream.partial_fit(X[rows : rows + 100], y[rows : rows + 100])
 assert np.isfinite(stream.score(X_test, y_test))
 print("  GMJE.partial_fit: ok")
 
@@ -114,8 +116,14 @@ for objective, data, options in [
 ]:
     began = time.perf_counter()
     embedding = JointEmbedding(
-        objective, embedding_dim=4, hidden_layer_sizes=(16,), bank_size=16, batch_size=32,
-        max_epochs=2, random_state=0, **options,
+        objective,
+        embedding_dim=4,
+        hidden_layer_sizes=(16,),
+        bank_size=16,
+        batch_size=32,
+        max_epochs=2,
+        random_state=0,
+        **options,
     ).fit(data)
     Z = embedding.transform(data[:5])
     assert Z.shape == (5, 4) and np.all(np.isfinite(Z)), Z.shape

@@ -1,10 +1,10 @@
 """What every benchmark records beside its numbers: the machine, the versions, the commit."""
 
 import os
-import time
 import platform
 import subprocess
 import sys
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 

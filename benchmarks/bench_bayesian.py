@@ -25,11 +25,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _common import machine_info, make_mixture_data, progress, ratio_fields, target_check, timed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 from threadpoolctl import threadpool_limits
 
-from _common import machine_info, make_mixture_data, progress, ratio_fields, target_check, timed
 from skgmje import BayesianGMJE
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "bench_bayesian.json"
@@ -103,7 +103,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small smoke run (seconds)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="BLAS/OpenMP threads for both libraries (default 1; 0 keeps their defaults)",
     )
     args = parser.parse_args(argv)
@@ -116,8 +118,12 @@ def main(argv=None):
                 progress(f"{covariance_type} D={n_joint} K={n_components} ...")
                 results.append(
                     bench_case(
-                        config["n_samples"], n_joint, n_components, config["max_iter"],
-                        config["repeats"], covariance_type,
+                        config["n_samples"],
+                        n_joint,
+                        n_components,
+                        config["max_iter"],
+                        config["repeats"],
+                        covariance_type,
                     )
                 )
     report = {
@@ -128,8 +134,7 @@ def main(argv=None):
         "machine": machine_info(),
         "measurements": results,
         "all_targets_met": all(
-            row["meets_target"]
-            and row["checks"]["lower_bound_relative_difference"]["meets_target"]
+            row["meets_target"] and row["checks"]["lower_bound_relative_difference"]["meets_target"]
             for row in results
         ),
         "wall_seconds": time.perf_counter() - started,

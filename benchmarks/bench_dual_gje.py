@@ -25,12 +25,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _common import machine_info
 from scipy import stats
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from threadpoolctl import threadpool_limits
 
-from _common import machine_info
 from skgmje import DualGJE
 from skgmje.datasets import BranchesOracle, make_intersecting_branches
 
@@ -82,7 +82,12 @@ def main():
         print(f"{'N':>6} {'model':<26}{'seconds':>10}{'NLL':>8}{'oracle':>8}  kernel")
         for n_train in sizes:
             X_all, y_all = make_intersecting_branches(n_train + N_TEST, random_state=DATA_SEED)
-            X, y, X_test, y_test = X_all[:n_train], y_all[:n_train], X_all[n_train:], y_all[n_train:]
+            X, y, X_test, y_test = (
+                X_all[:n_train],
+                y_all[:n_train],
+                X_all[n_train:],
+                y_all[n_train:],
+            )
             oracle = -BranchesOracle("intersecting").score(X_test, y_test)
             rows = {"oracle_nll": oracle, "models": {}}
             for name, factory in models(args.skip_exact_dual):

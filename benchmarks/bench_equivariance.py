@@ -83,11 +83,22 @@ def measure(name, estimator):
                         control = held_out_score(estimator, *rounded) - n_targets * math.log(scale)
                         control_error = abs(score - control)
                 except Exception as exception:  # a fit that fails is the worst error
-                    score, error, message = None, math.inf, f"{type(exception).__name__}: {exception}"
+                    score, error, message = (
+                        None,
+                        math.inf,
+                        f"{type(exception).__name__}: {exception}",
+                    )
                 rows.append(
-                    {"n_targets": n_targets, "scale": scale, "offset": offset, "score": score,
-                     "expected": expected, "error": error,
-                     "error_against_rounding_control": control_error, "message": message}
+                    {
+                        "n_targets": n_targets,
+                        "scale": scale,
+                        "offset": offset,
+                        "score": score,
+                        "expected": expected,
+                        "error": error,
+                        "error_against_rounding_control": control_error,
+                        "message": message,
+                    }
                 )
     worst = max(row["error"] for row in rows)
     return {"rows": rows, "worst_error": worst, "meets_target": worst <= TARGET}

@@ -23,11 +23,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from gmr import GMM
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
-
 from _common import (
     best_seconds,
     machine_info,
@@ -37,6 +32,11 @@ from _common import (
     target_check,
     timed,
 )
+from gmr import GMM
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
+
 from skgmje import GMJE
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "bench_gmje.json"
@@ -287,7 +287,10 @@ def run(config):
         progress(f"EM iterations, D={n_joint} K={n_components} ...")
         measurements.append(
             bench_em_case(
-                config["em_n_samples"], n_joint, n_components, config["em_max_iter"],
+                config["em_n_samples"],
+                n_joint,
+                n_components,
+                config["em_max_iter"],
                 config["em_repeats"],
             )
         )

@@ -47,9 +47,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _common import machine_info
 from threadpoolctl import threadpool_limits
 
-from _common import machine_info
 from skgmje import GMJE
 from skgmje._demo import DATASETS, N_TEST, N_TRAIN, SEED, _split
 from skgmje.datasets import BranchesOracle
@@ -124,11 +124,14 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="small smoke run (under a minute)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file to write")
     parser.add_argument(
-        "--neupy-python", default=DEFAULT_NEUPY_PYTHON,
+        "--neupy-python",
+        default=DEFAULT_NEUPY_PYTHON,
         help="Python interpreter that has neupy 0.8.2 installed (see the module docstring)",
     )
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="BLAS/OpenMP threads (default 1; 0 keeps the libraries' defaults)",
     )
     return parser.parse_args(argv)
@@ -155,7 +158,10 @@ def run_neupy(python, Z, options, workdir):
     environment = {**os.environ, "NUMPY_EXPERIMENTAL_DTYPE_API": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     completed = subprocess.run(
         [python, "-c", NEUPY_WORKER, str(data_path), str(nodes_path), json.dumps(options)],
-        capture_output=True, text=True, env=environment, check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"the neupy worker failed:\n{completed.stderr[-3000:]}")
@@ -165,8 +171,11 @@ def run_neupy(python, Z, options, workdir):
 
 def run_skgmje(Z, options):
     model = GMJEGNG(
-        max_nodes=options["max_nodes"], max_iter=options["passes"], n_em_steps=0,
-        random_state=options["seed"], **FRITZKE,
+        max_nodes=options["max_nodes"],
+        max_iter=options["passes"],
+        n_em_steps=0,
+        random_state=options["seed"],
+        **FRITZKE,
     )
     X, y = Z[:, :-1], Z[:, -1]
     start = time.perf_counter()
@@ -177,7 +186,10 @@ def run_skgmje(Z, options):
 def bench_throughput(config, n_features, neupy_python, workdir):
     Z = make_blobs(config["n_samples"], n_features, config["n_blobs"], DATA_SEED)
     options = {
-        **FRITZKE, "max_nodes": config["max_nodes"], "passes": config["passes"], "seed": MODEL_SEED,
+        **FRITZKE,
+        "max_nodes": config["max_nodes"],
+        "passes": config["passes"],
+        "seed": MODEL_SEED,
     }
     ours, theirs = [], []
     # Interleaved repeats, so that a slow spell of the machine hits both libraries.
@@ -256,7 +268,8 @@ def bench_nll(config):
         start = time.perf_counter()
         three = GMJE(n_components=3, random_state=SEED).fit(X, y)
         rows["GMJE K=3"] = {
-            "nll": -three.score(X_test, y_test), "seconds": time.perf_counter() - start,
+            "nll": -three.score(X_test, y_test),
+            "seconds": time.perf_counter() - start,
         }
         for label, parameters in config["nll_variants"].items():
             start = time.perf_counter()
@@ -285,9 +298,11 @@ def print_report(measurements, nll):
             f"{'yes' if entry['meets_target'] else 'NO'}"
         )
         for check_name, check in entry["checks"].items():
-            print(f"  {check_name:<32} {check['value']!s:>14} {'':>14} {'':>7} "
-                  f"{check['comparison'] + ' ' + str(check['target']):>7}  "
-                  f"{'yes' if check['meets_target'] else 'NO'}")
+            print(
+                f"  {check_name:<32} {check['value']!s:>14} {'':>14} {'':>7} "
+                f"{check['comparison'] + ' ' + str(check['target']):>7}  "
+                f"{'yes' if check['meets_target'] else 'NO'}"
+            )
     print("\nHeld-out conditional NLL, nats (lower is better)")
     for title, rows in nll["datasets"].items():
         for label, row in rows.items():

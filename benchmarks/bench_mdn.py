@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import machine_info
 from threadpoolctl import threadpool_limits
 
-from _common import machine_info
 from skgmje import GMJE, GMJEMDN
 from skgmje._demo import DATASETS, N_TEST, N_TRAIN, SEED, _split
 from skgmje.datasets import BranchesOracle
@@ -104,7 +104,10 @@ def main(argv=None):
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print("Held-out conditional NLL (nats); GMJEMDN: mean over seeds [worst], CPU s of one fit")
-    print(f"{'dataset':<18}{'oracle':>8}{'GMJE K=3':>10}{'GMJEMDN':>10}{'worst':>8}{'gap':>8}{'CPU s':>8}")
+    print(
+        f"{'dataset':<18}{'oracle':>8}{'GMJE K=3':>10}{'GMJEMDN':>10}"
+        f"{'worst':>8}{'gap':>8}{'CPU s':>8}"
+    )
     for title, row in results.items():
         mdn = row["gmjemdn"]
         print(

@@ -1,4 +1,4 @@
-"""GMJE scaled out: in-memory vs a dask LocalCluster vs scikit-learn, memory, out-of-core, streaming.
+"""GMJE scaled out: in memory, on a dask LocalCluster, against scikit-learn, out-of-core, streaming.
 
 In one run, on this machine (every measurement in a fresh process):
 
@@ -279,7 +279,7 @@ def job_partial_fit(n_passes, seeds):
     from skgmje._demo import DATASETS, _split
 
     results = {}
-    for title, (name, make) in DATASETS.items():
+    for title, (_, make) in DATASETS.items():
         X, y, X_test, y_test = _split(make)
         batch, streamed = [], []
         for seed in seeds:
@@ -417,9 +417,7 @@ def main():
     largest, middle = scaling[str(sizes[-1])], scaling[str(sizes[-2])]
     client_extras = [scaling[str(n)]["dask"]["client_peak_extra_bytes"] for n in sizes]
     memory_ratio = memory["gmje"]["peak_extra_bytes"] / memory["sklearn"]["peak_extra_bytes"]
-    time_ratio = (
-        largest["dask"]["seconds_per_iteration"] / largest["gmje"]["seconds_per_iteration"]
-    )
+    time_ratio = largest["dask"]["seconds_per_iteration"] / largest["gmje"]["seconds_per_iteration"]
     growth = largest["dask"]["seconds_per_iteration"] / middle["dask"]["seconds_per_iteration"]
     equality = max(scaling[str(n)]["dask"]["max_relative_difference_to_in_memory"] for n in sizes)
     client_growth = (client_extras[-1] - client_extras[0]) / 2**20
@@ -456,8 +454,10 @@ def main():
             "target": "out-of-core fit on >= 2x the workers' memory, parameters within 1e-9",
             "value": out_of_core["max_relative_difference"],
             "meets_target": out_of_core["max_relative_difference"] <= 1e-9
-            and (arguments.quick or out_of_core["disk_bytes"]
-                 >= 2 * out_of_core["combined_memory_limit_bytes"]),
+            and (
+                arguments.quick
+                or out_of_core["disk_bytes"] >= 2 * out_of_core["combined_memory_limit_bytes"]
+            ),
         },
         "partial_fit": {
             "target": "partial_fit minus batch EM NLL, mean over seeds, <= 0.02 nats (A, B)",

@@ -7,7 +7,8 @@ Three measurements, in one run:
     ``python -m skgmje demo``) with a tight bank of 64 particles: SMC with
     systematic and with multinomial resampling against the FIFO queue
     (``resampling=None``), same batch size, passes and covariance update, five
-    model seeds; and systematic resampling with ``weight_update="responsibility"``. Target: each SMC variant's mean NLL below FIFO's on both datasets.
+    model seeds; and systematic resampling with ``weight_update="responsibility"``.
+    Target: each SMC variant's mean NLL below FIFO's on both datasets.
     The same comparison at other batch sizes shows how the gap depends on it.
 (b) Cost of one step: seconds per ``partial_fit`` call on a full bank (best of
     repeats, methods interleaved), SMC over FIFO. Target: at most 1.5. The
@@ -29,9 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _common import machine_info, progress
 from threadpoolctl import threadpool_limits
 
-from _common import machine_info, progress
 from skgmje._demo import DATASETS, N_TEST, N_TRAIN, SEED, _split
 from skgmje.datasets import BranchesOracle
 from skgmje.smc import SMCGMJE
@@ -40,7 +41,10 @@ DEFAULT_OUTPUT = Path(__file__).parent / "results" / "bench_smc.json"
 METHODS = {
     "smc_systematic": {"resampling": "systematic"},
     "smc_multinomial": {"resampling": "multinomial"},
-    "smc_systematic_responsibility": {"resampling": "systematic", "weight_update": "responsibility"},
+    "smc_systematic_responsibility": {
+        "resampling": "systematic",
+        "weight_update": "responsibility",
+    },
     "fifo": {"resampling": None},
 }
 SMC_METHODS = ("smc_systematic", "smc_multinomial", "smc_systematic_responsibility")
@@ -178,20 +182,27 @@ def print_tables(report):
                 f"{batch_size:>6} {title:<17} {rows['oracle_nll']:7.3f} "
                 f"{rows['fifo']['mean_nll']:7.3f} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17}"
             )
-    print(f"\nSeconds per partial_fit step (best of repeats); target SMC/FIFO <= {STEP_RATIO_TARGET}")
-    print(f"{'bank':>6} {'batch':>6} {'FIFO':>10}" + "".join(f" {label:>30} {'ratio':>6}" for label in SMC_METHODS))
+    print(
+        f"\nSeconds per partial_fit step (best of repeats); target SMC/FIFO <= {STEP_RATIO_TARGET}"
+    )
+    print(
+        f"{'bank':>6} {'batch':>6} {'FIFO':>10}"
+        + "".join(f" {label:>30} {'ratio':>6}" for label in SMC_METHODS)
+    )
     for entry in report["step_cost"]:
         seconds = entry["seconds_per_step"]
         print(
             f"{entry['n_particles']:>6} {entry['batch_size']:>6} {seconds['fifo']:10.2e}"
             + "".join(
-                f" {seconds[label]:30.2e} {entry[label + '_over_fifo']:6.2f}" for label in SMC_METHODS
+                f" {seconds[label]:30.2e} {entry[label + '_over_fifo']:6.2f}"
+                for label in SMC_METHODS
             )
         )
     print("\nEstimator defaults on the demo protocol (seed 0)")
     for title, rows in report["defaults_on_demo"].items():
         print(
-            f"  {title:<17} oracle {rows['oracle_nll']:.3f}   SMC {rows['smc_systematic']['nll']:.3f} "
+            f"  {title:<17} oracle {rows['oracle_nll']:.3f}   "
+            f"SMC {rows['smc_systematic']['nll']:.3f} "
             f"({rows['smc_systematic']['fit_seconds']:.1f} s)   FIFO {rows['fifo']['nll']:.3f} "
             f"({rows['fifo']['fit_seconds']:.1f} s)"
         )
@@ -215,7 +226,9 @@ def main(argv=None):
         progress("defaults on the demo protocol ...")
         defaults = defaults_on_demo()
     main_case = nll[config["batch_size"]]
-    nll_met = all(main_case[title][label]["meets_target"] for title in main_case for label in SMC_METHODS)
+    nll_met = all(
+        main_case[title][label]["meets_target"] for title in main_case for label in SMC_METHODS
+    )
     step_met = all(step_cost[0][f"{label}_meets_target"] for label in SMC_METHODS)
     report = {
         "benchmark": "bench_smc",
@@ -230,7 +243,9 @@ def main(argv=None):
         "defaults_on_demo": defaults,
         "targets": {
             "smc_nll_below_fifo_on_both_datasets": {
-                "setting": f"n_particles={config['n_particles']}, batch_size={config['batch_size']}",
+                "setting": (
+                    f"n_particles={config['n_particles']}, batch_size={config['batch_size']}"
+                ),
                 "meets_target": nll_met,
             },
             "smc_step_cost_within_1.5x_fifo": {

@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import machine_info, progress
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -62,7 +63,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from _common import machine_info, progress
 from skgmje.datasets import make_translated_digits, make_waveforms
 from skgmje.embedding import OBJECTIVES, JointEmbedding
 from skgmje.nn.encoders import MLPEncoder
@@ -86,23 +86,40 @@ SHARED = {
     "bank_tempering": 1.0,
 }
 FULL = {
-    "max_epochs": 150, "ablation_seeds": [0, 1, 2], "bank_sizes": [32, 256],
-    "defaults_epochs": 60, "defaults_seeds": [0, 1, 2], "timing_repeats": 3,
+    "max_epochs": 150,
+    "ablation_seeds": [0, 1, 2],
+    "bank_sizes": [32, 256],
+    "defaults_epochs": 60,
+    "defaults_seeds": [0, 1, 2],
+    "timing_repeats": 3,
 }
 QUICK = {
-    "max_epochs": 3, "ablation_seeds": [0], "bank_sizes": [32],
-    "defaults_epochs": 3, "defaults_seeds": [0], "timing_repeats": 1,
+    "max_epochs": 3,
+    "ablation_seeds": [0],
+    "bank_sizes": [32],
+    "defaults_epochs": 3,
+    "defaults_seeds": [0],
+    "timing_repeats": 1,
 }
 PARTS = ("objectives", "defaults")
 # Part (c): the task of each data set, and the defaults before issue 15, for the cost.
 DEFAULTS_TASKS = {"translated digits": "image", "waveforms": "signal"}
 PREVIOUS_DEFAULTS = {
-    "objective": "gmje", "max_shift": 4, "bank_size": 256, "ema_momentum": 0.99,
-    "bank_tempering": 1.0, "lr": 1e-3, "prototype_covariance": "learned", "entropy_weight": 1.0,
+    "objective": "gmje",
+    "max_shift": 4,
+    "bank_size": 256,
+    "ema_momentum": 0.99,
+    "bank_tempering": 1.0,
+    "lr": 1e-3,
+    "prototype_covariance": "learned",
+    "entropy_weight": 1.0,
 }
 DEFAULTS_TARGETS = {
-    "default_probe_translated_digits": 0.70, "min_probe_translated_digits": 0.45,
-    "min_effective_rank": 4.0, "waveforms_gain_over_raw": 0.15, "waveforms_gap_to_infonce": 0.03,
+    "default_probe_translated_digits": 0.70,
+    "min_probe_translated_digits": 0.45,
+    "min_effective_rank": 4.0,
+    "waveforms_gain_over_raw": 0.15,
+    "waveforms_gap_to_infonce": 0.03,
 }
 # SMC-GMJE's default entropy weight; the controls and the matched FIFO twin use it too.
 ENTROPY_WEIGHT = 0.01
@@ -170,13 +187,20 @@ def train(objective, data, seed, params):
 
 def shared_params(dataset, config, params):
     """Parts (a) and (b): the shared recipe, the data set's shift, then the run's own."""
-    return {**SHARED, "max_shift": MAX_SHIFTS[dataset], "max_epochs": config["max_epochs"], **params}
+    return {
+        **SHARED,
+        "max_shift": MAX_SHIFTS[dataset],
+        "max_epochs": config["max_epochs"],
+        **params,
+    }
 
 
 def default_params(dataset, config):
     """Part (c): only what a new user sets (one torch thread: two fits share the cores)."""
     return {
-        "augment": DEFAULTS_TASKS[dataset], "max_epochs": config["defaults_epochs"], "n_threads": 1,
+        "augment": DEFAULTS_TASKS[dataset],
+        "max_epochs": config["defaults_epochs"],
+        "n_threads": 1,
     }
 
 
@@ -233,8 +257,15 @@ def run_fits(config, parts):
     """Run every fit two at a time, one thread each; {(part, dataset, label): [row per seed]}."""
     jobs = fit_jobs(config, parts)
     work = [
-        (key, (key[1], objective, seed,
-               params if key[0] == "c" else shared_params(key[1], config, params)))
+        (
+            key,
+            (
+                key[1],
+                objective,
+                seed,
+                params if key[0] == "c" else shared_params(key[1], config, params),
+            ),
+        )
         for key, runs in jobs.items()
         for objective, seed, params in runs
     ]
@@ -361,8 +392,10 @@ def defaults_section(runs, config):
     targets["cost_meets_target"] = bool(timing["ratio"] <= 1.0)
     return {
         "config": {
-            "max_epochs": config["defaults_epochs"], "seeds": config["defaults_seeds"],
-            "augment": DEFAULTS_TASKS, "targets": goals,
+            "max_epochs": config["defaults_epochs"],
+            "seeds": config["defaults_seeds"],
+            "augment": DEFAULTS_TASKS,
+            "targets": goals,
         },
         "datasets": datasets,
         "timing": timing,
@@ -372,12 +405,17 @@ def defaults_section(runs, config):
 
 def print_defaults(section):
     print("\n(c) every objective at its defaults, mean over seeds")
-    print(f"{'data set':<20}{'objective':<16}{'linear':>8}{'5-NN':>8}{'eff. rank':>11}{'s/epoch':>9}")
+    print(
+        f"{'data set':<20}{'objective':<16}{'linear':>8}{'5-NN':>8}{'eff. rank':>11}{'s/epoch':>9}"
+    )
     for dataset, rows in section["datasets"].items():
         for label, row in rows.items():
             if label == "raw features":
-                print(f"{dataset:<20}{label:<16}{100 * row['linear_probe']:8.1f}{100 * row['knn5']:8.1f}"
-                      f"{row['effective_rank']:11.1f}{'-':>9}")
+                print(
+                    f"{dataset:<20}{label:<16}"
+                    f"{100 * row['linear_probe']:8.1f}{100 * row['knn5']:8.1f}"
+                    f"{row['effective_rank']:11.1f}{'-':>9}"
+                )
                 continue
             print(
                 f"{dataset:<20}{label:<16}{100 * row['linear_probe_mean']:8.1f}"
@@ -385,8 +423,10 @@ def print_defaults(section):
                 f"{row['seconds_per_epoch_mean']:9.3f}"
             )
     timing = section["timing"]["seconds_per_epoch"]
-    print(f"seconds per epoch, all cores: defaults {timing['defaults']:.4f}, previous defaults "
-          f"{timing['previous defaults']:.4f} (ratio {section['timing']['ratio']:.2f})")
+    print(
+        f"seconds per epoch, all cores: defaults {timing['defaults']:.4f}, previous defaults "
+        f"{timing['previous defaults']:.4f} (ratio {section['timing']['ratio']:.2f})"
+    )
     print(f"targets (c): {json.dumps(section['targets'])}")
 
 
@@ -395,7 +435,10 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
-        "--parts", nargs="+", choices=PARTS, default=list(PARTS),
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
         help="objectives: parts (a) and (b); defaults: part (c). Parts not run are kept "
         "from an existing output file.",
     )

@@ -30,10 +30,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from _common import machine_info, progress
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
-from _common import machine_info, progress
 from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, BayesianGMJE, DualGJE
 from skgmje.datasets import (
     BranchesOracle,
@@ -130,7 +130,9 @@ def main(argv=None):
         "--seed", type=int, default=SEED, help="training seed (the test seed is one more)"
     )
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="BLAS/OpenMP threads (default 1; 0 keeps the libraries' defaults)",
     )
     args = parser.parse_args(argv)
@@ -145,9 +147,13 @@ def main(argv=None):
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python", *sys.argv]),
         "config": {
-            "n_train": N_TRAIN, "n_test": N_TEST, "seed": args.seed,
-            "cv_candidates": CANDIDATE_COMPONENTS, "gmjemdn_targets": MDN_TARGETS,
-            "bayesian_gmje_targets": BAYESIAN_TARGETS, "threads": args.threads,
+            "n_train": N_TRAIN,
+            "n_test": N_TEST,
+            "seed": args.seed,
+            "cv_candidates": CANDIDATE_COMPONENTS,
+            "gmjemdn_targets": MDN_TARGETS,
+            "bayesian_gmje_targets": BAYESIAN_TARGETS,
+            "threads": args.threads,
         },
         "machine": machine_info(),
         "problems": problems,

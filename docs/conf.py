@@ -172,7 +172,9 @@ benchmark_results_dir = str(ROOT / "benchmarks" / "results")
 threadpool_limits(limits=1)
 os.environ.setdefault("MPLBACKEND", "Agg")
 warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib is currently using agg")
-warnings.filterwarnings("ignore", category=UserWarning, message="FigureCanvasAgg is non-interactive")
+warnings.filterwarnings(
+    "ignore", category=UserWarning, message="FigureCanvasAgg is non-interactive"
+)
 
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),

@@ -95,8 +95,10 @@ for title, (name, make) in DATASETS.items():
             model = model.best_estimator_
         fitted[title]["models"][label] = model
         nll[title][label] = -model.score(X_test, y_test)
-        print(f"{title[:9]}  {label:<26} NLL {nll[title][label]:6.3f}"
-              f"  ({time.perf_counter() - start:4.1f} s)")
+        print(
+            f"{title[:9]}  {label:<26} NLL {nll[title][label]:6.3f}"
+            f"  ({time.perf_counter() - start:4.1f} s)"
+        )
 
 # %%
 # The conditional densities
@@ -116,21 +118,25 @@ def draw(title):
         distribution = model.predict_distribution(x_grid)
         # density[i, j] = p(y_grid[i] | x_grid[j])
         density = distribution.pdf(np.repeat(y_grid[:, None], len(x_grid), axis=1))
-        axis.pcolormesh(x_grid[:, 0], y_grid, np.sqrt(density), cmap="magma",
-                        shading="auto", rasterized=True)
+        axis.pcolormesh(
+            x_grid[:, 0], y_grid, np.sqrt(density), cmap="magma", shading="auto", rasterized=True
+        )
         axis.scatter(X[:300, 0], y[:300], s=2, c="white", alpha=0.5, linewidths=0)
         axis.plot(x_grid[:, 0], distribution.mean()[:, 0], c="cyan", lw=1.3)
         score = nll[title][label]
-        subtitle = "the best possible" if label.startswith("oracle") else (
-            f"+{score - oracle_nll:.2f} over the oracle"
+        subtitle = (
+            "the best possible"
+            if label.startswith("oracle")
+            else (f"+{score - oracle_nll:.2f} over the oracle")
         )
         axis.set_title(f"{label}\nNLL {score:.3f} ({subtitle})", fontsize=9)
     for axis in axes[-1]:
         axis.set_xlabel("context x")
     for axis in axes[:, 0]:
         axis.set_ylabel("target y")
-    figure.suptitle(f"{title}: sqrt p(y | x) (heat), E[y | x] (cyan), training points (white)",
-                    fontsize=11)
+    figure.suptitle(
+        f"{title}: sqrt p(y | x) (heat), E[y | x] (cyan), training points (white)", fontsize=11
+    )
     figure.tight_layout()
 
 

@@ -49,7 +49,9 @@ per_k = [-GMJE(k, random_state=0).fit(X, y).score(X_test, y_test) for k in candi
 figure, (weights_axis, nll_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
 for model, label in [(sklearn_priors, "scikit-learn's priors"), (bayesian, "defaults")]:
     weights_axis.plot(
-        np.sort(model.weights_)[::-1], "o-", ms=4,
+        np.sort(model.weights_)[::-1],
+        "o-",
+        ms=4,
         label=f"{label}: {model.n_active_components_} active, "
         f"NLL {-model.score(X_test, y_test):.3f}",
     )
@@ -61,11 +63,14 @@ weights_axis.legend(fontsize=8)
 
 nll_axis.plot(candidates, per_k, "o-", label="GMJE with K components")
 nll_axis.axhline(
-    -search.score(X_test, y_test), color="C1",
+    -search.score(X_test, y_test),
+    color="C1",
     label=f"GridSearchCV picks K={search.best_params_['n_components']} ({search_seconds:.1f} s)",
 )
 nll_axis.axhline(
-    -bayesian.score(X_test, y_test), color="C2", ls="--",
+    -bayesian.score(X_test, y_test),
+    color="C2",
+    ls="--",
     label=f"BayesianGMJE, one fit ({bayesian_seconds:.2f} s)",
 )
 nll_axis.axhline(oracle_nll, color="k", ls=":", label="oracle")

@@ -41,8 +41,15 @@ def draw_graph(axis, model, X, y):
     for i, j in model.edges_:
         axis.plot(nodes[[i, j], 0], nodes[[i, j], 1], c="0.3", lw=0.8, zorder=2)
     labels = model.connected_components_
-    axis.scatter(nodes[:, 0], nodes[:, 1], s=18, c=plt.cm.tab10(labels % 10),
-                 edgecolors="k", linewidths=0.4, zorder=3)
+    axis.scatter(
+        nodes[:, 0],
+        nodes[:, 1],
+        s=18,
+        c=plt.cm.tab10(labels % 10),
+        edgecolors="k",
+        linewidths=0.4,
+        zorder=3,
+    )
     axis.set_xlim(-1.1, 1.1)
 
 
@@ -54,7 +61,7 @@ def draw_graph(axis, model, X, y):
 
 checkpoints = (1, 3, 10, 40)  # batches seen
 figure, axes = plt.subplots(2, len(checkpoints), figsize=(13, 6.5), sharex=True)
-for row, (title, (name, make)) in enumerate(DATASETS.items()):
+for row, (title, (_, make)) in enumerate(DATASETS.items()):
     X, y = make(n_samples=8000, random_state=0)
     model = GMJEGNG(random_state=0)
     batches = zip(np.array_split(X, 40), np.array_split(y, 40))
@@ -90,13 +97,21 @@ for axis, (title, (name, make)) in zip(axes, DATASETS.items()):
     density = model.predict_distribution(x_grid).pdf(
         np.repeat(y_grid[:, None], len(x_grid), axis=1)
     )
-    axis.pcolormesh(x_grid[:, 0], y_grid, np.sqrt(density), cmap="Greys", shading="auto",
-                    rasterized=True)
+    axis.pcolormesh(
+        x_grid[:, 0], y_grid, np.sqrt(density), cmap="Greys", shading="auto", rasterized=True
+    )
     nodes = model.nodes_
     for i, j in model.edges_:
         axis.plot(nodes[[i, j], 0], nodes[[i, j], 1], c="C3", lw=1)
-    axis.scatter(nodes[:, 0], nodes[:, 1], s=20, c=plt.cm.tab10(model.connected_components_ % 10),
-                 edgecolors="k", linewidths=0.4, zorder=3)
+    axis.scatter(
+        nodes[:, 0],
+        nodes[:, 1],
+        s=20,
+        c=plt.cm.tab10(model.connected_components_ % 10),
+        edgecolors="k",
+        linewidths=0.4,
+        zorder=3,
+    )
     nll = -model.score(X_test, y_test)
     oracle = -BranchesOracle(name).score(X_test, y_test)
     axis.set_title(

@@ -36,8 +36,13 @@ X, _ = load_digits(return_X_y=True)
 X = X / 16.0
 N_DRAWS, N_COMPONENTS, SEED = 12, 10, 0
 shared = dict(
-    embedding_dim=16, hidden_layer_sizes=(256,), augment="image", max_shift=1,
-    n_prototypes=N_COMPONENTS, max_epochs=20, random_state=SEED,
+    embedding_dim=16,
+    hidden_layer_sizes=(256,),
+    augment="image",
+    max_shift=1,
+    n_prototypes=N_COMPONENTS,
+    max_epochs=20,
+    random_state=SEED,
 )
 
 

@@ -64,7 +64,9 @@ bic = {
 }
 best_bic_k = candidates[int(np.argmin(bic["full"]))]
 by_bic = GMJE(n_components=best_bic_k, random_state=0).fit(X, y)
-print(f"best by BIC (full): K = {best_bic_k}, test log-likelihood {by_bic.score(X_test, y_test):.3f}")
+print(
+    f"best by BIC (full): K = {best_bic_k}, test log-likelihood {by_bic.score(X_test, y_test):.3f}"
+)
 
 # %%
 # The figure
@@ -88,14 +90,20 @@ axis.set_xticks(candidates, [str(k) for k in candidates])
 axis.set_ylim(-1.6, 0.3)
 axis.set_xlabel("number of components K")
 axis.set_ylabel("held-out mean log p(y | x) (3-fold CV)")
-axis.set_title(f"Cross-validation picks K = {best_k} ({search.best_params_['covariance_type']})",
-               fontsize=10)
+axis.set_title(
+    f"Cross-validation picks K = {best_k} ({search.best_params_['covariance_type']})", fontsize=10
+)
 axis.legend(fontsize=8, loc="lower right")
 
 axis = axes[1]
 for covariance_type, colour in (("full", "C0"), ("diag", "C1")):
-    axis.plot(candidates, bic[covariance_type], "s-", c=colour,
-              label=f'covariance_type="{covariance_type}"')
+    axis.plot(
+        candidates,
+        bic[covariance_type],
+        "s-",
+        c=colour,
+        label=f'covariance_type="{covariance_type}"',
+    )
 axis.axvline(best_bic_k, c="C0", ls=":", lw=1)
 axis.set_xscale("log", base=2)
 axis.set_xticks(candidates, [str(k) for k in candidates])
@@ -110,12 +118,15 @@ y_grid = np.linspace(-2.5, 2.5, 200)
 density = search.best_estimator_.predict_distribution(x_grid).pdf(
     np.repeat(y_grid[:, None], len(x_grid), axis=1)
 )
-axis.pcolormesh(x_grid[:, 0], y_grid, np.sqrt(density), cmap="Blues", shading="auto",
-                rasterized=True)
+axis.pcolormesh(
+    x_grid[:, 0], y_grid, np.sqrt(density), cmap="Blues", shading="auto", rasterized=True
+)
 bic_density = by_bic.predict_distribution(x_grid).pdf(np.repeat(y_grid[:, None], 200, axis=1))
 axis.contour(x_grid[:, 0], y_grid, np.sqrt(bic_density), levels=4, colors="C3", linewidths=0.7)
-axis.set_title(f"p(y | x) with CV's K = {best_k} (blue)\nand BIC's K = {best_bic_k} (red contours)",
-               fontsize=10)
+axis.set_title(
+    f"p(y | x) with CV's K = {best_k} (blue)\nand BIC's K = {best_bic_k} (red contours)",
+    fontsize=10,
+)
 axis.set_xlabel("context x")
 axis.set_ylabel("target y")
 figure.tight_layout()

@@ -21,7 +21,6 @@ beside a :class:`~skgmje.GMJE` with 8 components.
 """
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from skgmje import GMJE
 from skgmje.datasets import (

@@ -68,8 +68,10 @@ print(f"training rows: {X.shape[0]:,} in {X.numblocks[0]} chunks")
 model = GMJE(n_components=12, random_state=0)
 start = time.perf_counter()
 model.fit(X, y)
-print(f"fitted on the cluster in {time.perf_counter() - start:.1f} s, "
-      f"{model.n_iter_} EM iterations, mean joint log-likelihood {model.lower_bound_:.4f}")
+print(
+    f"fitted on the cluster in {time.perf_counter() - start:.1f} s, "
+    f"{model.n_iter_} EM iterations, mean joint log-likelihood {model.lower_bound_:.4f}"
+)
 
 # %%
 # The same model as in memory
@@ -100,7 +102,10 @@ lazy_score = model.score(X_test, y_test)
 oracle = BranchesOracle("intersecting")
 lazy_oracle = da.map_blocks(
     lambda rows, targets: oracle.score_samples(rows, targets[:, 0]),
-    X_test, y_test[:, None], drop_axis=1, dtype=float,
+    X_test,
+    y_test[:, None],
+    drop_axis=1,
+    dtype=float,
 ).mean()
 held_out, best = (float(value) for value in da.compute(lazy_score, lazy_oracle))
 print(f"held-out NLL on {X_test.shape[0]:,} rows: GMJE {-held_out:.3f}, oracle {-best:.3f} nats")
@@ -127,8 +132,10 @@ for _ in range(5):
         curve.append(-streamed.score(X_eval, y_eval))
 batch_nll = -GMJE(n_components=8, random_state=0).fit(X_small, y_small).score(X_eval, y_eval)
 oracle_nll = -oracle.score(X_eval, y_eval)
-print(f"after {streamed.n_steps_} steps: streamed {curve[-1]:.3f}, batch EM {batch_nll:.3f}, "
-      f"oracle {oracle_nll:.3f} nats")
+print(
+    f"after {streamed.n_steps_} steps: streamed {curve[-1]:.3f}, batch EM {batch_nll:.3f}, "
+    f"oracle {oracle_nll:.3f} nats"
+)
 
 client.close()
 cluster.close()
@@ -142,13 +149,18 @@ grid_x, grid_y = np.linspace(-1, 1, 200), np.linspace(-3.5, 3.5, 240)
 xx, yy = np.meshgrid(grid_x, grid_y)
 density = model.predict_density(xx.reshape(-1, 1), yy.ravel()).reshape(xx.shape)
 left.pcolormesh(xx, yy, density, shading="auto", cmap="magma", vmax=np.quantile(density, 0.995))
-left.set(title=f"p(y | x) of GMJE fitted on {X.shape[0]:,} rows on the cluster",
-         xlabel="x", ylabel="y")
+left.set(
+    title=f"p(y | x) of GMJE fitted on {X.shape[0]:,} rows on the cluster", xlabel="x", ylabel="y"
+)
 right.plot(np.arange(1, len(curve) + 1), curve, label="partial_fit (batches of 250)")
 right.axhline(batch_nll, color="C1", linestyle="--", label="batch EM, same K")
 right.axhline(oracle_nll, color="k", linestyle=":", label="oracle")
-right.set(title="Stepwise EM on a stream", xlabel="batches seen", ylabel="held-out NLL (nats)",
-          ylim=(oracle_nll - 0.1, max(curve[2], batch_nll) + 0.3))
+right.set(
+    title="Stepwise EM on a stream",
+    xlabel="batches seen",
+    ylabel="held-out NLL (nats)",
+    ylim=(oracle_nll - 0.1, max(curve[2], batch_nll) + 0.3),
+)
 right.legend()
 fig.tight_layout()
 plt.show()

@@ -29,9 +29,7 @@ from skgmje import JointEmbedding
 from skgmje.datasets import WAVEFORMS, make_waveforms
 
 X, y = make_waveforms(random_state=0)
-X_train, X_test, y_train, y_test = train_test_split(
-    X, y, test_size=0.3, stratify=y, random_state=0
-)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
 
 
 def linear_probe(train, test):
@@ -65,7 +63,8 @@ for label, name in enumerate(WAVEFORMS):
 right.set(
     title=f"default embedding, test windows (probe {100 * scores['defaults (MLP)']:.0f}% "
     f"vs raw {100 * scores['raw steps']:.0f}%)",
-    xlabel="PC 1", ylabel="PC 2",
+    xlabel="PC 1",
+    ylabel="PC 2",
 )
 right.legend(fontsize="small")
 fig.tight_layout()

@@ -57,8 +57,9 @@ SETTINGS = {"batches of 64": 64, "batches of 1024": 1024}
 def smooth(values, width=15):
     values = np.asarray(values, dtype=float)
     kernel = np.ones(width) / width
-    return np.convolve(np.pad(values, (width // 2, width - 1 - width // 2), mode="edge"),
-                       kernel, mode="valid")
+    return np.convolve(
+        np.pad(values, (width // 2, width - 1 - width // 2), mode="edge"), kernel, mode="valid"
+    )
 
 
 X_test, y_test = make_separated_branches(n_samples=5000, random_state=1)
@@ -78,11 +79,17 @@ for column, (title, B) in enumerate(SETTINGS.items()):
         # Steps that only fill the bank record nothing: the histories end at the last step.
         history_steps = np.arange(N_STEPS - len(model.ess_history_) + 1, N_STEPS + 1)
         axes[0, column].plot(history_steps, model.ess_history_, c=colour, lw=0.7, label=label)
-        axes[1, column].plot(history_steps, -smooth(model.log_likelihood_history_), c=colour,
-                             label=label)
-        axes[2, column].plot(steps, held_out, c=colour, marker="o", ms=3,
-                             label=f"{label}: mean {np.mean(held_out[-10:]):.3f} "
-                             "over the last 100 steps")
+        axes[1, column].plot(
+            history_steps, -smooth(model.log_likelihood_history_), c=colour, label=label
+        )
+        axes[2, column].plot(
+            steps,
+            held_out,
+            c=colour,
+            marker="o",
+            ms=3,
+            label=f"{label}: mean {np.mean(held_out[-10:]):.3f} over the last 100 steps",
+        )
     axes[0, column].axhline(M + B, c="0.5", ls=":", label=f"pool size M + B = {M + B}")
     axes[0, column].set_title(f"Dataset A, {M} particles, {title}", fontsize=11)
     axes[0, column].set_ylim(0, (M + B) * 1.45)

@@ -101,7 +101,11 @@ def train(objective):
             loss = prototype(z_a, z_b)
             # The same loss with its two terms apart (the module returns only the sum).
             _, terms = prototype_gmje_loss(
-                z_a, z_b, prototype.prototypes, prototype.mixing_logits, prototype.scale_tril(),
+                z_a,
+                z_b,
+                prototype.prototypes,
+                prototype.mixing_logits,
+                prototype.scale_tril(),
                 return_terms=True,
             )
             data_fit = terms["nll"]
@@ -134,8 +138,10 @@ runs = {label: train(name) for label, name in OBJECTIVES.items()}
 z = torch.randn(64, 4, generator=generator, dtype=torch.float64, requires_grad=True)
 _, terms = naive_joint_nll(z[:, :2], z[:, 2:], return_terms=True)
 (gradient,) = torch.autograd.grad(terms["mahalanobis"], z)
-print(f"Mahalanobis term {float(terms['mahalanobis'].detach()):.12f} (D = 4), "
-      f"gradient norm {float(gradient.norm()):.1e}")
+print(
+    f"Mahalanobis term {float(terms['mahalanobis'].detach()):.12f} (D = 4), "
+    f"gradient norm {float(gradient.norm()):.1e}"
+)
 
 # %%
 # The figure
@@ -170,13 +176,17 @@ axis.set_title("Agreement of the two views of a row:\nmean cos(z_a, z_b)", fonts
 axis.set_xlabel("training step")
 axis.legend(fontsize=8, loc="lower right")
 
-for axis, (label, (history, embedding)) in zip(axes[1], runs.items()):
+for axis, (label, (_, embedding)) in zip(axes[1], runs.items()):
     scale = np.abs(embedding).max()
-    axis.scatter(*(embedding / scale).T, c=plt.cm.tab10(labels.numpy()), s=5, alpha=0.6,
-                 linewidths=0)
+    axis.scatter(
+        *(embedding / scale).T, c=plt.cm.tab10(labels.numpy()), s=5, alpha=0.6, linewidths=0
+    )
     spread = np.linalg.slogdet(np.cov(embedding, rowvar=False))[1]
-    axis.set_title(f"{label}\nview-a embeddings (largest |coordinate| {scale:.2g});\n"
-                   f"log det of their covariance {spread:.1f}", fontsize=10)
+    axis.set_title(
+        f"{label}\nview-a embeddings (largest |coordinate| {scale:.2g});\n"
+        f"log det of their covariance {spread:.1f}",
+        fontsize=10,
+    )
     axis.set_xlim(-1.15, 1.15)
     axis.set_ylim(-1.15, 1.15)
     axis.set_aspect("equal")

@@ -10,7 +10,8 @@ total variance (the paper's Eq. 105-106):
 
    \\operatorname{Var}[y \\mid x] =
    \\underbrace{\\textstyle\\sum_k \\gamma_k(x)\\, \\sigma_k^2}_{\\text{aleatoric}}
-   + \\underbrace{\\textstyle\\sum_k \\gamma_k(x)\\, (\\mu_k(x) - E[y \\mid x])^2}_{\\text{ambiguity}}
+   + \\underbrace{\\textstyle\\sum_k \\gamma_k(x)\\,
+     (\\mu_k(x) - E[y \\mid x])^2}_{\\text{ambiguity}}
 
 :meth:`~skgmje.GaussianMixtureDistribution.aleatoric_covariance` is the noise
 around each plausible answer;
@@ -75,9 +76,13 @@ def heteroscedastic_truth(X):
 
 
 DATASETS = {
-    "Dataset A (separated)": (make_separated_branches, BranchesOracle("separated").predict_distribution),
+    "Dataset A (separated)": (
+        make_separated_branches,
+        BranchesOracle("separated").predict_distribution,
+    ),
     "Dataset B (intersecting)": (
-        make_intersecting_branches, BranchesOracle("intersecting").predict_distribution
+        make_intersecting_branches,
+        BranchesOracle("intersecting").predict_distribution,
     ),
     "Heteroscedastic, one branch": (make_heteroscedastic, heteroscedastic_truth),
 }
@@ -102,19 +107,25 @@ for column, (title, (make, truth_of)) in enumerate(DATASETS.items()):
         for start in range(0, len(x_grid) - 1, 5):
             piece = slice(start, start + 6)
             if np.isfinite(shown[piece]).any():
-                axis.plot(x_grid[piece, 0], shown[piece], c=colours[k],
-                          lw=0.5 + 4 * weight[start])
+                axis.plot(x_grid[piece, 0], shown[piece], c=colours[k], lw=0.5 + 4 * weight[start])
     axis.plot(x_grid[:, 0], learned.mean()[:, 0], "k--", lw=1, label="E[y | x]")
     axis.set_title(f"{title}\nGMJE, K = {model.n_components} (3-fold CV)", fontsize=10)
     axis.legend(fontsize=8, loc="lower left")
 
     axis = axes[1, column]
-    axis.plot(x_grid[:, 0], learned.aleatoric_covariance()[:, 0, 0], c="C0",
-              label="aleatoric (GMJE)")
-    axis.plot(x_grid[:, 0], learned.ambiguity_covariance()[:, 0, 0], c="C3",
-              label="ambiguity (GMJE)")
-    axis.plot(x_grid[:, 0], truth.aleatoric_covariance()[:, 0, 0], "C0--", lw=1.5,
-              label="aleatoric (truth)")
+    axis.plot(
+        x_grid[:, 0], learned.aleatoric_covariance()[:, 0, 0], c="C0", label="aleatoric (GMJE)"
+    )
+    axis.plot(
+        x_grid[:, 0], learned.ambiguity_covariance()[:, 0, 0], c="C3", label="ambiguity (GMJE)"
+    )
+    axis.plot(
+        x_grid[:, 0],
+        truth.aleatoric_covariance()[:, 0, 0],
+        "C0--",
+        lw=1.5,
+        label="aleatoric (truth)",
+    )
     true_ambiguity = truth.ambiguity_covariance()[:, 0, 0]
     if true_ambiguity.max() > 0:
         axis.plot(x_grid[:, 0], true_ambiguity, "C3--", lw=1.5, label="ambiguity (truth)")

@@ -14,7 +14,9 @@ def main(argv=None):
         "demo", help="fit every estimator on Datasets A and B and compare held-out NLL"
     )
     demo.add_argument(
-        "--output", default="demo-output", help="folder for demo.json and demo.png (default: %(default)s)"
+        "--output",
+        default="demo-output",
+        help="folder for demo.json and demo.png (default: %(default)s)",
     )
     arguments = parser.parse_args(argv)
     start = time.perf_counter()
@@ -23,9 +25,10 @@ def main(argv=None):
     print()
     print(_demo.format_table(results))
     print()
-    print(f"Results in {arguments.output}/demo.json" + (
-        f", figure in {results['figure']}" if "figure" in results else ""
-    ))
+    print(
+        f"Results in {arguments.output}/demo.json"
+        + (f", figure in {results['figure']}" if "figure" in results else "")
+    )
     print(f"Done in {time.perf_counter() - start:.1f} s.")
     return 0
 

@@ -146,13 +146,17 @@ def _draw(fitted, path):
     n_columns = min(len(labels), 5)
     rows_per_dataset = -(-len(labels) // n_columns)
     figure, axes = plt.subplots(
-        len(titles) * rows_per_dataset, n_columns,
+        len(titles) * rows_per_dataset,
+        n_columns,
         figsize=(3.2 * n_columns, 2.8 * len(titles) * rows_per_dataset),
-        sharex=True, squeeze=False,
+        sharex=True,
+        squeeze=False,
     )
     for dataset_index in range(len(titles)):
         for slot in range(len(labels), rows_per_dataset * n_columns):
-            axes[dataset_index * rows_per_dataset + slot // n_columns, slot % n_columns].set_visible(False)
+            axes[
+                dataset_index * rows_per_dataset + slot // n_columns, slot % n_columns
+            ].set_visible(False)
     x_grid = np.linspace(-1.0, 1.0, 200)[:, None]
     for dataset_index, title in enumerate(titles):
         X, y = fitted[title]["data"]
@@ -162,9 +166,7 @@ def _draw(fitted, path):
             axis = axes[row, index % n_columns]
             distribution = model.predict_distribution(x_grid)
             density = distribution.pdf(np.repeat(y_grid[:, None], len(x_grid), axis=1))
-            axis.pcolormesh(
-                x_grid[:, 0], y_grid, np.sqrt(density), cmap="magma", shading="auto"
-            )
+            axis.pcolormesh(x_grid[:, 0], y_grid, np.sqrt(density), cmap="magma", shading="auto")
             axis.scatter(X[:400, 0], y[:400], s=2, c="white", alpha=0.4, linewidths=0)
             axis.plot(x_grid[:, 0], distribution.mean()[:, 0], c="cyan", lw=1.2)
             axis.set_title(f"{title.split()[0]}: {label}", fontsize=9)

@@ -322,9 +322,7 @@ def gaussian_estimates(statistics, covariance_type, reg_covar):
         covariances = 0.5 * (covariances + np.swapaxes(covariances, 1, 2))
         covariances[:, np.arange(means.shape[1]), np.arange(means.shape[1])] += reg_covar
     elif covariance_type == "tied":
-        covariances = (
-            statistics.second_moments - (resp_sums * means.T) @ means
-        ) / resp_sums.sum()
+        covariances = (statistics.second_moments - (resp_sums * means.T) @ means) / resp_sums.sum()
         covariances = 0.5 * (covariances + covariances.T)
         covariances.flat[:: means.shape[1] + 1] += reg_covar
     else:
@@ -364,8 +362,8 @@ def full_covariances(covariances, covariance_type, n_components, n_features):
         return covariances
     if covariance_type == "tied":
         return np.broadcast_to(covariances, (n_components, n_features, n_features)).copy()
-    variances = covariances if covariance_type == "diag" else covariances[:, None] * np.ones(
-        n_features
+    variances = (
+        covariances if covariance_type == "diag" else covariances[:, None] * np.ones(n_features)
     )
     return variances[:, :, None] * np.eye(n_features)
 

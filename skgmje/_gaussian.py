@@ -27,6 +27,7 @@ def check_magnitude(array, name):
         )
     return array
 
+
 # Jitter tried in turn, relative to the mean diagonal of the failing matrix.
 _RELATIVE_JITTERS = (0.0, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)
 

@@ -72,9 +72,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
             n_available=n_available,
             center=center,
             jitter=jitter,
-            initial_parameters=lambda rng: self._initial_parameters(
-                Z, sample_weight, rng, jitter
-            ),
+            initial_parameters=lambda rng: self._initial_parameters(Z, sample_weight, rng, jitter),
             e_step=lambda parameters: _em.e_step(
                 Z,
                 parameters,
@@ -118,9 +116,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
             ),
         )
 
-    def _run_em(
-        self, n_context, n_joint, n_available, center, jitter, initial_parameters, e_step
-    ):
+    def _run_em(self, n_context, n_joint, n_available, center, jitter, initial_parameters, e_step):
         """The EM loop shared by in-memory and distributed fits (they differ in their passes)."""
         name = type(self).__name__
         if n_available < self.n_components:
@@ -177,6 +173,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         self._set_parameters(parameters, center, n_context)
         self.reg_covar_ = jitter

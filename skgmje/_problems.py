@@ -43,7 +43,8 @@ def equal_branches(branches, x, variances):
     else:
         covariances = np.broadcast_to(variances[:, None, None, None], (n_rows, n_branches, 1, 1))
     return GaussianMixtureDistribution(
-        weights=np.full((n_rows, n_branches), 1.0 / n_branches), means=means,
+        weights=np.full((n_rows, n_branches), 1.0 / n_branches),
+        means=means,
         covariances=covariances,
     )
 

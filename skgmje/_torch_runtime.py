@@ -6,8 +6,8 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
 from sklearn.utils import check_random_state
+from skorch.callbacks import Callback
 
 from .base import check_positive
 

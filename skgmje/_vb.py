@@ -86,8 +86,10 @@ def m_step(statistics, priors, covariance_type, reg_covar):
         covariances = (
             priors.covariance
             + component_covariances * mean_count
-            + priors.mean_precision / n_components
-            * ((resp_sums / mean_precision) * offsets.T) @ offsets
+            + priors.mean_precision
+            / n_components
+            * ((resp_sums / mean_precision) * offsets.T)
+            @ offsets
         ) / degrees_of_freedom
     elif covariance_type == "diag":
         degrees_of_freedom = priors.degrees_of_freedom + resp_sums

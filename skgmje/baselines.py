@@ -68,8 +68,9 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
         residuals = Y - regressor.predict(X).reshape(len(Y), -1)
         weights = np.ones(len(Y)) if sample_weight is None else sample_weight
         covariance = (residuals * (weights / weights.sum())[:, None]).T @ residuals
-        target_variances = np.average((Y - np.average(Y, axis=0, weights=weights)) ** 2,
-                                      axis=0, weights=weights)
+        target_variances = np.average(
+            (Y - np.average(Y, axis=0, weights=weights)) ** 2, axis=0, weights=weights
+        )
         covariance.flat[:: Y.shape[1] + 1] += covariance_jitter(target_variances, self.reg_covar)
         self.regressor_ = regressor
         self.residual_covariance_ = covariance

@@ -338,7 +338,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self._condition(weights, means, covariances, n_context)
 
     def _active_mixture(self, covariances):
-        """Weights (renormalised), means and ``covariances`` (or factors) of the active components."""
+        """Weights (renormalised), means and ``covariances`` (or factors) of the active ones."""
         active = self.active_components_
         weights = self.weights_[active] / np.sum(self.weights_[active])
         if self.covariance_type != "tied":

@@ -31,12 +31,23 @@ from ._problems import (
 )
 
 __all__ = [
-    "BRANCHES", "WAVEFORMS", "BranchesOracle", "HeteroscedasticBranchesOracle",
-    "IrrelevantFeaturesOracle", "MovingRingOracle", "SplittingBranchesOracle",
-    "make_heteroscedastic_branches", "make_intersecting_branches", "make_irrelevant_features",
-    "make_moving_ring", "make_separated_branches", "make_splitting_branches",
-    "make_translated_digits", "make_waveforms",
+    "BRANCHES",
+    "WAVEFORMS",
+    "BranchesOracle",
+    "HeteroscedasticBranchesOracle",
+    "IrrelevantFeaturesOracle",
+    "MovingRingOracle",
+    "SplittingBranchesOracle",
+    "make_heteroscedastic_branches",
+    "make_intersecting_branches",
+    "make_irrelevant_features",
+    "make_moving_ring",
+    "make_separated_branches",
+    "make_splitting_branches",
+    "make_translated_digits",
+    "make_waveforms",
 ]
+
 
 class BranchesOracle(_MixtureOracle):
     """The true conditional density of a branches data set.
@@ -235,7 +246,12 @@ def _waveform(name, phase):
 
 
 def make_waveforms(
-    n_samples=2000, *, n_timesteps=128, cycles=(2.0, 5.0), amplitude=(0.5, 2.0), noise=0.3,
+    n_samples=2000,
+    *,
+    n_timesteps=128,
+    cycles=(2.0, 5.0),
+    amplitude=(0.5, 2.0),
+    noise=0.3,
     random_state=None,
 ):
     """Windows of four periodic waveforms, randomly shifted, stretched, scaled and noised.
@@ -309,4 +325,3 @@ def make_waveforms(
     X *= amplitudes[:, None]
     X += noise * rng.standard_normal(X.shape)
     return X, y
-

@@ -1,4 +1,4 @@
-"""DualGJE: the sample-space (Gaussian process) Gaussian Joint Embedding, exact or with random features."""
+"""DualGJE: the sample-space (Gaussian process) Joint Embedding, exact or with random features."""
 
 import sys
 import time
@@ -18,7 +18,7 @@ from .mixture import GaussianMixtureDistribution
 
 
 class DualGJE(ConditionalDensityEstimator):
-    """Dual Gaussian Joint Embedding: a Gaussian process on the targets, exact or with random features.
+    """Dual Gaussian Joint Embedding: a Gaussian process on the targets, exact or random features.
 
     The sample-space view of GJE (paper section 3.1, user guide, "DualGJE"): the
     targets ``T`` (N x dy) are ``dy`` independent Gaussian-process channels
@@ -201,8 +201,12 @@ class DualGJE(ConditionalDensityEstimator):
 
     def _check_parameters(self):
         check_positive("alpha", self.alpha, allow_zero=True)
-        check_positive("n_restarts_optimizer", self.n_restarts_optimizer, integer=True, allow_zero=True)
-        if not (self.optimizer is None or self.optimizer == "fmin_l_bfgs_b" or callable(self.optimizer)):
+        check_positive(
+            "n_restarts_optimizer", self.n_restarts_optimizer, integer=True, allow_zero=True
+        )
+        if not (
+            self.optimizer is None or self.optimizer == "fmin_l_bfgs_b" or callable(self.optimizer)
+        ):
             raise ValueError(
                 f"optimizer must be 'fmin_l_bfgs_b', a callable or None; got {self.optimizer!r}."
             )
@@ -302,8 +306,15 @@ class DualGJE(ConditionalDensityEstimator):
         def evaluate(fitted_kernel, gradient):
             amplitude, length_scale, white = parts.values(fitted_kernel)
             terms = fourier_dual_loss(
-                X, T, base_frequencies, phases, amplitude, length_scale, self.alpha + white,
-                gradient, row_scale=row_scale,
+                X,
+                T,
+                base_frequencies,
+                phases,
+                amplitude,
+                length_scale,
+                self.alpha + white,
+                gradient,
+                row_scale=row_scale,
             )
             return terms, white
 
@@ -345,9 +356,13 @@ class DualGJE(ConditionalDensityEstimator):
         starts = [theta]
         if self.n_restarts_optimizer > 0:
             if not np.isfinite(bounds).all():
-                raise ValueError("n_restarts_optimizer > 0 needs finite kernel hyper-parameter bounds.")
+                raise ValueError(
+                    "n_restarts_optimizer > 0 needs finite kernel hyper-parameter bounds."
+                )
             starts += list(
-                rng.uniform(bounds[:, 0], bounds[:, 1], size=(self.n_restarts_optimizer, len(theta)))
+                rng.uniform(
+                    bounds[:, 0], bounds[:, 1], size=(self.n_restarts_optimizer, len(theta))
+                )
             )
         best_theta, best_loss = theta, np.inf
         for index, start in enumerate(starts):
@@ -375,7 +390,9 @@ class DualGJE(ConditionalDensityEstimator):
         result = optimize.minimize(objective, theta, method="L-BFGS-B", jac=True, bounds=bounds)
         if not result.success:
             warnings.warn(
-                f"The kernel optimiser did not converge: {result.message}", ConvergenceWarning
+                f"The kernel optimiser did not converge: {result.message}",
+                ConvergenceWarning,
+                stacklevel=2,
             )
         return result.x, float(result.fun)
 
@@ -434,7 +451,9 @@ def _column_standardisation(values, enabled, weights=None):
 
 def _white_indices(kernel):
     """``theta`` indices of the noise levels of the kernel's additive ``WhiteKernel`` terms."""
-    white_prefixes = {prefix for term, prefix in _sum_terms(kernel, "") if isinstance(term, WhiteKernel)}
+    white_prefixes = {
+        prefix for term, prefix in _sum_terms(kernel, "") if isinstance(term, WhiteKernel)
+    }
     indices, offset = [], 0
     for hyperparameter in kernel.hyperparameters:
         if hyperparameter.fixed:

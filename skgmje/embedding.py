@@ -50,12 +50,24 @@ SYMMETRIC_OBJECTIVES = ("gje", "hsic")
 # entropy_weight=None takes these (measured on translated digits, benchmarks/bench_ssl.py);
 # PAPER_ENTROPY_WEIGHTS give each objective as the paper (or its baseline) states it.
 DEFAULT_ENTROPY_WEIGHTS = {
-    "gje": 0.5, "dual-gje": 0.1, "hsic": 0.01, "gmje": 0.5, "gmje-mdn": 2.0,
-    "infonce": 0.0, "moco": 0.0, "smc-gmje": 0.01,
+    "gje": 0.5,
+    "dual-gje": 0.1,
+    "hsic": 0.01,
+    "gmje": 0.5,
+    "gmje-mdn": 2.0,
+    "infonce": 0.0,
+    "moco": 0.0,
+    "smc-gmje": 0.01,
 }
 PAPER_ENTROPY_WEIGHTS = {
-    "gje": 1.0, "dual-gje": 0.0, "hsic": 0.0, "gmje": 1.0, "gmje-mdn": 0.0,
-    "infonce": 0.0, "moco": 0.0, "smc-gmje": 0.0,
+    "gje": 1.0,
+    "dual-gje": 0.0,
+    "hsic": 0.0,
+    "gmje": 1.0,
+    "gmje-mdn": 0.0,
+    "infonce": 0.0,
+    "moco": 0.0,
+    "smc-gmje": 0.0,
 }
 ENCODERS = ("mlp", "cnn", "cnn1d", "resnet18")
 AUGMENTS = ("tabular", "image", "signal")
@@ -109,8 +121,16 @@ class JointObjective(nn.Module):
     """
 
     def __init__(
-        self, objective, embedding_dim, temperature, n_prototypes, bank_size, seed,
-        entropy_weight=0.0, bank_tempering=1.0, prototype_covariance="learned",
+        self,
+        objective,
+        embedding_dim,
+        temperature,
+        n_prototypes,
+        bank_size,
+        seed,
+        entropy_weight=0.0,
+        bank_tempering=1.0,
+        prototype_covariance="learned",
     ):
         super().__init__()
         self.objective = objective
@@ -122,8 +142,12 @@ class JointObjective(nn.Module):
             )
         elif objective == "gmje-mdn":
             self.head = MixtureDensityNetwork(
-                embedding_dim, embedding_dim, n_prototypes, hidden_layer_sizes=(),
-                covariance_type="diag", min_scale=1e-2,
+                embedding_dim,
+                embedding_dim,
+                n_prototypes,
+                hidden_layer_sizes=(),
+                covariance_type="diag",
+                min_scale=1e-2,
             )
             _predict_agreement(self.head, scale=0.1)
             self.register_buffer("context_covariance", torch.eye(embedding_dim))
@@ -245,7 +269,7 @@ class BankESS(Callback):
     def on_epoch_end(self, net, **kwargs):
         history = net.criterion_.bank.ess_history
         if len(history) > self.seen_:
-            net.history.record("ess", float(np.mean(history[self.seen_:])))
+            net.history.record("ess", float(np.mean(history[self.seen_ :])))
         self.seen_ = len(history)
 
 
@@ -502,11 +526,15 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if isinstance(self.encoder, str):
             check_option("encoder", self.encoder, ENCODERS)
         elif not isinstance(self.encoder, nn.Module):
-            raise ValueError(f"encoder must be one of {ENCODERS} or a torch.nn.Module; got {self.encoder!r}.")
+            raise ValueError(
+                f"encoder must be one of {ENCODERS} or a torch.nn.Module; got {self.encoder!r}."
+            )
         if isinstance(self.augment, str):
             check_option("augment", self.augment, AUGMENTS)
         elif not callable(self.augment):
-            raise ValueError(f"augment must be one of {AUGMENTS} or a callable; got {self.augment!r}.")
+            raise ValueError(
+                f"augment must be one of {AUGMENTS} or a callable; got {self.augment!r}."
+            )
         for name in ("embedding_dim", "bank_size", "n_prototypes", "max_epochs", "batch_size"):
             check_positive(name, getattr(self, name), integer=True)
         check_positive("max_shift", self.max_shift, integer=True, allow_zero=True)
@@ -593,7 +621,8 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 module__augment=self._make_augment(),
                 module__use_ema=self.objective in EMA_OBJECTIVES,
                 module__seed=seed,
-                module__symmetric=bool(self.symmetric) and self.objective not in SYMMETRIC_OBJECTIVES,
+                module__symmetric=bool(self.symmetric)
+                and self.objective not in SYMMETRIC_OBJECTIVES,
                 criterion=JointObjective,
                 criterion__objective=self.objective,
                 criterion__embedding_dim=self.embedding_dim,
@@ -634,9 +663,7 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         z_a, z_b = self._embed(view_a), self._embed(view_b)
         # About ten rows per component at the least, so EM is not fitting single points.
         n_components = max(1, min(self.n_prototypes, len(X) // 10))
-        return GMJE(
-            n_components=n_components, reg_covar=1e-3, random_state=seed
-        ).fit(z_a, z_b)
+        return GMJE(n_components=n_components, reg_covar=1e-3, random_state=seed).fit(z_a, z_b)
 
     def _embed(self, X):
         with torch_threads(self.n_threads):

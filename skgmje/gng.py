@@ -290,10 +290,7 @@ class GMJEGNG(ConditionalDensityEstimator):
 
     def _new_graph(self, Z):
         if len(Z) < 2:
-            raise ValueError(
-                "GMJEGNG starts from two samples with positive weight; got "
-                f"{len(Z)}."
-            )
+            raise ValueError(f"GMJEGNG starts from two samples with positive weight; got {len(Z)}.")
         start = self._rng.choice(len(Z), size=2, replace=False)
         return NeuralGasGraph(Z[start], self.max_nodes)
 
@@ -366,7 +363,9 @@ class GMJEGNG(ConditionalDensityEstimator):
         # sum_i (z_i - m)(z_i - m)^T = sum z z^T - m s^T - s m^T + N m m^T, with s = sum z.
         cross = np.einsum("kd,ke->kde", means, sums)
         scatter = (
-            squares - cross - np.swapaxes(cross, 1, 2)
+            squares
+            - cross
+            - np.swapaxes(cross, 1, 2)
             + counts[:, None, None] * np.einsum("kd,ke->kde", means, means)
         )
         scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))

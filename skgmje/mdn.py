@@ -4,11 +4,11 @@ import math
 
 import numpy as np
 import torch
+from sklearn.cluster import KMeans
+from sklearn.mixture import GaussianMixture
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
-from sklearn.cluster import KMeans
-from sklearn.mixture import GaussianMixture
 
 from ._torch_runtime import (
     KeepFinishedEpoch,
@@ -66,7 +66,7 @@ class MixtureDensityNet(NeuralNet):
 
 
 class GMJEMDN(ConditionalDensityEstimator):
-    """GMJE with a mixture density network: ``p(y | x)`` whose weights, means and scales depend on x.
+    """GMJE with a mixture density network: ``p(y | x)``'s weights, means and scales depend on x.
 
     A neural network reads the context ``x`` (and only the context: the
     information bottleneck of the paper's Appendix M) and outputs a
@@ -266,7 +266,9 @@ class GMJEMDN(ConditionalDensityEstimator):
             )
         if isinstance(self.optimizer, str):
             check_option("optimizer", self.optimizer, OPTIMIZERS)
-        elif not (isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)):
+        elif not (
+            isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)
+        ):
             raise ValueError(
                 f"optimizer must be one of {sorted(OPTIMIZERS)} or a torch.optim.Optimizer "
                 f"subclass; got {self.optimizer!r}."
@@ -315,7 +317,9 @@ class GMJEMDN(ConditionalDensityEstimator):
         keeper = KeepFinishedEpoch()
         # First, so that an epoch which early stopping ends still counts as finished.
         callbacks.insert(0, ("keep_finished_epoch", keeper))
-        optimizer = OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
+        optimizer = (
+            OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
+        )
         net = MixtureDensityNet(
             module=MixtureDensityNetwork,
             module__n_inputs=X.shape[1],

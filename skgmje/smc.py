@@ -293,9 +293,7 @@ class SMCGMJE(ConditionalDensityEstimator):
         check_positive("max_iter", self.max_iter, integer=True)
         check_positive("covariance_momentum", self.covariance_momentum, allow_zero=True)
         if self.covariance_momentum >= 1:
-            raise ValueError(
-                f"covariance_momentum must be < 1; got {self.covariance_momentum!r}."
-            )
+            raise ValueError(f"covariance_momentum must be < 1; got {self.covariance_momentum!r}.")
         check_positive("reg_covar", self.reg_covar, allow_zero=True)
 
     def _fit(self, X, Y, sample_weight):
@@ -314,6 +312,7 @@ class SMCGMJE(ConditionalDensityEstimator):
                 f"n_particles={self.n_particles} exceeds the {n_rows} rows with positive "
                 f"weight; the bank holds one particle per row.",
                 UserWarning,
+                stacklevel=2,
             )
             capacity = n_rows
         self._reset(capacity, X.shape[1], Z.shape[1])

@@ -36,9 +36,12 @@ def _assert_equals_sklearn(ours, theirs, n_samples):
     assert ours.lower_bound_ * n_samples == pytest.approx(expected, rel=1e-6)
     for name in POSTERIOR:
         assert _relative_error(getattr(ours, name), getattr(theirs, name)) < 1e-6, name
-    assert _relative_error(
-        np.hstack(ours.weight_concentration_), np.hstack(theirs.weight_concentration_)
-    ) < 1e-6
+    assert (
+        _relative_error(
+            np.hstack(ours.weight_concentration_), np.hstack(theirs.weight_concentration_)
+        )
+        < 1e-6
+    )
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -56,7 +59,9 @@ def test_equals_sklearn_bayesian_mixture_at_its_priors(covariance_type, prior_ty
         warnings.simplefilter("ignore", ConvergenceWarning)
         # scikit-learn's defaults for the priors, spelled out (ours differ; see the docs).
         ours = BayesianGMJE(
-            **options, tol=0.0, mean_precision_prior=1.0,
+            **options,
+            tol=0.0,
+            mean_precision_prior=1.0,
             degrees_of_freedom_prior=Z.shape[1],
             covariance_prior=_sklearn_covariance_prior(Z, covariance_type),
         ).fit(X, y)
@@ -106,7 +111,10 @@ def test_surplus_components_are_switched_off_and_left_out_of_the_conditional():
     X, y = make_separated_branches(n_samples=1500, random_state=0)
     sklearn_priors = dict(mean_precision_prior=1.0, degrees_of_freedom_prior=2.0)
     model = BayesianGMJE(
-        20, covariance_prior=np.cov(np.column_stack([X, y]).T), random_state=0, max_iter=300,
+        20,
+        covariance_prior=np.cov(np.column_stack([X, y]).T),
+        random_state=0,
+        max_iter=300,
         **sklearn_priors,
     ).fit(X, y)
     active = model.active_components_
@@ -127,9 +135,7 @@ def test_conditional_is_the_gmje_conditional_of_the_posterior_mixture():
     X, y = make_intersecting_branches(n_samples=800, random_state=0)
     model = BayesianGMJE(8, weight_threshold=0.0, random_state=0).fit(X, y)
     plug_in = GMJE(8)
-    plug_in._set_parameters(
-        _plug_in_parameters(model), np.zeros(2), n_context=1
-    )
+    plug_in._set_parameters(_plug_in_parameters(model), np.zeros(2), n_context=1)
     plug_in.n_features_in_, plug_in.n_targets_, plug_in._y_ndim = 1, 1, 1
     np.testing.assert_allclose(model.score_samples(X, y), plug_in.score_samples(X, y), rtol=1e-10)
     np.testing.assert_allclose(
@@ -149,9 +155,7 @@ def test_at_defaults_close_to_gmje_with_the_right_number_of_components():
     X, y = make_intersecting_branches(n_samples=2000, random_state=0)
     X_test, y_test = make_intersecting_branches(n_samples=2000, random_state=1)
     bayesian = BayesianGMJE(random_state=0).fit(X, y).score(X_test, y_test)
-    chosen = max(
-        GMJE(k, random_state=0).fit(X, y).score(X_test, y_test) for k in (4, 8, 16)
-    )
+    chosen = max(GMJE(k, random_state=0).fit(X, y).score(X_test, y_test) for k in (4, 8, 16))
     assert bayesian > chosen - 0.05
 
 

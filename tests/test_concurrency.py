@@ -59,7 +59,11 @@ def test_eight_threads_at_once_answer_as_one(estimator):
 def test_eight_threads_embed_as_one():
     digits = np.random.RandomState(0).uniform(size=(256, 16))
     model = JointEmbedding(
-        "infonce", hidden_layer_sizes=(16,), embedding_dim=4, max_epochs=2, batch_size=64,
+        "infonce",
+        hidden_layer_sizes=(16,),
+        embedding_dim=4,
+        max_epochs=2,
+        batch_size=64,
         random_state=0,
     ).fit(digits)
     parts = np.array_split(digits, 8)
@@ -75,8 +79,6 @@ def test_a_model_pickled_into_fresh_processes_scores_the_same(estimator):
     model, X, y = _fitted(estimator)
     here = _answers(model, X, y)
     # loky starts fresh interpreters (not forks): the model arrives by pickle alone.
-    elsewhere = Parallel(n_jobs=2, backend="loky")(
-        delayed(_answers)(model, X, y) for _ in range(2)
-    )
+    elsewhere = Parallel(n_jobs=2, backend="loky")(delayed(_answers)(model, X, y) for _ in range(2))
     for answer in elsewhere:
         np.testing.assert_allclose(answer, here, rtol=1e-6, atol=1e-9)

@@ -10,8 +10,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, BayesianGMJE, DualGJE
-from skgmje import _em
+from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, BayesianGMJE, DualGJE, _em
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches
 
@@ -59,7 +58,10 @@ def _chunked(array, chunks=(700, 700, 900, 200, 500)):
 def _shared_start(covariance_type, X, Y, sample_weight=None, n_components=4):
     with pytest.warns(ConvergenceWarning):
         start = GMJE(
-            n_components, covariance_type=covariance_type, max_iter=1, warm_start=True,
+            n_components,
+            covariance_type=covariance_type,
+            max_iter=1,
+            warm_start=True,
             random_state=0,
         ).fit(X, Y, sample_weight=sample_weight)
     return start.set_params(max_iter=15, tol=1e-7)

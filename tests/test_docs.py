@@ -20,7 +20,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BUILT = ("_build", "generated", "auto_examples", "_generated", "sg_execution_times.rst")
 DOCS_MODULES = (
-    "sphinx", "sphinx_gallery", "numpydoc", "pydata_sphinx_theme", "matplotlib",
+    "sphinx",
+    "sphinx_gallery",
+    "numpydoc",
+    "pydata_sphinx_theme",
+    "matplotlib",
     "sphinx-mathjax-offline",
 )
 
@@ -42,8 +46,20 @@ def built_docs(tmp_path_factory):
     shutil.copytree(ROOT / "docs", source, ignore=shutil.ignore_patterns(*BUILT))
     output = tmp_path / "html"
     command = [
-        sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
-        "-D", "plot_gallery=0", "-d", str(tmp_path / "doctrees"), str(source), str(output),
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-b",
+        "html",
+        "-W",
+        "--keep-going",
+        "-q",
+        "-D",
+        "plot_gallery=0",
+        "-d",
+        str(tmp_path / "doctrees"),
+        str(source),
+        str(output),
     ]
     environment = {**os.environ, "SKGMJE_ROOT": str(ROOT), "MPLBACKEND": "Agg"}
     result = subprocess.run(
@@ -85,8 +101,10 @@ def test_docs_need_no_network(output):
     for page in pages:
         text = page.read_text(encoding="utf-8")
         for pattern in (REMOTE_SCRIPT, REMOTE_STYLESHEET, CDN):
-            remote += [f"{page.relative_to(output)}: {match.group(0)!r}"
-                       for match in pattern.finditer(text)]
+            remote += [
+                f"{page.relative_to(output)}: {match.group(0)!r}"
+                for match in pattern.finditer(text)
+            ]
     assert not remote, "pages that load from the network:\n" + "\n".join(remote)
     # The formulas are typeset by the MathJax copied into the build, which every page with
     # math loads by a relative path.
@@ -110,8 +128,11 @@ def test_benchmark_figures(output):
     drawings = _extension("benchmark_figures").DRAWINGS
     assert not set(known) - set(drawings), "benchmarks without a drawing function"
     benchmarks = (output / "benchmarks.html").read_text(encoding="utf-8")
-    result_files = [path for path in sorted((ROOT / "benchmarks" / "results").glob("*.json"))
-                    if path.stem in drawings]
+    result_files = [
+        path
+        for path in sorted((ROOT / "benchmarks" / "results").glob("*.json"))
+        if path.stem in drawings
+    ]
     assert result_files
     for result_file in result_files:
         name = result_file.stem
@@ -147,7 +168,9 @@ def test_benchmark_figures_skip_missing_and_unreadable_files(tmp_path):
     png, alt = drawn["bench_mdn"]
     assert png == tmp_path / "figures" / "bench_mdn.png" and alt
     assert [name for name in ("bench_nll", "bench_gmje") if any(name in m for m in messages)] == [
-        "bench_nll", "bench_gmje"]
+        "bench_nll",
+        "bench_gmje",
+    ]
     # The same numbers draw the same bytes, and an unchanged figure is not rewritten.
     before = png.stat().st_mtime_ns
     figures.draw_figures(results, tmp_path / "figures")

@@ -1,4 +1,4 @@
-"""DualGJE: exact mode against scikit-learn's GaussianProcessRegressor, random features, Appendix J."""
+"""DualGJE: the exact mode against GaussianProcessRegressor, random features, Appendix J."""
 
 import numpy as np
 import pytest
@@ -146,7 +146,9 @@ def test_fourier_features_approach_the_exact_gaussian_process():
         # Average over seeds: a single draw of few features can be lucky.
         seed_errors, seed_gaps = [], []
         for seed in range(3):
-            approx = DualGJE(kernel, optimizer=None, n_fourier_features=n_features, random_state=seed)
+            approx = DualGJE(
+                kernel, optimizer=None, n_fourier_features=n_features, random_state=seed
+            )
             approx.fit(X, y)
             mean, std = approx.predict(X_test, return_std=True)
             seed_errors.append(np.abs(mean - exact_mean).mean() + np.abs(std - exact_std).mean())
@@ -169,7 +171,9 @@ def test_fourier_loss_equals_the_exact_loss_on_the_feature_gram_matrix():
     approx = fourier_dual_loss(X, T, base, phases, amplitude, length_scale, noise)
     np.testing.assert_allclose(approx.loss, exact.loss, rtol=1e-10)
     # The weight-space posterior mean reproduces the function-space one.
-    np.testing.assert_allclose(features @ approx.weight_mean, gram @ exact.dual_coef - noise * exact.dual_coef, atol=1e-8)
+    np.testing.assert_allclose(
+        features @ approx.weight_mean, gram @ exact.dual_coef - noise * exact.dual_coef, atol=1e-8
+    )
 
 
 @pytest.mark.parametrize(
@@ -261,7 +265,9 @@ def test_random_state_makes_fourier_fits_reproducible():
 
 def test_restarts_keep_the_best_start():
     X, y = _wiggly(n_samples=80)
-    kernel = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(50.0, (1e-2, 1e2)) + WhiteKernel(1.0, (1e-4, 1e1))
+    kernel = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(50.0, (1e-2, 1e2)) + WhiteKernel(
+        1.0, (1e-4, 1e1)
+    )
     single = DualGJE(kernel).fit(X, y)
     restarted = DualGJE(kernel, n_restarts_optimizer=4, random_state=0).fit(X, y)
     assert restarted.dual_loss_ <= single.dual_loss_ + 1e-8
@@ -315,8 +321,10 @@ def test_sample_weight_is_per_row_noise(n_fourier_features):
     X_test = np.random.RandomState(3).uniform(-2, 2, size=(15, 2))
     counts = np.random.RandomState(4).randint(0, 4, size=len(X))
     fixed = dict(
-        kernel=ConstantKernel(1.2) * RBF(0.7) + WhiteKernel(0.05), optimizer=None,
-        n_fourier_features=n_fourier_features, random_state=0,
+        kernel=ConstantKernel(1.2) * RBF(0.7) + WhiteKernel(0.05),
+        optimizer=None,
+        n_fourier_features=n_fourier_features,
+        random_state=0,
     )
     # Integer weights: the row observed that many times (zero: not observed at all).
     weighted = DualGJE(**fixed).fit(X, y, sample_weight=counts.astype(float))
@@ -331,7 +339,9 @@ def test_sample_weight_is_per_row_noise(n_fourier_features):
     dropped = DualGJE(**tuned).fit(X[zero > 0], y[zero > 0])
     np.testing.assert_allclose(
         DualGJE(**tuned).fit(X, y, sample_weight=zero).predict(X_test),
-        dropped.predict(X_test), rtol=1e-6, atol=1e-8,
+        dropped.predict(X_test),
+        rtol=1e-6,
+        atol=1e-8,
     )
 
 
@@ -351,8 +361,10 @@ def test_weighted_dual_loss_gradient_matches_finite_differences(n_fourier_featur
     )
     objective, theta = captured[0], kernel.theta + 0.1
     _, gradient = objective(theta)
-    numeric = np.array([
-        (objective(theta + step)[0] - objective(theta - step)[0]) / 2e-6
-        for step in np.eye(len(theta)) * 1e-6
-    ])
+    numeric = np.array(
+        [
+            (objective(theta + step)[0] - objective(theta - step)[0]) / 2e-6
+            for step in np.eye(len(theta)) * 1e-6
+        ]
+    )
     np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-4)

@@ -36,8 +36,13 @@ from skgmje.nn.losses import (
 
 def _tiny(objective="gmje", **params):
     defaults = dict(
-        embedding_dim=4, hidden_layer_sizes=(16,), max_epochs=2, batch_size=32,
-        bank_size=16, n_prototypes=3, random_state=0,
+        embedding_dim=4,
+        hidden_layer_sizes=(16,),
+        max_epochs=2,
+        batch_size=32,
+        bank_size=16,
+        n_prototypes=3,
+        random_state=0,
     )
     return JointEmbedding(**{**defaults, "objective": objective, **params})
 
@@ -128,9 +133,7 @@ def test_objectives_without_a_density_say_so(digits):
 def test_pipeline_and_grid_search_over_objective(digits):
     X, y = digits
     pipe = make_pipeline(_tiny(max_epochs=3), LogisticRegression(max_iter=500))
-    search = GridSearchCV(
-        pipe, {"jointembedding__objective": ["gmje", "infonce"]}, cv=2
-    ).fit(X, y)
+    search = GridSearchCV(pipe, {"jointembedding__objective": ["gmje", "infonce"]}, cv=2).fit(X, y)
     assert search.best_params_["jointembedding__objective"] in ("gmje", "infonce")
     assert search.score(X, y) > 0.3  # ten classes: far above chance
 
@@ -188,7 +191,9 @@ def test_the_mdn_head_starts_by_predicting_that_the_views_agree():
     _, means, scale_tril = head(context)
     torch.testing.assert_close(means, context[:, None, :].expand(5, 3, 4), atol=0.1, rtol=0)
     assert not torch.allclose(means[:, 0], means[:, 1])  # the components start apart
-    torch.testing.assert_close(torch.diagonal(scale_tril, dim1=-2, dim2=-1), torch.full((5, 3, 4), 0.11))
+    torch.testing.assert_close(
+        torch.diagonal(scale_tril, dim1=-2, dim2=-1), torch.full((5, 3, 4), 0.11)
+    )
 
 
 @pytest.mark.parametrize("objective", ["dual-gje", "hsic"])
@@ -236,7 +241,9 @@ def test_symmetric_loss_scores_both_pairs_against_the_bank_before_one_update(obj
     fresh = JointObjective(objective, 3, 0.2, 2, 4, seed=0).eval()
     fresh.bank.update(bank_before)
     expected_last = F.cross_entropy(
-        fresh.bank.logits(F.normalize(queries, dim=1), F.normalize(new_keys, dim=1), 0.2, ids=index),
+        fresh.bank.logits(
+            F.normalize(queries, dim=1), F.normalize(new_keys, dim=1), 0.2, ids=index
+        ),
         4 + torch.arange(4),
     )
     assert torch.isclose(loss, (expected_swapped + expected_last) / 2, atol=1e-5)
@@ -315,7 +322,9 @@ def test_defaults_learn_shift_invariant_features_of_waveforms():
     from skgmje.datasets import make_waveforms
 
     X, y = make_waveforms(1200, n_timesteps=64, random_state=0)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
 
     def probe(train, test):
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
@@ -363,18 +372,27 @@ def test_feature_names_and_pandas_output_in_a_column_transformer(digits):
     pixels = [f"pixel{i}" for i in range(X.shape[1])]
     frame = pd.DataFrame(X, columns=pixels).assign(group=np.where(y % 2 == 0, "even", "odd"))
     columns = ColumnTransformer(
-        [("embed", _tiny("infonce"), pixels), ("group", OneHotEncoder(sparse_output=False), ["group"])]
+        [
+            ("embed", _tiny("infonce"), pixels),
+            ("group", OneHotEncoder(sparse_output=False), ["group"]),
+        ]
     )
-    pipeline = make_pipeline(columns, LogisticRegression(max_iter=500)).set_output(transform="pandas")
+    pipeline = make_pipeline(columns, LogisticRegression(max_iter=500)).set_output(
+        transform="pandas"
+    )
     pipeline.fit(frame, y)
     features = pipeline[0].transform(frame)
     embedding = pipeline[0].named_transformers_["embed"]
-    expected = [f"embed__jointembedding{i}" for i in range(4)] + ["group__group_even", "group__group_odd"]
+    expected = [f"embed__jointembedding{i}" for i in range(4)] + [
+        "group__group_even",
+        "group__group_odd",
+    ]
     assert list(features.columns) == expected
     assert list(pipeline[0].get_feature_names_out()) == expected
     assert list(embedding.feature_names_in_) == pixels
     np.testing.assert_allclose(
-        features.iloc[:, :4].to_numpy(), embedding.set_output(transform="default").transform(frame[pixels])
+        features.iloc[:, :4].to_numpy(),
+        embedding.set_output(transform="default").transform(frame[pixels]),
     )
     assert pipeline.score(frame, y) > 0.5
 

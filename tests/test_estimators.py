@@ -42,7 +42,10 @@ LOCAL_OPTIMUM = (
 
 def _expected_failed_checks(estimator):
     if isinstance(estimator, (GMJE, BayesianGMJE)) and estimator.n_components > 1:
-        return {**EXPECTED_FAILED_CHECKS, "check_sample_weight_equivalence_on_dense_data": LOCAL_OPTIMUM}
+        return {
+            **EXPECTED_FAILED_CHECKS,
+            "check_sample_weight_equivalence_on_dense_data": LOCAL_OPTIMUM,
+        }
     return EXPECTED_FAILED_CHECKS
 
 
@@ -209,7 +212,9 @@ def test_grid_search_over_pipeline_picks_several_components_on_dataset_a():
         cv=3,
     ).fit(X, y)
     assert search.best_params_["gmje__n_components"] >= 3
-    scores = dict(zip(search.cv_results_["param_gmje__n_components"], search.cv_results_["mean_test_score"]))
+    scores = dict(
+        zip(search.cv_results_["param_gmje__n_components"], search.cv_results_["mean_test_score"])
+    )
     # The default scoring is the estimator's own score: the held-out mean log-likelihood.
     assert scores[1] < scores[3] < scores[16]
     assert search.best_score_ == pytest.approx(max(scores.values()))

@@ -43,8 +43,18 @@ ESTIMATORS = [
     ResidualGaussianRegressor(),
 ]
 HOSTILE = [np.nan, np.inf, -np.inf, 1e300, -1e300, 5e-324, -5e-324]
-KINDS = ["float64", "float32", "int", "bool", "object", "list", "pandas", "constant",
-         "duplicated", "hostile"]
+KINDS = [
+    "float64",
+    "float32",
+    "int",
+    "bool",
+    "object",
+    "list",
+    "pandas",
+    "constant",
+    "duplicated",
+    "hostile",
+]
 
 
 @st.composite
@@ -109,17 +119,17 @@ def _exercise(estimator, problem):
         y_shape = np.shape(y)[1:]
         for contexts, targets in ((X, y), (queries, np.zeros((3,) + y_shape))):
             rows = len(np.asarray(contexts))
-            result = _clear(lambda: model.predict(contexts, return_std=True))
+            result = _clear(lambda c=contexts: model.predict(c, return_std=True))
             if result is not None:
                 _assert_finite(result, (rows,) + y_shape)
             for method in (model.score_samples, model.predict_density):
-                result = _clear(lambda method=method: method(contexts, targets))
+                result = _clear(lambda m=method, c=contexts, t=targets: m(c, t))
                 if result is not None:
                     _assert_finite(result, (rows,))
-            result = _clear(lambda: model.score(contexts, targets))
+            result = _clear(lambda c=contexts, t=targets: model.score(c, t))
             if result is not None:
                 assert np.isfinite(result)
-            result = _clear(lambda: model.sample(contexts, n_samples=2, random_state=0))
+            result = _clear(lambda c=contexts: model.sample(c, n_samples=2, random_state=0))
             if result is not None:
                 _assert_finite(result, (rows, 2) + y_shape)
         X_new, y_new = model.sample(n_samples=4, random_state=0)
@@ -148,7 +158,11 @@ def test_public_methods_survive_hostile_input_long(estimator, problem):
 def test_joint_embedding_survives_hostile_input(problem):
     kind, X, _, queries = problem
     model = JointEmbedding(
-        "infonce", hidden_layer_sizes=(4,), embedding_dim=2, max_epochs=1, batch_size=16,
+        "infonce",
+        hidden_layer_sizes=(4,),
+        embedding_dim=2,
+        max_epochs=1,
+        batch_size=16,
         random_state=0,
     )
     with warnings.catch_warnings():

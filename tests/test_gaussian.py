@@ -31,7 +31,6 @@ SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 PROPERTY = settings(max_examples=40, deadline=None)
 
 
-
 def random_spd(rng, dim, scale=None):
     """``A A^T / dim + c I`` times a random scale: condition number below ~50."""
     a = rng.standard_normal((dim, dim))
@@ -121,9 +120,7 @@ def test_chain_rule_of_log_densities(case, n_points):
     mean_x, cov_x = marginal(mean, covariance, np.arange(n_context))
     conditional = condition(mean, covariance, n_context)
     mean_y_given_x = x @ conditional.coef.T + conditional.intercept
-    chained = log_density(x, mean_x, cov_x) + log_density(
-        y, mean_y_given_x, conditional.covariance
-    )
+    chained = log_density(x, mean_x, cov_x) + log_density(y, mean_y_given_x, conditional.covariance)
     assert joint.shape == (n_points,)
     np.testing.assert_allclose(chained, joint, rtol=1e-8, atol=1e-8)
     reference = stats.multivariate_normal(mean, covariance).logpdf(z)
@@ -293,13 +290,9 @@ def test_entropy_matches_scipy(dim, n_stack, seed):
     st.floats(0.01, 100.0),
 )
 def test_mutual_information_of_a_bivariate_gaussian(rho, std_x, std_y):
-    covariance = np.array(
-        [[std_x**2, rho * std_x * std_y], [rho * std_x * std_y, std_y**2]]
-    )
+    covariance = np.array([[std_x**2, rho * std_x * std_y], [rho * std_x * std_y, std_y**2]])
     expected = -0.5 * np.log1p(-(rho**2))
-    np.testing.assert_allclose(
-        mutual_information(covariance, 1), expected, rtol=1e-8, atol=1e-12
-    )
+    np.testing.assert_allclose(mutual_information(covariance, 1), expected, rtol=1e-8, atol=1e-12)
 
 
 @PROPERTY

@@ -1,14 +1,14 @@
 """GMJE: EM against scikit-learn's GaussianMixture, conditioning, and its parameters."""
 
 import copy
+
 import numpy as np
 import pytest
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from skgmje import GJE, GMJE
-from skgmje import _em
+from skgmje import GJE, GMJE, _em
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 
 
@@ -33,8 +33,12 @@ def _relative_error(actual, expected):
 def test_em_matches_scikit_learn_gaussian_mixture(covariance_type, init_params):
     X, Y = _joint_data()
     options = dict(
-        n_components=4, covariance_type=covariance_type, init_params=init_params,
-        tol=1e-8, max_iter=300, random_state=0,
+        n_components=4,
+        covariance_type=covariance_type,
+        init_params=init_params,
+        tol=1e-8,
+        max_iter=300,
+        random_state=0,
     )
     reference = GaussianMixture(**options).fit(np.hstack([X, Y]))
     model = GMJE(**options).fit(X, Y)
@@ -68,7 +72,9 @@ def test_weighted_statistics_equal_repeated_rows(covariance_type):
     counts = np.random.RandomState(3).randint(0, 4, size=len(Z))
     parameters = GMJE(n_components=3, covariance_type=covariance_type, random_state=0).fit(X, Y)
     mixture = _em.MixtureParameters(
-        parameters.weights_, parameters.means_, parameters.covariances_,
+        parameters.weights_,
+        parameters.means_,
+        parameters.covariances_,
         parameters.precisions_cholesky_,
     )
     weighted = _em.e_step(Z, mixture, covariance_type, counts.astype(float))
@@ -96,10 +102,12 @@ def test_conditional_equals_joint_over_marginal_by_brute_force():
     model = GMJE(n_components=3, random_state=0).fit(X, Y)
     dx = X.shape[1]
     joint = model.score_samples_joint(X, Y)
-    marginal = np.log(sum(
-        w * stats.multivariate_normal(m[:dx], c[:dx, :dx]).pdf(X)
-        for w, m, c in zip(model.weights_, model.means_, model.covariances_)
-    ))
+    marginal = np.log(
+        sum(
+            w * stats.multivariate_normal(m[:dx], c[:dx, :dx]).pdf(X)
+            for w, m, c in zip(model.weights_, model.means_, model.covariances_)
+        )
+    )
     np.testing.assert_allclose(model.score_samples(X, Y), joint - marginal, rtol=1e-8, atol=1e-8)
 
 
@@ -127,8 +135,13 @@ def test_modes_follow_the_three_branches():
     model = GMJE(n_components=12, random_state=0).fit(X, y)
     queries = np.array([[-0.5], [0.25], [0.75]])
     means, weights = model.predict_distribution(queries).modes()
-    truth = np.column_stack([queries[:, 0] ** 2 + 1.5, 0.5 * np.sin(2 * np.pi * queries[:, 0]),
-                             -queries[:, 0] ** 2 - 1.5])
+    truth = np.column_stack(
+        [
+            queries[:, 0] ** 2 + 1.5,
+            0.5 * np.sin(2 * np.pi * queries[:, 0]),
+            -(queries[:, 0] ** 2) - 1.5,
+        ]
+    )
     for row in range(len(queries)):
         # Each true branch is within 0.15 of some mode carrying real weight.
         strong = means[row, weights[row] > 0.05, 0]
@@ -145,7 +158,9 @@ def test_joint_samples_reproduce_the_data_distribution():
 
 def test_n_init_keeps_the_best_initialisation():
     X, Y = _joint_data()
-    single = [GMJE(n_components=5, init_params="random", random_state=seed).fit(X, Y) for seed in range(3)]
+    single = [
+        GMJE(n_components=5, init_params="random", random_state=seed).fit(X, Y) for seed in range(3)
+    ]
     best = GMJE(n_components=5, init_params="random", n_init=6, random_state=0).fit(X, Y)
     assert best.lower_bound_ >= max(model.lower_bound_ for model in single) - 1e-2
 
@@ -233,7 +248,9 @@ def test_statistics_survive_flattening():
         statistics = _em.e_step(np.hstack([X, Y]), parameters, covariance_type)
         vector = _em.flatten_statistics(statistics)
         assert len(vector) == _em.statistics_size(2, 4, covariance_type)
-        for got, expected in zip(_em.unflatten_statistics(vector, 2, 4, covariance_type), statistics):
+        for got, expected in zip(
+            _em.unflatten_statistics(vector, 2, 4, covariance_type), statistics
+        ):
             np.testing.assert_array_equal(got, expected)
 
 
@@ -242,7 +259,9 @@ def _stream(model, X, y, n_passes, batch_size=256, random_state=0):
     for _ in range(n_passes):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch_size):
-            model.partial_fit(X[order[start : start + batch_size]], y[order[start : start + batch_size]])
+            model.partial_fit(
+                X[order[start : start + batch_size]], y[order[start : start + batch_size]]
+            )
     return model
 
 

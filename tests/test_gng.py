@@ -34,9 +34,14 @@ def _expected_failed_checks(estimator):
         }
     return EXPECTED_FAILED_CHECKS
 
+
 FRITZKE = dict(
-    eps_winner=0.2, eps_neighbor=0.006, max_edge_age=50, insert_every=100,
-    split_error_decay=0.5, error_decay=0.995,
+    eps_winner=0.2,
+    eps_neighbor=0.006,
+    max_edge_age=50,
+    insert_every=100,
+    split_error_decay=0.5,
+    error_decay=0.995,
 )
 
 
@@ -51,8 +56,18 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-def _reference_gng(Z, start, *, max_nodes, eps_winner, eps_neighbor, max_edge_age,
-                   insert_every, split_error_decay, error_decay):
+def _reference_gng(
+    Z,
+    start,
+    *,
+    max_nodes,
+    eps_winner,
+    eps_neighbor,
+    max_edge_age,
+    insert_every,
+    split_error_decay,
+    error_decay,
+):
     """MATH.md section 6 read literally: nodes in a dict, edges keyed by node pairs."""
     nodes = {index: point.copy() for index, point in enumerate(start)}
     errors = dict.fromkeys(nodes, 0.0)
@@ -172,8 +187,11 @@ def test_graph_stays_consistent_and_within_max_nodes(
 ):
     rng = np.random.RandomState(seed)
     model = GMJEGNG(
-        max_nodes=max_nodes, insert_every=insert_every, max_edge_age=max_edge_age,
-        eps_neighbor=0.05, random_state=seed,
+        max_nodes=max_nodes,
+        insert_every=insert_every,
+        max_edge_age=max_edge_age,
+        eps_neighbor=0.05,
+        random_state=seed,
     )
     for _ in range(n_batches):
         X = rng.normal(size=(n_samples, 2)) + 3.0 * rng.randint(3, size=(n_samples, 1))
@@ -209,9 +227,9 @@ def _scatter_about(points, center):
 
 def test_mixture_is_built_from_the_points_each_node_wins():
     X, y = make_intersecting_branches(n_samples=800, random_state=0)
-    model = GMJEGNG(
-        max_nodes=12, max_iter=3, n_em_steps=0, reg_covar=1e-3, random_state=0
-    ).fit(X, y)
+    model = GMJEGNG(max_nodes=12, max_iter=3, n_em_steps=0, reg_covar=1e-3, random_state=0).fit(
+        X, y
+    )
     Z = np.column_stack([X, y])
     winners = np.argmin(((Z[:, None, :] - model.nodes_[None]) ** 2).sum(axis=2), axis=1)
     np.testing.assert_array_equal(
@@ -251,9 +269,7 @@ def test_zero_weight_rows_are_ignored_and_weights_scale_the_statistics():
     weights = np.random.RandomState(0).choice([0.0, 0.5, 2.0], size=len(X))
     weighted = GMJEGNG(max_iter=2, random_state=0).fit(X, y, sample_weight=weights)
     keep = weights > 0
-    dropped = GMJEGNG(max_iter=2, random_state=0).fit(
-        X[keep], y[keep], sample_weight=weights[keep]
-    )
+    dropped = GMJEGNG(max_iter=2, random_state=0).fit(X[keep], y[keep], sample_weight=weights[keep])
     np.testing.assert_array_equal(weighted.nodes_, dropped.nodes_)
     np.testing.assert_allclose(weighted.score_samples(X, y), dropped.score_samples(X, y))
     assert weighted.node_counts_.sum() == pytest.approx(weights.sum())

@@ -7,8 +7,7 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-from skgmje import GMJEMDN, JointEmbedding
-from skgmje import _torch_runtime, embedding, mdn
+from skgmje import GMJEMDN, JointEmbedding, _torch_runtime, embedding, mdn
 from skgmje.datasets import make_separated_branches
 
 
@@ -71,8 +70,12 @@ def test_an_mdn_interrupted_in_its_first_epoch_stays_unfitted(monkeypatch):
 def test_an_interrupted_embedding_keeps_its_last_finished_epoch(monkeypatch):
     X = np.random.RandomState(0).uniform(size=(128, 16)).astype(np.float32)  # 2 batches
     options = dict(
-        objective="infonce", hidden_layer_sizes=(16,), embedding_dim=4, max_epochs=3,
-        batch_size=64, random_state=0,
+        objective="infonce",
+        hidden_layer_sizes=(16,),
+        embedding_dim=4,
+        max_epochs=3,
+        batch_size=64,
+        random_state=0,
     )
     with monkeypatch.context() as patch:
         states = _record_epoch_ends(patch)

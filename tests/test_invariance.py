@@ -97,8 +97,12 @@ def test_row_order_does_not_change_a_batch_fit(estimator, seed):
 
 @pytest.mark.parametrize(
     "estimator",
-    [GJE(), ResidualGaussianRegressor(), DualGJE(optimizer=None),
-     DualGJE(optimizer=None, n_fourier_features=32, random_state=0)],
+    [
+        GJE(),
+        ResidualGaussianRegressor(),
+        DualGJE(optimizer=None),
+        DualGJE(optimizer=None, n_fourier_features=32, random_state=0),
+    ],
     ids=repr,
 )
 @settings(max_examples=5, deadline=None, derandomize=True)

@@ -51,6 +51,7 @@ def _data(n_samples=300, random_state=0):
 
 # --- the loss --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n_targets", [1, 3])
 def test_mixture_log_prob_matches_scipy(n_targets):
     generator = torch.Generator().manual_seed(0)
@@ -58,7 +59,9 @@ def test_mixture_log_prob_matches_scipy(n_targets):
     log_weights = torch.log_softmax(torch.randn(n, K, generator=generator), dim=-1).double()
     means = torch.randn(n, K, n_targets, generator=generator).double()
     scale_tril = torch.randn(n, K, n_targets, n_targets, generator=generator).double().tril()
-    scale_tril.diagonal(dim1=-2, dim2=-1).copy_(torch.rand(n, K, n_targets, generator=generator) + 0.2)
+    scale_tril.diagonal(dim1=-2, dim2=-1).copy_(
+        torch.rand(n, K, n_targets, generator=generator) + 0.2
+    )
     targets = torch.randn(n, n_targets, generator=generator).double()
     expected = []
     for i in range(n):
@@ -111,6 +114,7 @@ def test_network_outputs_valid_mixture_parameters(covariance_type):
 
 
 # --- the estimator ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def dataset_a_model():
@@ -264,8 +268,10 @@ def test_verbose_prints_epochs(capsys):
         ({"early_stopping": True, "validation_fraction": 1.5}, "validation_fraction"),
         ({"n_context_components": 0}, "n_context_components"),
         ({"n_threads": 0}, "n_threads"),
-        ({"device": "cuda:0"} if not torch.cuda.is_available() else {"n_components": -1},
-         "CUDA" if not torch.cuda.is_available() else "n_components"),
+        (
+            {"device": "cuda:0"} if not torch.cuda.is_available() else {"n_components": -1},
+            "CUDA" if not torch.cuda.is_available() else "n_components",
+        ),
     ],
 )
 def test_invalid_parameters_are_named(params, message):

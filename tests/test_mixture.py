@@ -21,7 +21,6 @@ SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 PROPERTY = settings(max_examples=40, deadline=None)
 
 
-
 def random_spd(rng, dim, scale=1.0):
     """``A A^T / dim + c I``: condition number below ~50."""
     a = rng.standard_normal((dim, dim))
@@ -77,8 +76,12 @@ def mixture_cases(draw, max_rows=4, max_components=4, max_targets=3):
 
 @PROPERTY
 @given(
-    st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.integers(1, 5),
-    st.booleans(), SEEDS,
+    st.integers(1, 4),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(1, 5),
+    st.booleans(),
+    SEEDS,
 )
 def test_mixture_conditional_is_joint_over_marginal(
     n_components, dx, dy, n_rows, zero_weight, seed
@@ -410,7 +413,8 @@ def test_per_row_covariances_equal_broadcast_shared_ones(case, n_samples):
     np.testing.assert_allclose(per_row.log_prob(y), dist.log_prob(y), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(per_row.covariance(), dist.covariance(), rtol=1e-12)
     np.testing.assert_allclose(
-        per_row.sample(n_samples, random_state=3), dist.sample(n_samples, random_state=3),
+        per_row.sample(n_samples, random_state=3),
+        dist.sample(n_samples, random_state=3),
         rtol=1e-12,
     )
 
@@ -472,8 +476,9 @@ def test_bad_shapes_raise_value_error():
     covariances = np.ones((3, 1, 1))
     weights = np.full((2, 3), 1 / 3)
     with pytest.raises(ValueError, match="exactly one"):
-        GaussianMixtureDistribution(weights=weights, means=means, covariances=covariances,
-                                    log_weights=np.log(weights))
+        GaussianMixtureDistribution(
+            weights=weights, means=means, covariances=covariances, log_weights=np.log(weights)
+        )
     with pytest.raises(ValueError, match="exactly one"):
         GaussianMixtureDistribution(means=means, covariances=covariances)
     with pytest.raises(ValueError, match="means must have shape"):

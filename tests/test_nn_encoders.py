@@ -36,6 +36,7 @@ def _shift_reference(image, dy, dx):
 
 # --- encoders --------------------------------------------------------------------------------
 
+
 def test_to_images_views_flat_rows_as_square_images():
     flat = torch.arange(2 * 3 * 16.0).reshape(2, 48)
     images = to_images(flat, in_channels=3)
@@ -105,6 +106,7 @@ def test_cifar_resnet18_shapes_stem_and_size():
 
 
 # --- augmentations --------------------------------------------------------------------------
+
 
 def _images_with_a_marker(n_images, channels=1, side=16, seed=0):
     rng = np.random.RandomState(seed)
@@ -180,9 +182,16 @@ def test_random_erasing_erases_one_rectangle_in_a_share_p_of_the_images():
 
 @pytest.mark.parametrize(
     "augment",
-    [GaussianNoise(0.1), FeatureMasking(0.5), RandomShift(2), RandomErasing(0.5),
-     Compose(RandomShift(2), GaussianNoise(0.1)), CircularShift(), TimeStretch(1.5),
-     AmplitudeScaling(2.0)],
+    [
+        GaussianNoise(0.1),
+        FeatureMasking(0.5),
+        RandomShift(2),
+        RandomErasing(0.5),
+        Compose(RandomShift(2), GaussianNoise(0.1)),
+        CircularShift(),
+        TimeStretch(1.5),
+        AmplitudeScaling(2.0),
+    ],
     ids=repr,
 )
 def test_augmentations_are_reproducible_from_a_seed(augment):
@@ -233,8 +242,10 @@ def test_a_cpu_generator_augments_a_batch_on_any_device(device):
 def test_check_generator_accepts_seeds_and_generators_only():
     generator = torch.Generator()
     assert check_generator(generator) is generator
-    assert torch.equal(torch.rand(3, generator=check_generator(np.int64(4))),
-                       torch.rand(3, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(
+        torch.rand(3, generator=check_generator(np.int64(4))),
+        torch.rand(3, generator=torch.Generator().manual_seed(4)),
+    )
     for bad in ("0", 1.5, True):
         with pytest.raises(ValueError, match="random_state"):
             check_generator(bad)
@@ -271,7 +282,9 @@ def test_circular_shift_rolls_each_signal_rigidly_within_max_shift():
         assert len(shifts) == 1  # both channels move by the same shift
     rows = torch.rand(200, 16)
     rolled = CircularShift()(rows, generator=1)
-    found = [next(s for s in range(16) if torch.equal(torch.roll(r, s), o)) for r, o in zip(rows, rolled)]
+    found = [
+        next(s for s in range(16) if torch.equal(torch.roll(r, s), o)) for r, o in zip(rows, rolled)
+    ]
     assert len(set(found)) == 16  # any rotation can occur
     assert torch.equal(CircularShift(max_shift=0)(rows, generator=1), rows)
 
@@ -291,7 +304,9 @@ def test_time_stretch_resamples_the_cycle_count_by_the_drawn_rate():
 def test_amplitude_scaling_is_one_log_uniform_factor_per_row():
     factors = AmplitudeScaling(max_factor=2.0)(torch.ones(4000, 3), generator=0)
     assert bool((factors == factors[:, :1]).all())
-    result = stats.kstest(np.log(factors[:, 0].numpy()), stats.uniform(-np.log(2), 2 * np.log(2)).cdf)
+    result = stats.kstest(
+        np.log(factors[:, 0].numpy()), stats.uniform(-np.log(2), 2 * np.log(2)).cdf
+    )
     assert result.pvalue > 1e-3
 
 
@@ -320,6 +335,7 @@ def test_conv1d_encoder_is_nearly_invariant_to_a_shift_of_a_centred_pattern():
 
 
 # --- translated digits ----------------------------------------------------------------------
+
 
 def _digit_positions(X, canvas):
     """Where each 8x8 digit sits: every offset whose window holds exactly the digit."""

@@ -383,8 +383,17 @@ def test_prototype_entropy_is_the_log_determinant_of_the_ema_covariance(entropy)
     ema = _spd(torch.Generator().manual_seed(9), 5)
     lam, eps, momentum = 0.7, 1e-3, 0.8
     loss, terms = prototype_gmje_loss(
-        z_a, z_b, prototypes, logits, scale_tril, lam=lam, eps=eps,
-        covariance_ema=ema, ema_momentum=momentum, entropy=entropy, return_terms=True,
+        z_a,
+        z_b,
+        prototypes,
+        logits,
+        scale_tril,
+        lam=lam,
+        eps=eps,
+        covariance_ema=ema,
+        ema_momentum=momentum,
+        entropy=entropy,
+        return_terms=True,
     )
     z = torch.cat([z_a, z_b], dim=1).numpy()
     covariance = momentum * ema.numpy() + (1 - momentum) * z.T @ z / len(z) + eps * np.eye(5)
@@ -590,7 +599,9 @@ def test_gradcheck_gje_loss():
     covariance = _spd(torch.Generator().manual_seed(1), 5)
     for entropy in ("joint", "views"):
         assert gradcheck(
-            lambda a, b, c: gje_loss(a, b, eps=1e-3, covariance=c + c.T, entropy=entropy),
+            lambda a, b, c, entropy=entropy: gje_loss(
+                a, b, eps=1e-3, covariance=c + c.T, entropy=entropy
+            ),
             _leaves(z_a, z_b, covariance),
         )
 
@@ -610,9 +621,7 @@ def test_gradcheck_dual_gje_loss():
     X, T = _randn(generator, 6, 2), _randn(generator, 6, 2)
     W, b = sample_fourier_basis(4, 2, generator, dtype=DOUBLE)
     hyper = torch.tensor([0.8, 1.5, 0.2], dtype=DOUBLE)
-    assert gradcheck(
-        lambda x, h: dual_gje_loss(x, T, h[0], h[1], h[2]), _leaves(X, hyper)
-    )
+    assert gradcheck(lambda x, h: dual_gje_loss(x, T, h[0], h[1], h[2]), _leaves(X, hyper))
     assert gradcheck(
         lambda x, h: dual_gje_loss(x, T, h[0], h[1], h[2], base_frequencies=W, phases=b),
         _leaves(X, hyper),
@@ -660,7 +669,9 @@ def test_batch_prototype_covariance_is_the_m_step_around_the_prototypes(covarian
     prototypes = torch.randn(4, 3, generator=generator, dtype=torch.float64)
     logits = torch.randn(4, generator=generator, dtype=torch.float64)
     factor = batch_prototype_scale_tril(z, prototypes, logits, covariance_type, jitter=0.1, eps=0.0)
-    shared, components, mean_variance = _m_step_covariances(z.numpy(), prototypes.numpy(), logits.numpy())
+    shared, components, mean_variance = _m_step_covariances(
+        z.numpy(), prototypes.numpy(), logits.numpy()
+    )
     expected = shared if covariance_type == "shared" else components
     expected = expected + 0.1 * mean_variance * np.eye(3)
     np.testing.assert_allclose((factor @ factor.transpose(-1, -2)).numpy(), expected, rtol=1e-10)
@@ -674,8 +685,12 @@ def test_batch_covariance_module_trains_prototypes_and_holds_the_factor_constant
     z_b = torch.randn(40, 2, generator=generator, dtype=torch.float64, requires_grad=True)
     loss = objective(z_a, z_b)
     z = torch.cat([z_a, z_b], 1).detach()
-    factor = batch_prototype_scale_tril(z, objective.prototypes.detach(), objective.mixing_logits.detach())
-    expected = prototype_gmje_loss(z_a, z_b, objective.prototypes, objective.mixing_logits, factor, lam=0.5)
+    factor = batch_prototype_scale_tril(
+        z, objective.prototypes.detach(), objective.mixing_logits.detach()
+    )
+    expected = prototype_gmje_loss(
+        z_a, z_b, objective.prototypes, objective.mixing_logits, factor, lam=0.5
+    )
     assert torch.isclose(loss, expected)
     torch.testing.assert_close(objective.scale_tril(), factor)
     loss.backward()

@@ -42,6 +42,7 @@ def _eq34_weights(logits, n_bank):
 
 # --- resampling ------------------------------------------------------------------------------
 
+
 def test_multinomial_resampling_is_unbiased():
     weights = torch.tensor([0.0, 1.0, 2.0, 3.0, 0.5, 3.5])
     generator = torch.Generator().manual_seed(0)
@@ -61,8 +62,10 @@ def test_systematic_resampling_is_unbiased_with_floor_or_ceil_counts():
     n_draws, n_repeats = 25, 2000
     expected = (n_draws * weights / weights.sum()).numpy()
     counts = np.array(
-        [torch.bincount(resample(weights, n_draws, "systematic", generator), minlength=7).numpy()
-         for _ in range(n_repeats)]
+        [
+            torch.bincount(resample(weights, n_draws, "systematic", generator), minlength=7).numpy()
+            for _ in range(n_repeats)
+        ]
     )
     assert np.all((counts == np.floor(expected)) | (counts == np.ceil(expected)))
     # Each count takes two neighbouring values, so its standard deviation is at most 1/2.
@@ -92,6 +95,7 @@ def test_resample_rejects_an_unknown_method():
 
 # --- FIFOBank --------------------------------------------------------------------------------
 
+
 def test_fifo_keeps_the_newest_keys_oldest_first():
     bank = FIFOBank(bank_size=10, dim=1)
     stream = np.arange(37.0)
@@ -110,6 +114,7 @@ def test_fifo_batch_larger_than_the_bank_keeps_its_last_keys():
 
 
 # --- SMCBank: the weights ----------------------------------------------------------------------
+
 
 def test_fill_phase_appends_without_logits_and_keeps_uniform_weights():
     bank = SMCBank(bank_size=5, dim=1, random_state=0)
@@ -202,6 +207,7 @@ def test_equal_logits_give_uniform_weights_and_full_ess():
 
 # --- SMCBank: the resampling ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("resampling", ["multinomial", "systematic"])
 def test_resampled_bank_holds_pool_items_in_proportion_to_their_weights(resampling):
     bank, keys, logits = _full_bank(resampling=resampling)
@@ -225,7 +231,10 @@ def test_plain_infonce_denominator_over_the_resampled_bank_is_the_weighted_one_i
     # estimate of Eq. 33's weighted denominator sum_j w_j exp(q.k_j/tau) over the pool.
     generator = torch.Generator().manual_seed(4)
     dim, n_bank, n_new, tau = 3, 8, 5, 0.5
-    embed = lambda n: torch.nn.functional.normalize(torch.randn(n, dim, generator=generator), dim=1)
+
+    def embed(n):
+        return torch.nn.functional.normalize(torch.randn(n, dim, generator=generator), dim=1)
+
     bank = SMCBank(n_bank, dim, resampling="multinomial", random_state=5)
     bank.update(embed(n_bank))
     queries, keys, probe = embed(n_new), embed(n_new), embed(1)[0]
@@ -264,6 +273,7 @@ def test_the_generator_state_travels_with_a_pickle():
 
 
 # --- both banks: buffers, devices, dtypes, the logits helper ---------------------------------
+
 
 @pytest.mark.parametrize("bank_class", [FIFOBank, SMCBank])
 @pytest.mark.parametrize("device", DEVICES)
@@ -325,10 +335,13 @@ def test_updates_with_wrong_shapes_are_rejected(bank_class):
 
 # --- source ids: a row's earlier keys are neither its negatives nor its votes ----------------
 
+
 @pytest.mark.parametrize("bank_class", [FIFOBank, SMCBank])
 def test_keys_from_the_same_row_as_a_query_are_masked_for_that_query_only(bank_class):
     bank = bank_class(bank_size=4, dim=2)
-    old_keys = torch.nn.functional.normalize(torch.randn(4, 2, generator=torch.Generator().manual_seed(0)), dim=1)
+    old_keys = torch.nn.functional.normalize(
+        torch.randn(4, 2, generator=torch.Generator().manual_seed(0)), dim=1
+    )
     bank.update(old_keys, ids=torch.tensor([10, 11, 12, 13]))
     assert bank.ids.tolist() == [10, 11, 12, 13]
     queries, keys = old_keys[:2].clone(), old_keys[2:].clone()
@@ -345,7 +358,10 @@ def test_smc_ids_follow_their_keys_through_resampling():
     bank = SMCBank(bank_size=6, dim=3, random_state=0)
     keys = torch.randn(6, 3, generator=generator)
     bank.update(keys, ids=torch.arange(6))
-    queries, new_keys = torch.randn(5, 3, generator=generator), torch.randn(5, 3, generator=generator)
+    queries, new_keys = (
+        torch.randn(5, 3, generator=generator),
+        torch.randn(5, 3, generator=generator),
+    )
     ids = torch.arange(100, 105)
     bank.update(new_keys, bank.logits(queries, new_keys, 0.5, ids=ids), ids=ids)
     pool, pool_ids = torch.cat([keys, new_keys]), torch.cat([torch.arange(6), ids])
@@ -358,7 +374,9 @@ def test_a_masked_vote_leaves_the_mean_over_the_other_queries():
     log_weights = SMCBank._pool_weights(logits, n_bank=2)
     bank_scores = torch.tensor([0.0, math.log((math.e + math.e**3) / 2)])
     key_scores = torch.tensor([7.0, 6.0])  # each key scored by the other query alone
-    torch.testing.assert_close(log_weights, torch.log_softmax(torch.cat([bank_scores, key_scores]), 0))
+    torch.testing.assert_close(
+        log_weights, torch.log_softmax(torch.cat([bank_scores, key_scores]), 0)
+    )
 
 
 def test_ids_of_the_wrong_shape_are_rejected():

@@ -36,7 +36,9 @@ def test_samplers_are_reproducible_and_shaped(name):
 
 
 @pytest.mark.parametrize("name", PROBLEMS)
-@pytest.mark.parametrize("params, message", [({"n_samples": 0}, "n_samples"), ({"noise": 0.0}, "noise")])
+@pytest.mark.parametrize(
+    "params, message", [({"n_samples": 0}, "n_samples"), ({"noise": 0.0}, "noise")]
+)
 def test_samplers_reject_bad_parameters(name, params, message):
     make, oracle, _ = PROBLEMS[name]
     with pytest.raises(ValueError, match=message):
@@ -97,7 +99,9 @@ def test_splitting_branches_have_one_two_then_three_modes():
     for low, high, count in ((-1.0, -0.4, 1), (-0.2, 0.2, 2), (0.6, 1.0, 3)):
         rows = (x > low) & (x < high)
         truth = SplittingBranchesOracle().predict_distribution(X[rows])
-        residuals = np.where(truth.weights > 0, np.abs(y[rows][:, None] - truth.means[:, :, 0]), np.inf)
+        residuals = np.where(
+            truth.weights > 0, np.abs(y[rows][:, None] - truth.means[:, :, 0]), np.inf
+        )
         assert np.all((truth.weights > 0).sum(axis=1) == count)
         nearest = residuals.argmin(axis=1)
         shares = np.bincount(nearest, minlength=3) / rows.sum()

@@ -11,8 +11,7 @@ from scipy import stats
 from scipy.special import logsumexp
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgmje import GJE
-from skgmje import smc
+from skgmje import GJE, smc
 from skgmje._joint import prepare_conditioning
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 from skgmje.smc import SMCGMJE, effective_sample_size, resample
@@ -50,6 +49,7 @@ def _data(n_samples=400, random_state=0):
 
 # --- resampling and effective sample size -------------------------------------------------
 
+
 def test_multinomial_resampling_is_unbiased():
     weights = np.array([0.0, 1.0, 2.0, 3.0, 0.5, 3.5])
     rng = np.random.RandomState(0)
@@ -69,8 +69,10 @@ def test_systematic_resampling_is_unbiased_with_floor_or_ceil_counts():
     n_draws, n_repeats = 25, 2000
     expected = n_draws * weights / weights.sum()
     counts = np.array(
-        [np.bincount(resample(weights, n_draws, "systematic", rng), minlength=len(weights))
-         for _ in range(n_repeats)]
+        [
+            np.bincount(resample(weights, n_draws, "systematic", rng), minlength=len(weights))
+            for _ in range(n_repeats)
+        ]
     )
     assert np.all((counts == np.floor(expected)) | (counts == np.ceil(expected)))
     # Each count takes two neighbouring values, so its standard deviation is at most 1/2.
@@ -111,6 +113,7 @@ def test_effective_sample_size_extremes():
 
 
 # --- the step --------------------------------------------------------------------------------
+
 
 def _bank_then_batch(resampling, n_particles=12, n_batch=9, random_state=0):
     X, y = _data(n_samples=n_particles + n_batch, random_state=random_state)
@@ -204,8 +207,9 @@ def test_fifo_weights_follow_sample_weights_and_normalise():
 @pytest.mark.parametrize("resampling", ["systematic", "multinomial", None])
 def test_weights_and_conditional_weights_normalise(resampling):
     X, y = _data()
-    model = SMCGMJE(n_particles=64, batch_size=64, max_iter=2, resampling=resampling,
-                    random_state=0).fit(X, y)
+    model = SMCGMJE(
+        n_particles=64, batch_size=64, max_iter=2, resampling=resampling, random_state=0
+    ).fit(X, y)
     assert model.weights_.sum() == pytest.approx(1.0)
     distribution = model.predict_distribution(X[:20])
     np.testing.assert_allclose(distribution.weights.sum(axis=1), 1.0)
@@ -289,6 +293,7 @@ def test_shared_covariance_conditioning_matches_the_general_one():
 
 
 # --- fit and partial_fit ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("resampling", ["systematic", "multinomial", None])
 def test_random_state_makes_fit_reproducible(resampling):
@@ -403,6 +408,7 @@ def test_verbose_prints_ess_and_log_likelihood_per_pass(capsys):
 
 # --- as a density estimator -------------------------------------------------------------------
 
+
 def test_default_model_finds_the_branches_of_dataset_a():
     X, y = make_separated_branches(n_samples=2000, random_state=0)
     X_test, y_test = make_separated_branches(n_samples=2000, random_state=1)
@@ -412,8 +418,10 @@ def test_default_model_finds_the_branches_of_dataset_a():
     # p(y | x = 0.5): mass on each of the three branches 1.75, 0 and -1.75, little elsewhere.
     grid = np.linspace(-3.0, 3.0, 601)
     density = model.predict_density(np.full((601, 1), 0.5), grid)
-    masses = [np.trapezoid(density[near], grid[near])
-              for near in (np.abs(grid - branch) < 0.3 for branch in (1.75, 0.0, -1.75))]
+    masses = [
+        np.trapezoid(density[near], grid[near])
+        for near in (np.abs(grid - branch) < 0.3 for branch in (1.75, 0.0, -1.75))
+    ]
     assert min(masses) > 0.15 and sum(masses) > 0.9
 
 

@@ -68,8 +68,14 @@ def _speedup_bars(ax, labels, speedups, targets, met, peer):
     ax.set_xscale("log")
     ax.axvline(1.0, color=ORACLE, linewidth=1)
     for y, value, target in zip(positions, speedups, targets):
-        ax.annotate(f"{value:.3g}×", (value, y), xytext=(4, 0), textcoords="offset points",
-                    va="center", fontsize=8)
+        ax.annotate(
+            f"{value:.3g}×",
+            (value, y),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
         if target:
             ax.plot([target, target], [y - 0.38, y + 0.38], color="black", linewidth=1.5)
     ax.set_yticks(list(positions), labels, fontsize=8)
@@ -77,9 +83,12 @@ def _speedup_bars(ax, labels, speedups, targets, met, peer):
     high = max([*speedups, *(t for t in targets if t), 1.0])
     ax.set_xlim(low / 1.6, high * 3)
     ax.set_xlabel(f"speed-up over {peer} (×, log scale)")
-    handles = [Patch(color=GOOD, label="target met"), Patch(color=BAD, label="target not met"),
-               Line2D([], [], color="black", linewidth=1.5, label="target"),
-               Line2D([], [], color=ORACLE, linewidth=1, label="as fast as the peer")]
+    handles = [
+        Patch(color=GOOD, label="target met"),
+        Patch(color=BAD, label="target not met"),
+        Line2D([], [], color="black", linewidth=1.5, label="target"),
+        Line2D([], [], color=ORACLE, linewidth=1, label="as fast as the peer"),
+    ]
     ax.legend(handles=handles, fontsize=7, frameon=False, loc="lower right")
 
 
@@ -90,7 +99,9 @@ def _measurements(report, peer):
     figure, (ax,) = _figure(height=0.55 * len(report["measurements"]) + 1.2)
     labels, speedups, targets, met = [], [], [], []
     for entry in report["measurements"]:
-        value, target = _speedup(entry["ratio"], entry.get("target_comparison"), entry.get("target"))
+        value, target = _speedup(
+            entry["ratio"], entry.get("target_comparison"), entry.get("target")
+        )
         labels.append(entry["name"].replace("_", " "))
         speedups.append(value)
         targets.append(target)
@@ -123,18 +134,27 @@ def figure_bench_dual_gje(report):
     n = [int(size) for size in sizes]
     rff = [report["sizes"][size]["rff_speedup"] for size in sizes]
     ax.plot(n, rff, "o-", color=PALETTE[0], label="DualGJE, random Fourier features")
-    exact = [(int(size), 1.0 / report["sizes"][size]["exact_time_ratio"])
-             for size in sizes if report["sizes"][size].get("exact_time_ratio")]
+    exact = [
+        (int(size), 1.0 / report["sizes"][size]["exact_time_ratio"])
+        for size in sizes
+        if report["sizes"][size].get("exact_time_ratio")
+    ]
     if exact:
         ax.plot(*zip(*exact), "s-", color=PALETTE[1], label="DualGJE, exact")
     for x, value in zip(n, rff):
-        ax.annotate(f"{value:.3g}×", (x, value), xytext=(5, -2), textcoords="offset points",
-                    fontsize=8)
+        ax.annotate(
+            f"{value:.3g}×", (x, value), xytext=(5, -2), textcoords="offset points", fontsize=8
+        )
     target = report.get("target") or {}
     goal = _number_in(target.get("speedup_target"))
     if goal:
-        ax.axhline(goal, color="black", linestyle="--", linewidth=1,
-                   label=f"target at N = {target.get('n_train')}: {goal:g}×")
+        ax.axhline(
+            goal,
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label=f"target at N = {target.get('n_train')}: {goal:g}×",
+        )
     ax.axhline(1.0, color=ORACLE, linewidth=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -152,10 +172,14 @@ def figure_bench_scale(report):
     rows = sorted(report["scaling"], key=int)
     n = [int(row) for row in rows]
     gib = 2.0**30
-    for index, (engine, label) in enumerate((("gmje", "GMJE in memory"),
-                                              ("dask", "GMJE on a dask LocalCluster"))):
-        speedups = [report["scaling"][row]["sklearn"]["seconds_per_iteration"]
-                    / report["scaling"][row][engine]["seconds_per_iteration"] for row in rows]
+    for index, (engine, label) in enumerate(
+        (("gmje", "GMJE in memory"), ("dask", "GMJE on a dask LocalCluster"))
+    ):
+        speedups = [
+            report["scaling"][row]["sklearn"]["seconds_per_iteration"]
+            / report["scaling"][row][engine]["seconds_per_iteration"]
+            for row in rows
+        ]
         left.plot(n, speedups, "o-", color=PALETTE[index], label=label)
     left.axhline(1.0, color=ORACLE, linewidth=1)
     left.set_xscale("log")
@@ -165,10 +189,12 @@ def figure_bench_scale(report):
     left.legend(fontsize=8, frameon=False)
     memory = {
         "GMJE in memory": [report["scaling"][row]["gmje"]["peak_rss_bytes"] / gib for row in rows],
-        "dask: client": [report["scaling"][row]["dask"]["client_peak_rss_bytes"] / gib
-                         for row in rows],
-        "dask: largest worker": [max(report["scaling"][row]["dask"]["worker_peak_rss_bytes"])
-                                 / gib for row in rows],
+        "dask: client": [
+            report["scaling"][row]["dask"]["client_peak_rss_bytes"] / gib for row in rows
+        ],
+        "dask: largest worker": [
+            max(report["scaling"][row]["dask"]["worker_peak_rss_bytes"]) / gib for row in rows
+        ],
         "scikit-learn": [report["scaling"][row]["sklearn"]["peak_rss_bytes"] / gib for row in rows],
     }
     for index, (label, values) in enumerate(memory.items()):
@@ -204,9 +230,14 @@ def figure_bench_nll(report):
             sklearn.append(None)
         positions = range(len(labels))
         ax.bar(positions, skgmje, color=PALETTE[0], width=0.6, label="skgmje GMJE")
-        ax.plot([p for p, v in zip(positions, sklearn) if v is not None],
-                [v for v in sklearn if v is not None], "x", color="black", markersize=8,
-                label="scikit-learn + conditioning")
+        ax.plot(
+            [p for p, v in zip(positions, sklearn) if v is not None],
+            [v for v in sklearn if v is not None],
+            "x",
+            color="black",
+            markersize=8,
+            label="scikit-learn + conditioning",
+        )
         _oracle_line(ax, entry["oracle_nll"])
         ax.set_xticks(list(positions), labels, fontsize=8)
         ax.set_title(name, fontsize=9)
@@ -221,12 +252,21 @@ def figure_bench_suite(report):
     models = []
     for entry in problems.values():
         models += [name for name in entry["models"] if name not in models]
-    gaps = np.array([[entry["models"].get(model, {}).get("gap_to_oracle", np.nan)
-                      for model in models] for entry in problems.values()], dtype=float)
+    gaps = np.array(
+        [
+            [entry["models"].get(model, {}).get("gap_to_oracle", np.nan) for model in models]
+            for entry in problems.values()
+        ],
+        dtype=float,
+    )
     figure, (ax,) = _figure(height=0.42 * len(problems) + 1.6)
     shown = np.clip(gaps, 1e-2, None)
-    image = ax.imshow(shown, cmap="RdYlGn_r", norm=LogNorm(vmin=1e-2, vmax=max(np.nanmax(shown), 1)),
-                      aspect="auto")
+    image = ax.imshow(
+        shown,
+        cmap="RdYlGn_r",
+        norm=LogNorm(vmin=1e-2, vmax=max(np.nanmax(shown), 1)),
+        aspect="auto",
+    )
     ax.grid(False)
     for (row, column), gap in np.ndenumerate(gaps):
         if not np.isnan(gap):
@@ -235,8 +275,7 @@ def figure_bench_suite(report):
     ax.set_yticks(range(len(problems)), list(problems), fontsize=8)
     colourbar = figure.colorbar(image, ax=ax, pad=0.01)
     colourbar.set_label("NLL minus the oracle's (nats, log colour)", fontsize=8)
-    figure.suptitle("Every estimator at its defaults: held-out NLL above the oracle's",
-                    fontsize=10)
+    figure.suptitle("Every estimator at its defaults: held-out NLL above the oracle's", fontsize=10)
     return figure
 
 
@@ -255,14 +294,24 @@ def figure_bench_smc(report):
     figure, axes = _figure(len(datasets))
     for ax, dataset in zip(axes, datasets):
         for index, (key, label) in enumerate(SMC_VARIANTS.items()):
-            points = [(int(batch), by_batch[batch][dataset][key]) for batch in batches
-                      if key in by_batch[batch].get(dataset, {})]
+            points = [
+                (int(batch), by_batch[batch][dataset][key])
+                for batch in batches
+                if key in by_batch[batch].get(dataset, {})
+            ]
             if not points:
                 continue
             offset = 1.0 + 0.04 * (index - 1.5)  # side by side on the log axis
-            ax.errorbar([x * offset for x, _ in points], [p["mean_nll"] for _, p in points],
-                        yerr=[p.get("std_nll", 0.0) for _, p in points], fmt="o-",
-                        color=PALETTE[index], markersize=4, capsize=2, label=label)
+            ax.errorbar(
+                [x * offset for x, _ in points],
+                [p["mean_nll"] for _, p in points],
+                yerr=[p.get("std_nll", 0.0) for _, p in points],
+                fmt="o-",
+                color=PALETTE[index],
+                markersize=4,
+                capsize=2,
+                label=label,
+            )
         _oracle_line(ax, by_batch[batches[0]][dataset]["oracle_nll"])
         ax.set_xscale("log", base=2)
         ax.set_xticks([int(batch) for batch in batches], batches)
@@ -287,11 +336,22 @@ def figure_bench_mdn(report):
         _oracle_line(ax, entry["oracle_nll"])
         gap = (report.get("config", {}).get("targets") or {}).get("nll_gap_nats")
         if gap:
-            ax.axhspan(entry["oracle_nll"], entry["oracle_nll"] + gap, color=GOOD, alpha=0.15,
-                       label=f"target: within {gap:g} of the oracle")
+            ax.axhspan(
+                entry["oracle_nll"],
+                entry["oracle_nll"] + gap,
+                color=GOOD,
+                alpha=0.15,
+                label=f"target: within {gap:g} of the oracle",
+            )
         for x, value in enumerate(values):
-            ax.annotate(f"{value:.3f}", (x, value), xytext=(0, 3), textcoords="offset points",
-                        ha="center", fontsize=8)
+            ax.annotate(
+                f"{value:.3f}",
+                (x, value),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
         ax.set_xticks(range(2), labels, fontsize=8)
         ax.set_title(dataset, fontsize=9)
     axes[0].set_ylabel("held-out NLL (nats)")
@@ -307,41 +367,71 @@ def figure_bench_ssl(report):
     defaults = (report.get("defaults") or {}).get("datasets")
     if defaults:
         panels = defaults
-        title = ("JointEmbedding, every objective at its defaults: linear-probe accuracy "
-                 "(mean over seeds, bar: worst seed)")
+        title = (
+            "JointEmbedding, every objective at its defaults: linear-probe accuracy "
+            "(mean over seeds, bar: worst seed)"
+        )
     else:
         panels = report["results"]
         title = "JointEmbedding: linear-probe accuracy of the 32-d features"
     figure, axes = _figure(len(panels), height=3.9)
     for ax, (dataset, rows) in zip(axes, panels.items()):
-        objectives = [label for label, row in rows.items()
-                      if "linear_probe_mean" in row or "fit_seconds" in row]
-        means = [100 * rows[label].get("linear_probe_mean", rows[label].get("linear_probe"))
-                 for label in objectives]
-        worst = [100 * rows[label].get("linear_probe_min", rows[label].get("linear_probe"))
-                 for label in objectives]
+        objectives = [
+            label
+            for label, row in rows.items()
+            if "linear_probe_mean" in row or "fit_seconds" in row
+        ]
+        means = [
+            100 * rows[label].get("linear_probe_mean", rows[label].get("linear_probe"))
+            for label in objectives
+        ]
+        worst = [
+            100 * rows[label].get("linear_probe_min", rows[label].get("linear_probe"))
+            for label in objectives
+        ]
         positions = list(range(len(objectives)))[::-1]
-        colours = [PALETTE[0] if "gmje" in label or label in ("gje", "dual-gje", "hsic")
-                   else PALETTE[1] for label in objectives]
-        ax.barh(positions, means, color=colours, height=0.6,
-                xerr=[[m - w for m, w in zip(means, worst)], [0] * len(means)],
-                error_kw={"elinewidth": 1, "capsize": 2})
+        colours = [
+            PALETTE[0] if "gmje" in label or label in ("gje", "dual-gje", "hsic") else PALETTE[1]
+            for label in objectives
+        ]
+        ax.barh(
+            positions,
+            means,
+            color=colours,
+            height=0.6,
+            xerr=[[m - w for m, w in zip(means, worst)], [0] * len(means)],
+            error_kw={"elinewidth": 1, "capsize": 2},
+        )
         for y, value in zip(positions, means):
-            ax.annotate(f"{value:.1f}", (value, y), xytext=(3, 0), textcoords="offset points",
-                        va="center", fontsize=7)
+            ax.annotate(
+                f"{value:.1f}",
+                (value, y),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+            )
         ax.set_yticks(positions, objectives, fontsize=8)
         for label, style in (("raw features", "--"), ("raw pixels", "--"), ("PCA-32", ":")):
             if label in rows and "linear_probe" in rows[label]:
-                ax.axvline(100 * rows[label]["linear_probe"], color=ORACLE, linestyle=style,
-                           linewidth=1.2, label=label)
+                ax.axvline(
+                    100 * rows[label]["linear_probe"],
+                    color=ORACLE,
+                    linestyle=style,
+                    linewidth=1.2,
+                    label=label,
+                )
         ax.set_xlim(0, 100)
         ax.set_xlabel("linear-probe test accuracy (%)")
         ax.set_title(dataset, fontsize=9)
     handles, _ = axes[0].get_legend_handles_labels()
-    handles += [Patch(color=PALETTE[0], label="GJE / GMJE objectives"),
-                Patch(color=PALETTE[1], label="contrastive baselines")]
-    figure.legend(handles=handles, fontsize=8, frameon=False, loc="outside lower center",
-                  ncol=len(handles))
+    handles += [
+        Patch(color=PALETTE[0], label="GJE / GMJE objectives"),
+        Patch(color=PALETTE[1], label="contrastive baselines"),
+    ]
+    figure.legend(
+        handles=handles, fontsize=8, frameon=False, loc="outside lower center", ncol=len(handles)
+    )
     figure.suptitle(title, fontsize=10)
     return figure
 
@@ -354,12 +444,24 @@ def figure_bench_equivariance(report):
     figure, (ax,) = _figure()
     floor = 1e-16
     for index, (name, entry) in enumerate(report["estimators"].items()):
-        worst = [max(row["error"] for row in entry["rows"] if row["scale"] == scale)
-                 for scale in scales]
-        ax.plot(scales, [max(value, floor) for value in worst], "o-",
-                color=PALETTE[index % len(PALETTE)], markersize=4, label=name)
-    ax.axhline(report["target_nats"], color="black", linestyle="--", linewidth=1,
-               label=f"target: {report['target_nats']:g} nats")
+        worst = [
+            max(row["error"] for row in entry["rows"] if row["scale"] == scale) for scale in scales
+        ]
+        ax.plot(
+            scales,
+            [max(value, floor) for value in worst],
+            "o-",
+            color=PALETTE[index % len(PALETTE)],
+            markersize=4,
+            label=name,
+        )
+    ax.axhline(
+        report["target_nats"],
+        color="black",
+        linestyle="--",
+        linewidth=1,
+        label=f"target: {report['target_nats']:g} nats",
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("scale s of X and y")
@@ -430,8 +532,15 @@ def draw_figures(results_dir, output_dir, log=None):
         try:
             report = json.loads(path.read_text())
             png = _png(draw(report))
-        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError,
-                ZeroDivisionError) as error:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            IndexError,
+            AttributeError,
+            ZeroDivisionError,
+        ) as error:
             if log:
                 log(f"benchmark_figures: no figure for {name}.json ({error!r})")
             continue

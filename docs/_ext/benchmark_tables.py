@@ -47,7 +47,9 @@ TITLES = {
     "bench_suite": "Every estimator at its defaults on the wider problem suite",
     "bench_gmje": "GMJE against scikit-learn's GaussianMixture and gmr",
     "bench_bayesian": "BayesianGMJE against scikit-learn's BayesianGaussianMixture",
-    "bench_dual_gje": "DualGJE (exact and random Fourier features) against GaussianProcessRegressor",
+    "bench_dual_gje": (
+        "DualGJE (exact and random Fourier features) against GaussianProcessRegressor"
+    ),
     "bench_gng": "GMJEGNG against neupy's Growing Neural Gas",
     "bench_smc": "SMCGMJE: the SMC particle bank against the FIFO queue",
     "bench_mdn": "GMJEMDN against the oracle",
@@ -104,7 +106,7 @@ DESCRIPTIONS = {
     "bench_smc": (
         "Held-out NLL of :class:`~skgmje.SMCGMJE` (64 particles, 5 seeds) with Eq. 118 "
         "weights and systematic or multinomial resampling, and with the EM-style "
-        "``weight_update=\"responsibility\"``, against the FIFO queue "
+        '``weight_update="responsibility"``, against the FIFO queue '
         "(``resampling=None``), at several batch sizes; and the cost of one step."
     ),
     "bench_mdn": (
@@ -135,7 +137,7 @@ DESCRIPTIONS = {
         "pixels, PCA and the untrained encoder; then, over three seeds on translated "
         "digits, InfoNCE and the SMC bank against MoCo's FIFO queue under the same loss; "
         "last, every objective exactly as a new user gets it (defaults, 60 epochs, three "
-        "seeds) on translated digits and on ``make_waveforms`` with ``augment=\"signal\"``, "
+        'seeds) on translated digits and on ``make_waveforms`` with ``augment="signal"``, '
         "with the time per epoch against the defaults before issue 15."
     ),
 }
@@ -326,8 +328,15 @@ def render_bench_nll(report):
             )
     out.append(
         table(
-            ["data set", "components", "sklearn NLL", "skgmje NLL", "difference", "oracle NLL",
-             "target"],
+            [
+                "data set",
+                "components",
+                "sklearn NLL",
+                "skgmje NLL",
+                "difference",
+                "oracle NLL",
+                "target",
+            ],
             rows,
             title="Held-out conditional NLL (nats); targets: equal to scikit-learn within "
             "0.02, CV within 0.10 of the oracle",
@@ -365,8 +374,15 @@ def render_bench_gng(report):
     if rows:
         out.append(
             table(
-                ["data set", "model", "NLL", "gap to oracle", "components", "graph components",
-                 "fit s"],
+                [
+                    "data set",
+                    "model",
+                    "NLL",
+                    "gap to oracle",
+                    "components",
+                    "graph components",
+                    "fit s",
+                ],
                 rows,
                 title=f"Held-out NLL (nats) on the demo data ({demo.get('n_train')} training, "
                 f"{demo.get('n_test')} test points)",
@@ -424,21 +440,32 @@ def render_bench_smc(report):
         rows.append(row)
     if rows:
         out.append(
-            table(["particles", "batch size", *SMC_VARIANTS.values()], rows,
-                  title="Seconds per step (target: SMC within 1.5× FIFO)")
+            table(
+                ["particles", "batch size", *SMC_VARIANTS.values()],
+                rows,
+                title="Seconds per step (target: SMC within 1.5× FIFO)",
+            )
         )
     rows = []
     for dataset, entry in report.get("defaults_on_demo", {}).items():
         for key, label in SMC_VARIANTS.items():
             if key in entry:
                 rows.append(
-                    [escape(dataset), label, number(entry[key].get("nll")),
-                     number(entry.get("oracle_nll")), number(entry[key].get("fit_seconds"), 2)]
+                    [
+                        escape(dataset),
+                        label,
+                        number(entry[key].get("nll")),
+                        number(entry.get("oracle_nll")),
+                        number(entry[key].get("fit_seconds"), 2),
+                    ]
                 )
     if rows:
         out.append(
-            table(["data set", "bank", "NLL", "oracle", "fit s"], rows,
-                  title="Default settings on the demo data")
+            table(
+                ["data set", "bank", "NLL", "oracle", "fit s"],
+                rows,
+                title="Default settings on the demo data",
+            )
         )
     targets = report.get("targets", {})
     if targets:
@@ -461,7 +488,8 @@ def render_bench_mdn(report):
                 number(entry.get("oracle_nll")),
                 number(entry.get("gmje_k3", {}).get("nll")),
                 number(mdn.get("mean_nll")),
-                f"{number(mdn.get('gap_to_oracle'))} (worst {number(mdn.get('worst_gap_to_oracle'))})",
+                f"{number(mdn.get('gap_to_oracle'))} "
+                f"(worst {number(mdn.get('worst_gap_to_oracle'))})",
                 number(mdn.get("max_cpu_seconds"), 1),
                 verdict(entry.get("meets_nll_target")),
                 verdict(entry.get("meets_cpu_target")),
@@ -469,8 +497,16 @@ def render_bench_mdn(report):
         )
     targets = report.get("config", {}).get("targets", {})
     return table(
-        ["data set", "oracle NLL", "GMJE K=3 NLL", "GMJEMDN NLL (mean)", "gap to oracle",
-         "CPU s per fit (max)", "NLL target", "CPU target"],
+        [
+            "data set",
+            "oracle NLL",
+            "GMJE K=3 NLL",
+            "GMJEMDN NLL (mean)",
+            "gap to oracle",
+            "CPU s per fit (max)",
+            "NLL target",
+            "CPU target",
+        ],
         rows,
         title=f"Held-out NLL (nats); targets: gap ≤ {targets.get('nll_gap_nats')} nats, "
         f"≤ {targets.get('cpu_seconds')} CPU s",
@@ -485,26 +521,36 @@ def render_bench_suite(report):
     rows, seconds, checks, bayesian_checks = [], [], [], []
     for title, entry in problems.items():
         models = entry.get("models", {})
-        rows.append([escape(title), number(entry.get("oracle_nll"))]
-                    + [number(models.get(name, {}).get("nll")) for name in names])
-        seconds.append([escape(title)] + [number(models.get(name, {}).get("fit_seconds"), 1)
-                                          for name in names])
+        rows.append(
+            [escape(title), number(entry.get("oracle_nll"))]
+            + [number(models.get(name, {}).get("nll")) for name in names]
+        )
+        seconds.append(
+            [escape(title)] + [number(models.get(name, {}).get("fit_seconds"), 1) for name in names]
+        )
         selected = models.get("GMJE K by CV", {}).get("n_components")
-        items = ", ".join(f"{escape(key.replace('_', ' '))}: {verdict(met)}"
-                          for key, met in entry.get("gmjemdn_checks", {}).items())
+        items = ", ".join(
+            f"{escape(key.replace('_', ' '))}: {verdict(met)}"
+            for key, met in entry.get("gmjemdn_checks", {}).items()
+        )
         checks.append(f"* {escape(title)} (CV chose K = {selected}): {items}")
         bayesian = models.get("BayesianGMJE")
         if bayesian is not None:
-            items = ", ".join(f"{escape(key.replace('_', ' '))}: {verdict(met)}"
-                              for key, met in entry.get("bayesian_gmje_checks", {}).items())
+            items = ", ".join(
+                f"{escape(key.replace('_', ' '))}: {verdict(met)}"
+                for key, met in entry.get("bayesian_gmje_checks", {}).items()
+            )
             bayesian_checks.append(
                 f"* {escape(title)}: {bayesian.get('n_components')} active components, "
                 f"{number(bayesian.get('gap_to_cv'))} nats from GMJE-with-CV, "
                 f"{number(bayesian.get('speedup_over_cv'), 1)}x faster to fit; {items}"
             )
     out = [
-        table(["problem", "oracle"] + [escape(name) for name in names], rows,
-              title="Held-out NLL (nats)"),
+        table(
+            ["problem", "oracle"] + [escape(name) for name in names],
+            rows,
+            title="Held-out NLL (nats)",
+        ),
         table(["problem"] + [escape(name) for name in names], seconds, title="Fit seconds"),
         "GMJEMDN at its defaults (issue 16's targets):\n\n" + "\n".join(checks) + "\n",
     ]
@@ -512,7 +558,8 @@ def render_bench_suite(report):
         out.append(
             "BayesianGMJE at its defaults (issue 16's targets: within 0.10 nats of "
             "GMJE-with-CV, at least 3x faster than its grid search):\n\n"
-            + "\n".join(bayesian_checks) + "\n"
+            + "\n".join(bayesian_checks)
+            + "\n"
         )
     return "\n".join(out)
 
@@ -532,23 +579,31 @@ def render_bench_dual_gje(report):
                     escape(result.get("kernel", "")),
                 ]
             )
-        extra = [f"RFF speed-up {number(entry.get('rff_speedup'), 1)}×",
-                 f"RFF − GP NLL {number(entry.get('rff_nll_gap'))}"]
+        extra = [
+            f"RFF speed-up {number(entry.get('rff_speedup'), 1)}×",
+            f"RFF − GP NLL {number(entry.get('rff_nll_gap'))}",
+        ]
         if "exact_time_ratio" in entry:
             extra.append(f"exact DualGJE / GP time {number(entry['exact_time_ratio'], 2)}")
             extra.append(f"NLL difference {number(entry.get('exact_nll_difference'))}")
         rows.append([number(int(n_train)), "*summary*", "", "", "", escape("; ".join(extra))])
     out.append(
-        table(["N", "model", "fit + predict s", "NLL", "oracle NLL", "fitted kernel"], rows,
-              widths=[6, 18, 8, 8, 8, 52], title="Dataset B, held-out NLL (nats)")
+        table(
+            ["N", "model", "fit + predict s", "NLL", "oracle NLL", "fitted kernel"],
+            rows,
+            widths=[6, 18, 8, 8, 8, 52],
+            title="Dataset B, held-out NLL (nats)",
+        )
     )
     target = report.get("target")
     if target:
         out.append(
             f"Target at N = {number(target.get('n_train'))}: RFF speed-up "
-            f"{number(target.get('rff_speedup'), 1)}× ({escape(target.get('speedup_target', ''))}), "
+            f"{number(target.get('rff_speedup'), 1)}× "
+            f"({escape(target.get('speedup_target', ''))}), "
             f"NLL gap {number(target.get('rff_nll_gap'))} "
-            f"({escape(target.get('nll_gap_target', ''))}): {verdict(target.get('meets_target'))}.\n"
+            f"({escape(target.get('nll_gap_target', ''))}): "
+            f"{verdict(target.get('meets_target'))}.\n"
         )
     return "\n".join(out)
 
@@ -569,9 +624,18 @@ def render_bench_ssl(report):
                 ]
             )
         out.append(
-            table(["features", "linear probe %", "5-NN %", "effective rank", "fit s",
-                   "mean bank ESS"], rows, title=f"{escape(dataset)}: test accuracy of the "
-                  "32-d features")
+            table(
+                [
+                    "features",
+                    "linear probe %",
+                    "5-NN %",
+                    "effective rank",
+                    "fit s",
+                    "mean bank ESS",
+                ],
+                rows,
+                title=f"{escape(dataset)}: test accuracy of the 32-d features",
+            )
         )
     rows = [
         [
@@ -584,9 +648,12 @@ def render_bench_ssl(report):
     ]
     if rows:
         out.append(
-            table(["run", "linear probe % (mean ± std)", "effective rank", "seeds"], rows,
-                  title="translated digits over seeds: InfoNCE, and the banks with and without "
-                  "the entropy term")
+            table(
+                ["run", "linear probe % (mean ± std)", "effective rank", "seeds"],
+                rows,
+                title="translated digits over seeds: InfoNCE, and the banks with and without "
+                "the entropy term",
+            )
         )
     rows = []
     for loss, entries in report.get("smc_vs_fifo", {}).items():
@@ -603,9 +670,18 @@ def render_bench_ssl(report):
             )
     if rows:
         out.append(
-            table(["loss", "bank size", "SMC linear probe %", "FIFO linear probe %",
-                   "difference (points)", "SMC ≥ FIFO"], rows,
-                  title="SMC vs FIFO bank on translated digits, same loss (mean over seeds)")
+            table(
+                [
+                    "loss",
+                    "bank size",
+                    "SMC linear probe %",
+                    "FIFO linear probe %",
+                    "difference (points)",
+                    "SMC ≥ FIFO",
+                ],
+                rows,
+                title="SMC vs FIFO bank on translated digits, same loss (mean over seeds)",
+            )
         )
     targets = report.get("targets", {})
     if targets:
@@ -615,11 +691,14 @@ def render_bench_ssl(report):
             if isinstance(entry, dict) and "meets_target" in entry:
                 details = ", ".join(
                     f"{escape(key.replace('_', ' '))} {number(value, 1)}"
-                    for key, value in entry.items() if key != "meets_target"
+                    for key, value in entry.items()
+                    if key != "meets_target"
                 )
                 items.append(f"* {label} ({details}): {verdict(entry['meets_target'])}")
             elif isinstance(entry, dict):
-                details = ", ".join(f"{escape(key)}: {verdict(value)}" for key, value in entry.items())
+                details = ", ".join(
+                    f"{escape(key)}: {verdict(value)}" for key, value in entry.items()
+                )
                 items.append(f"* {label}: {details}")
             else:
                 items.append(f"* {label}: {verdict(entry)}")
@@ -637,23 +716,35 @@ def render_ssl_defaults(section):
         rows = []
         for label, row in rows_by_label.items():
             if "linear_probe" in row:
-                rows.append([escape(label), f"{100 * row['linear_probe']:.1f}",
-                             f"{100 * row['knn5']:.1f}", number(row.get("effective_rank"), 1), "—"])
+                rows.append(
+                    [
+                        escape(label),
+                        f"{100 * row['linear_probe']:.1f}",
+                        f"{100 * row['knn5']:.1f}",
+                        number(row.get("effective_rank"), 1),
+                        "—",
+                    ]
+                )
                 continue
             rows.append(
                 [
                     escape(label),
-                    f"{100 * row['linear_probe_mean']:.1f} (worst {100 * row['linear_probe_min']:.1f})",
+                    f"{100 * row['linear_probe_mean']:.1f} "
+                    f"(worst {100 * row['linear_probe_min']:.1f})",
                     f"{100 * row['knn5_mean']:.1f}",
-                    f"{number(row['effective_rank_mean'], 1)} (worst {number(row['effective_rank_min'], 1)})",
+                    f"{number(row['effective_rank_mean'], 1)} "
+                    f"(worst {number(row['effective_rank_min'], 1)})",
                     number(row.get("seconds_per_epoch_mean"), 3),
                 ]
             )
         augment = config.get("augment", {}).get(dataset, "")
         out.append(
-            table(["objective", "linear probe %", "5-NN %", "effective rank", "s / epoch (1 thread)"],
-                  rows, title=f"Defaults, {escape(dataset)} (augment={escape(augment)!s}, "
-                  f"{config.get('max_epochs')} epochs, mean over seeds {config.get('seeds')})")
+            table(
+                ["objective", "linear probe %", "5-NN %", "effective rank", "s / epoch (1 thread)"],
+                rows,
+                title=f"Defaults, {escape(dataset)} (augment={escape(augment)!s}, "
+                f"{config.get('max_epochs')} epochs, mean over seeds {config.get('seeds')})",
+            )
         )
     timing = section.get("timing", {})
     if timing:
@@ -661,7 +752,8 @@ def render_ssl_defaults(section):
         out.append(
             "Seconds per epoch on all cores (median, each fit alone in a fresh process): "
             f"defaults {number(seconds.get('defaults'), 4)}, previous defaults "
-            f"{number(seconds.get('previous defaults'), 4)} ({escape(timing.get('previous_defaults'))}), "
+            f"{number(seconds.get('previous defaults'), 4)} "
+            f"({escape(timing.get('previous_defaults'))}), "
             f"ratio {number(timing.get('ratio'), 2)}.\n"
         )
     targets = section.get("targets", {})
@@ -672,8 +764,10 @@ def render_ssl_defaults(section):
             if isinstance(value, bool):
                 items.append(f"* {label}: {verdict(value)}")
             elif isinstance(value, dict):
-                items.append(f"* {label}: " + ", ".join(
-                    f"{escape(key)}: {verdict(met)}" for key, met in value.items()))
+                items.append(
+                    f"* {label}: "
+                    + ", ".join(f"{escape(key)}: {verdict(met)}" for key, met in value.items())
+                )
             elif isinstance(value, (int, float)):
                 items.append(f"* {label}: {number(value, 3)}")
             else:
@@ -687,7 +781,9 @@ def flatten(value, prefix=""):
     if isinstance(value, dict):
         for key, item in value.items():
             yield from flatten(item, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(value, list) and value and all(isinstance(item, (int, float)) for item in value):
+    elif (
+        isinstance(value, list) and value and all(isinstance(item, (int, float)) for item in value)
+    ):
         yield prefix, value
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -699,8 +795,18 @@ def flatten(value, prefix=""):
 def render_generic(report):
     if isinstance(report.get("measurements"), list):
         return measurements_table(report["measurements"])
-    skipped = {"machine", "config", "command", "created_utc", "date", "benchmark", "wall_seconds",
-               "quick", "threads", "versions"}
+    skipped = {
+        "machine",
+        "config",
+        "command",
+        "created_utc",
+        "date",
+        "benchmark",
+        "wall_seconds",
+        "quick",
+        "threads",
+        "versions",
+    }
     rows = [
         [escape(path), number(value)]
         for path, value in flatten({k: v for k, v in report.items() if k not in skipped})
@@ -717,7 +823,9 @@ def render_bench_scale(report):
         for engine, row in engines.items():
             if engine == "dask":
                 memory = f"client +{number(row['client_peak_extra_bytes'] / gib, 2)}"
-                workers = ", ".join(number(value / gib, 2) for value in row["worker_peak_rss_bytes"])
+                workers = ", ".join(
+                    number(value / gib, 2) for value in row["worker_peak_rss_bytes"]
+                )
             else:
                 memory = (
                     f"{number(row['peak_rss_bytes'] / gib, 2)} "
@@ -725,13 +833,23 @@ def render_bench_scale(report):
                 )
                 workers = "—"
             rows.append(
-                [number(int(n_rows)), escape(engine), number(row["seconds_per_iteration"]),
-                 memory, workers]
+                [
+                    number(int(n_rows)),
+                    escape(engine),
+                    number(row["seconds_per_iteration"]),
+                    memory,
+                    workers,
+                ]
             )
     out = [
         table(
-            ["rows", "engine", "s per EM iteration", "peak RSS, GiB (+ beyond the data)",
-             "workers' peak RSS, GiB"],
+            [
+                "rows",
+                "engine",
+                "s per EM iteration",
+                "peak RSS, GiB (+ beyond the data)",
+                "workers' peak RSS, GiB",
+            ],
             rows,
             title="Seconds per iteration and peak memory (gmje: in memory; dask: "
             "LocalCluster, data made and persisted on the workers; sklearn: GaussianMixture)",
@@ -741,8 +859,7 @@ def render_bench_scale(report):
         table(
             ["target", "measured", "met"],
             [
-                [escape(entry["target"]), number(entry["value"], 3),
-                 verdict(entry["meets_target"])]
+                [escape(entry["target"]), number(entry["value"], 3), verdict(entry["meets_target"])]
                 for entry in report["targets"].values()
             ],
             title="Targets",
@@ -768,11 +885,14 @@ def render_bench_scale(report):
     )
     out.append(
         table(
-            ["data set", "batch EM NLL (seeds 0-2)", "partial_fit minus batch",
-             "mean difference"],
+            ["data set", "batch EM NLL (seeds 0-2)", "partial_fit minus batch", "mean difference"],
             [
-                [escape(title), number(row["batch_em_nll"]), number(row["difference"]),
-                 number(row["mean_difference"])]
+                [
+                    escape(title),
+                    number(row["batch_em_nll"]),
+                    number(row["difference"]),
+                    number(row["mean_difference"]),
+                ]
                 for title, row in report["partial_fit"].items()
             ],
             title="partial_fit (batches of 256, 5 passes, K = 8) against batch EM, nats",
@@ -786,8 +906,7 @@ def render_bench_equivariance(report):
     rows = []
     for name, entry in report["estimators"].items():
         worst = [
-            max(row["error"] for row in entry["rows"] if row["scale"] == scale)
-            for scale in scales
+            max(row["error"] for row in entry["rows"] if row["scale"] == scale) for scale in scales
         ]
         controls = [
             row["error_against_rounding_control"]
@@ -795,12 +914,20 @@ def render_bench_equivariance(report):
             if row.get("error_against_rounding_control") is not None
         ]
         rows.append(
-            [escape(name), *(number(value) for value in worst),
-             number(max(controls)) if controls else "—", verdict(entry["meets_target"])]
+            [
+                escape(name),
+                *(number(value) for value in worst),
+                number(max(controls)) if controls else "—",
+                verdict(entry["meets_target"]),
+            ]
         )
     return table(
-        ["estimator", *(f"s = {scale:g}" for scale in scales), "against rounding control",
-         f"≤ {report['target_nats']} nats"],
+        [
+            "estimator",
+            *(f"s = {scale:g}" for scale in scales),
+            "against rounding control",
+            f"≤ {report['target_nats']} nats",
+        ],
         rows,
         title="Worst equivariance error (nats) per scale",
     )
@@ -825,8 +952,11 @@ def all_targets_met(report):
     """The file's own verdict, or every ``meets_target`` flag in it; None without any."""
     if "all_targets_met" in report:
         return report["all_targets_met"]
-    flags = [value for path, value in flatten(report)
-             if path.rsplit(".", 1)[-1] == "meets_target" and isinstance(value, bool)]
+    flags = [
+        value
+        for path, value in flatten(report)
+        if path.rsplit(".", 1)[-1] == "meets_target" and isinstance(value, bool)
+    ]
     return all(flags) if flags else None
 
 
@@ -848,8 +978,18 @@ def placeholder(name):
 
 def figure_directive(target, alt):
     """An RST figure of the page, ``target`` relative to the documentation source folder."""
-    return "\n".join([f".. figure:: {target}", f"   :alt: {alt}", "   :align: center",
-                      "   :figclass: benchmark-figure", ""]) + "\n"
+    return (
+        "\n".join(
+            [
+                f".. figure:: {target}",
+                f"   :alt: {alt}",
+                "   :align: center",
+                "   :figclass: benchmark-figure",
+                "",
+            ]
+        )
+        + "\n"
+    )
 
 
 def render(results_dir, log=None, figures=None):
@@ -886,8 +1026,12 @@ def render(results_dir, log=None, figures=None):
         anchor = name.replace("_", "-")
         command = command_of(report, name)
         summary.append(
-            [f":ref:`{name} <{anchor}>`", verdict(all_targets_met(report)),
-             short_date(report.get("created_utc") or report.get("date")), code(command)]
+            [
+                f":ref:`{name} <{anchor}>`",
+                verdict(all_targets_met(report)),
+                short_date(report.get("created_utc") or report.get("date")),
+                code(command),
+            ]
         )
         section = [f".. _{anchor}:\n", heading(f"{title}", "-")]
         if name in DESCRIPTIONS:
@@ -904,8 +1048,14 @@ def render(results_dir, log=None, figures=None):
         "",
     ]
     if summary:
-        head.append(table(["benchmark", "all targets", "last run (UTC)", "command"], summary,
-                          widths=[18, 12, 22, 48], title="Result files found at build time"))
+        head.append(
+            table(
+                ["benchmark", "all targets", "last run (UTC)", "command"],
+                summary,
+                widths=[18, 12, 22, 48],
+                title="Result files found at build time",
+            )
+        )
     if missing:
         head.append(
             "Not run yet (no result file): "

@@ -238,8 +238,7 @@ class RandomErasing:
 
     def __repr__(self):
         return (
-            f"RandomErasing(p={self.p!r}, max_fraction={self.max_fraction!r}, "
-            f"value={self.value!r})"
+            f"RandomErasing(p={self.p!r}, max_fraction={self.max_fraction!r}, value={self.value!r})"
         )
 
 

@@ -147,7 +147,11 @@ class ConvEncoder(nn.Module):
 def _conv1d_bn_relu(channels_in, channels_out, kernel_size, stride=1):
     return [
         nn.Conv1d(
-            channels_in, channels_out, kernel_size, stride=stride, padding=kernel_size // 2,
+            channels_in,
+            channels_out,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
             bias=False,
         ),
         nn.BatchNorm1d(channels_out),

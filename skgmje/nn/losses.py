@@ -751,7 +751,9 @@ class PrototypeGMJE(nn.Module):
         self.lam, self.eps, self.entropy = lam, eps, entropy
         self.ema_momentum, self.min_scale = ema_momentum, min_scale
         self.covariance_type, self.covariance, self.batch_jitter = (
-            covariance_type, covariance, batch_jitter
+            covariance_type,
+            covariance,
+            batch_jitter,
         )
         # Unit-norm views put about 1/D of the joint variance on each coordinate:
         # start the prototypes and the component scales at that size.
@@ -787,14 +789,24 @@ class PrototypeGMJE(nn.Module):
         """``prototype_gmje_loss`` of the views with the held parameters; a scalar."""
         if self.covariance == "batch":
             factor = batch_prototype_scale_tril(
-                torch.cat([z_a, z_b], dim=1).detach(), self.prototypes.detach(),
-                self.mixing_logits.detach(), self.covariance_type, self.batch_jitter, self.eps,
+                torch.cat([z_a, z_b], dim=1).detach(),
+                self.prototypes.detach(),
+                self.mixing_logits.detach(),
+                self.covariance_type,
+                self.batch_jitter,
+                self.eps,
             )
             if self.training:
                 self.batch_scale_tril.copy_(factor)
             return prototype_gmje_loss(
-                z_a, z_b, self.prototypes, self.mixing_logits, factor, lam=self.lam,
-                eps=self.eps, entropy=self.entropy,
+                z_a,
+                z_b,
+                self.prototypes,
+                self.mixing_logits,
+                factor,
+                lam=self.lam,
+                eps=self.eps,
+                entropy=self.entropy,
             )
         started = bool(self.n_updates > 0)
         momentum = self.ema_momentum if started else 0.0

@@ -1,4 +1,4 @@
-"""The mixture density network of GMJE-MDN (paper section 4.4, Appendix M; user guide, "GMJEMDN")."""
+"""The mixture density network of GMJE-MDN (paper section 4.4, Appendix M; user guide "GMJEMDN")."""
 
 import torch
 from torch import nn
@@ -9,7 +9,7 @@ COVARIANCE_TYPES = ("spherical", "diag", "full")
 
 
 class MixtureDensityNetwork(nn.Module):
-    """Maps a context ``x`` to the parameters of ``p(y | x) = sum_k w_k(x) N(mu_k(x), L_k(x) L_k(x)^T)``.
+    """Maps a context ``x`` to ``p(y | x) = sum_k w_k(x) N(mu_k(x), L_k(x) L_k(x)^T)``.
 
     The network sees the context only (the information bottleneck of
     Appendix M): the target enters through the loss, never the input.
@@ -55,7 +55,9 @@ class MixtureDensityNetwork(nn.Module):
         if self.n_off_diagonal:
             self.off_diagonal = nn.Linear(width, n_components * self.n_off_diagonal)
             self.register_buffer(
-                "lower_indices", torch.tril_indices(n_targets, n_targets, offset=-1), persistent=False
+                "lower_indices",
+                torch.tril_indices(n_targets, n_targets, offset=-1),
+                persistent=False,
             )
 
     def forward(self, X):

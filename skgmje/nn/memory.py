@@ -149,9 +149,7 @@ class _MemoryBank(nn.Module):
 
     def _check_keys(self, keys):
         if keys.dim() != 2 or keys.shape[1] != self.dim:
-            raise ValueError(
-                f"keys must have shape (batch, {self.dim}); got {tuple(keys.shape)}."
-            )
+            raise ValueError(f"keys must have shape (batch, {self.dim}); got {tuple(keys.shape)}.")
         return keys.detach().to(self._keys)
 
     def _check_ids(self, ids, n_new):
@@ -306,8 +304,10 @@ class SMCBank(_MemoryBank):
         super().__init__(bank_size, dim)
         if resampling not in RESAMPLING:
             raise ValueError(f"resampling must be one of {list(RESAMPLING)}; got {resampling!r}.")
-        if isinstance(tempering, bool) or not isinstance(tempering, numbers.Real) or not (
-            0.0 <= tempering <= 1.0
+        if (
+            isinstance(tempering, bool)
+            or not isinstance(tempering, numbers.Real)
+            or not (0.0 <= tempering <= 1.0)
         ):
             raise ValueError(f"tempering must be a number in [0, 1]; got {tempering!r}.")
         self.resampling = resampling
