@@ -20,13 +20,18 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from _common import machine_info, make_mixture_data, progress, ratio_fields, target_check, timed
-from sklearn.exceptions import ConvergenceWarning
+from _common import (
+    machine_info,
+    make_mixture_data,
+    progress,
+    ratio_fields,
+    seconds_per_iteration,
+    target_check,
+)
 from sklearn.mixture import BayesianGaussianMixture
 from threadpoolctl import threadpool_limits
 
@@ -63,18 +68,7 @@ def bench_case(n_samples, n_joint, n_components, max_iter, repeats, covariance_t
         ours = BayesianGMJE(max_iter=iterations, **common, **sklearn_priors)
         fits["sklearn", iterations] = lambda m=theirs: m.fit(Z)
         fits["skgmje", iterations] = lambda m=ours: m.fit(X, y)
-    best = dict.fromkeys(fits, np.inf)
-    models = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for _ in range(repeats):
-            for key, fit in fits.items():
-                seconds, models[key] = timed(fit)
-                best[key] = min(best[key], seconds)
-    per_iteration = {
-        library: (best[library, max_iter] - best[library, 0]) / max_iter
-        for library in ("skgmje", "sklearn")
-    }
+    per_iteration, best, models = seconds_per_iteration(fits, max_iter, repeats)
     ours_bound = models["skgmje", max_iter].lower_bound_ * n_samples
     theirs_bound = float(np.ravel(models["sklearn", max_iter].lower_bound_)[0])
     gap = abs(ours_bound - theirs_bound) / abs(theirs_bound)

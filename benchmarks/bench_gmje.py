@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,11 +28,11 @@ from _common import (
     make_mixture_data,
     progress,
     ratio_fields,
+    seconds_per_iteration,
     target_check,
     timed,
 )
 from gmr import GMM
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
@@ -110,20 +109,7 @@ def bench_em_case(n_samples, n_joint, n_components, max_iter, repeats):
         fits["sklearn", iterations] = lambda m=sklearn_model: m.fit(Z)
         fits["skgmje", iterations] = lambda m=skgmje_model: m.fit(X, y)
 
-    best = dict.fromkeys(fits, np.inf)
-    models = {}
-    # tol=0 never converges by design; the warning is expected noise here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for _ in range(repeats):
-            for key, fit in fits.items():
-                seconds, models[key] = timed(fit)
-                best[key] = min(best[key], seconds)
-
-    per_iteration = {
-        library: (best[library, max_iter] - best[library, 0]) / max_iter
-        for library in ("skgmje", "sklearn")
-    }
+    per_iteration, best, models = seconds_per_iteration(fits, max_iter, repeats)
     if min(per_iteration.values()) <= 0.0:
         raise RuntimeError(
             f"Timing noise exceeds the EM time at D={n_joint} K={n_components} "

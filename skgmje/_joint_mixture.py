@@ -19,7 +19,7 @@ from sklearn.utils import check_random_state
 from . import _dask, _em
 from ._gaussian import logsumexp
 from ._joint import conditional_distribution, prepare_conditioning, sample_joint
-from .base import ConditionalDensityEstimator
+from .base import ConditionalDensityEstimator, check_option, check_positive
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -37,6 +37,17 @@ class JointMixtureEM(ConditionalDensityEstimator):
     ``verbose`` and ``verbose_interval`` and implement the hooks named in the
     module docstring.
     """
+
+    def _check_em_parameters(self):
+        """Check the parameters every subclass shares."""
+        check_positive("n_components", self.n_components, integer=True)
+        check_option("covariance_type", self.covariance_type, _em.COVARIANCE_TYPES)
+        check_positive("tol", self.tol, allow_zero=True)
+        check_positive("reg_covar", self.reg_covar, allow_zero=True)
+        check_positive("max_iter", self.max_iter, integer=True, allow_zero=True)
+        check_positive("n_init", self.n_init, integer=True)
+        check_option("init_params", self.init_params, INIT_PARAMS)
+        check_positive("verbose_interval", self.verbose_interval, integer=True)
 
     def _prepare_fit(self, n_context, total_weight, center, variances, scatter):
         """Called once per fit before the initialisation, in shifted coordinates.

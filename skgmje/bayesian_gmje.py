@@ -5,8 +5,8 @@ from numbers import Real
 import numpy as np
 from sklearn.utils.validation import check_array
 
-from . import _em, _vb
-from ._joint_mixture import INIT_PARAMS, JointMixtureEM
+from . import _vb
+from ._joint_mixture import JointMixtureEM
 from .base import check_option, check_positive
 
 # The default priors, chosen on the problem suite (benchmarks/bench_suite.py; user guide,
@@ -191,13 +191,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self.verbose_interval = verbose_interval
 
     def _check_parameters(self):
-        check_positive("n_components", self.n_components, integer=True)
-        check_option("covariance_type", self.covariance_type, _em.COVARIANCE_TYPES)
-        check_positive("tol", self.tol, allow_zero=True)
-        check_positive("reg_covar", self.reg_covar, allow_zero=True)
-        check_positive("max_iter", self.max_iter, integer=True, allow_zero=True)
-        check_positive("n_init", self.n_init, integer=True)
-        check_option("init_params", self.init_params, INIT_PARAMS)
+        self._check_em_parameters()
         check_option(
             "weight_concentration_prior_type",
             self.weight_concentration_prior_type,
@@ -214,7 +208,6 @@ degrees_of_freedom_prior_, covariance_prior_
                 f"weight_threshold must be below 1 (it would drop every component); "
                 f"got {self.weight_threshold!r}."
             )
-        check_positive("verbose_interval", self.verbose_interval, integer=True)
 
     def _prepare_fit(self, n_context, total_weight, center, variances, scatter):
         """Resolve the priors (defaults from the data) in the E-step's shifted coordinates."""

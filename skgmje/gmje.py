@@ -5,8 +5,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _em
-from ._joint_mixture import INIT_PARAMS, JointMixtureEM
-from .base import check_option, check_positive
+from ._joint_mixture import JointMixtureEM
+from .base import check_positive
 
 
 class GMJE(JointMixtureEM):
@@ -165,14 +165,7 @@ class GMJE(JointMixtureEM):
         self.learning_offset = learning_offset
 
     def _check_parameters(self):
-        check_positive("n_components", self.n_components, integer=True)
-        check_option("covariance_type", self.covariance_type, _em.COVARIANCE_TYPES)
-        check_positive("tol", self.tol, allow_zero=True)
-        check_positive("reg_covar", self.reg_covar, allow_zero=True)
-        check_positive("max_iter", self.max_iter, integer=True, allow_zero=True)
-        check_positive("n_init", self.n_init, integer=True)
-        check_option("init_params", self.init_params, INIT_PARAMS)
-        check_positive("verbose_interval", self.verbose_interval, integer=True)
+        self._check_em_parameters()
         check_positive("learning_offset", self.learning_offset, allow_zero=True)
         check_positive("learning_decay", self.learning_decay)
         if not 0.5 < self.learning_decay <= 1.0:
