@@ -121,7 +121,6 @@ def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
         projected -= offsets
         np.square(projected, out=projected)
         mahalanobis = projected.reshape(n_samples, n_components, n_features).sum(axis=2)
-        log_det = np.sum(np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)), axis=1)
     elif covariance_type == "tied":
         projected = Z @ precisions_chol
         projected_means = means @ precisions_chol
@@ -130,7 +129,6 @@ def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
             - 2.0 * projected @ projected_means.T
             + np.einsum("kd,kd->k", projected_means, projected_means)
         )
-        log_det = np.full(n_components, np.sum(np.log(np.diag(precisions_chol))))
     elif covariance_type == "diag":
         precisions = precisions_chol**2
         mahalanobis = (
@@ -138,7 +136,6 @@ def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
             - 2.0 * Z @ (means * precisions).T
             + (Z**2) @ precisions.T
         )
-        log_det = np.sum(np.log(precisions_chol), axis=1)
     else:
         precisions = precisions_chol**2
         mahalanobis = (
@@ -146,8 +143,19 @@ def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
             - 2.0 * (Z @ means.T) * precisions
             + np.outer(np.einsum("nd,nd->n", Z, Z), precisions)
         )
-        log_det = n_features * np.log(precisions_chol)
+    log_det = log_det_precisions_cholesky(precisions_chol, covariance_type, n_features)
     return -0.5 * (n_features * LOG_2PI + mahalanobis) + log_det
+
+
+def log_det_precisions_cholesky(precisions_chol, covariance_type, n_features):
+    """``log |P_k|`` of each component's precision factor: (K,), or a float for ``tied``."""
+    if covariance_type == "full":
+        return np.sum(np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)), axis=1)
+    if covariance_type == "tied":
+        return np.sum(np.log(np.diag(precisions_chol)))
+    if covariance_type == "diag":
+        return np.sum(np.log(precisions_chol), axis=1)
+    return n_features * np.log(precisions_chol)
 
 
 def statistics_from_responsibilities(Z, resp, covariance_type, sample_weight=None):

@@ -154,16 +154,6 @@ def mixture_weights(parameters, prior_type):
     return concentration / np.sum(concentration)
 
 
-def _log_det_precisions_cholesky(precisions_cholesky, covariance_type, n_features):
-    if covariance_type == "full":
-        return np.sum(np.log(np.diagonal(precisions_cholesky, axis1=1, axis2=2)), axis=1)
-    if covariance_type == "tied":
-        return np.sum(np.log(np.diag(precisions_cholesky)))
-    if covariance_type == "diag":
-        return np.sum(np.log(precisions_cholesky), axis=1)
-    return n_features * np.log(precisions_cholesky)
-
-
 def _log_wishart_norm(degrees_of_freedom, log_det_precisions_chol, n_features):
     """Log normaliser of the Wishart posteriors (without the ``log pi`` term, as scikit-learn)."""
     return -(
@@ -182,7 +172,7 @@ def lower_bound(statistics, parameters, prior_type, covariance_type):
     """
     n_components, n_features = parameters.means.shape
     degrees_of_freedom = np.asarray(parameters.degrees_of_freedom, dtype=float)
-    log_det = _log_det_precisions_cholesky(
+    log_det = _em.log_det_precisions_cholesky(
         parameters.precisions_cholesky, covariance_type, n_features
     ) - 0.5 * n_features * np.log(degrees_of_freedom)
     log_wishart = np.sum(_log_wishart_norm(degrees_of_freedom, log_det, n_features))
