@@ -19,6 +19,8 @@ from skgmje._joint import context_log_prob
 from skgmje.embedding import (
     DEFAULT_ENTROPY_WEIGHTS,
     DENSITY_OBJECTIVES,
+    KERNEL_OBJECTIVES,
+    KERNELS,
     OBJECTIVES,
     PAPER_ENTROPY_WEIGHTS,
     JointEmbedding,
@@ -31,6 +33,7 @@ from skgmje.nn.losses import (
     gje_loss,
     hsic_loss,
     second_moment,
+    whiten_batch,
 )
 
 
@@ -196,8 +199,31 @@ def test_the_mdn_head_starts_by_predicting_that_the_views_agree():
     )
 
 
-@pytest.mark.parametrize("objective", ["dual-gje", "hsic"])
-def test_entropy_term_keeps_the_kernel_objectives_from_collapsing(objective, digits):
+def test_whitened_kernel_objectives_are_the_stated_losses():
+    generator = torch.Generator().manual_seed(3)
+    z_a, z_b = torch.randn(40, 3, generator=generator), torch.randn(40, 3, generator=generator)
+    views = (((z_a, z_b),), torch.arange(40))
+
+    def loss(objective, kernel):
+        criterion = JointObjective(objective, 3, 0.2, 2, 8, seed=0, kernel=kernel, whiten=True)
+        return criterion.eval()(views)
+
+    white_a, white_b = whiten_batch(z_a), whiten_batch(z_b)
+    for kernel in KERNELS:
+        assert torch.isclose(loss("hsic", kernel), hsic_loss(white_a, white_b, kernel=kernel))
+    linear = dual_gje_loss(white_a, white_b, kernel="linear", noise_variance=0.01) / 40
+    assert torch.isclose(loss("dual-gje", "linear"), linear)
+    rbf = dual_gje_loss(white_a, white_b, length_scale=3**0.5, noise_variance=0.01) / 40
+    assert torch.isclose(loss("dual-gje", "rbf"), rbf)
+    # The whitened batch has no units: rescaling and shifting a view changes nothing.
+    moved = (((100.0 * z_a - 3.0, 0.01 * z_b),), torch.arange(40))
+    for objective in KERNEL_OBJECTIVES:
+        criterion = JointObjective(objective, 3, 0.2, 2, 8, seed=0, kernel="linear", whiten=True)
+        assert torch.isclose(criterion.eval()(moved), loss(objective, "linear"), rtol=1e-4)
+
+
+@pytest.mark.parametrize("objective", KERNEL_OBJECTIVES)
+def test_whitening_keeps_the_kernel_objectives_from_collapsing(objective, digits):
     X, _ = digits
 
     def rank(model):
@@ -206,9 +232,13 @@ def test_entropy_term_keeps_the_kernel_objectives_from_collapsing(objective, dig
         return float(np.exp(-np.sum(shares * np.log(shares))))
 
     params = dict(embedding_dim=8, max_epochs=15, random_state=0)
-    paper = JointEmbedding(objective, entropy_weight=0.0, **params).fit(X)
-    remedied = JointEmbedding(objective, **params).fit(X)
-    assert rank(paper) < 2.0 and rank(remedied) > 4.0
+    unwhitened = dict(kernel="rbf", whiten=False, **params)
+    paper = JointEmbedding(objective, entropy_weight=0.0, **unwhitened)
+    entropy_only = JointEmbedding(objective, entropy_weight=0.1, **unwhitened)
+    assert JointEmbedding(objective).get_params()["whiten"]
+    assert rank(paper.fit(X)) < 2.0
+    assert rank(entropy_only.fit(X)) > 4.0
+    assert rank(JointEmbedding(objective, **params).fit(X)) > 4.0
 
 
 @pytest.mark.parametrize("objective", ["gmje", "infonce", "dual-gje"])
@@ -351,6 +381,8 @@ def test_defaults_learn_shift_invariant_features_of_waveforms():
         ({"entropy_weight": -0.1}, "entropy_weight"),
         ({"ema_momentum": 1.0}, "ema_momentum"),
         ({"symmetric": "yes"}, "symmetric"),
+        ({"whiten": "yes"}, "whiten"),
+        ({"kernel": "poly"}, "kernel"),
         ({"bank_tempering": 1.5}, "bank_tempering"),
         ({"bank_tempering": "half"}, "bank_tempering"),
         ({"max_epochs": 0}, "max_epochs"),

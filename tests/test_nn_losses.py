@@ -23,6 +23,7 @@ from skgmje.nn.losses import (
     sample_fourier_basis,
     second_moment,
     smc_infonce_loss,
+    whiten_batch,
 )
 
 FAST = settings(max_examples=25, deadline=None)
@@ -332,6 +333,42 @@ def test_linear_hsic_is_the_squared_cross_covariance_norm():
     assert float(hsic_loss(z_a, z_b, kernel="linear")) == pytest.approx(-expected, rel=1e-10)
 
 
+def test_whiten_batch_gives_identity_covariance_whatever_the_units_and_mixing():
+    generator = torch.Generator().manual_seed(3)
+    z = _randn(generator, 200, 3)
+    mixing = torch.tensor([[3.0, 1.0, 0.0], [0.0, 1e-3, 0.0], [0.5, 0.0, 20.0]], dtype=DOUBLE)
+    mixed = 1e4 * z @ mixing - 7.0
+    white, mixed_white = whiten_batch(z, eps=0.0), whiten_batch(mixed, eps=0.0)
+    torch.testing.assert_close(second_moment(white), torch.eye(3, dtype=DOUBLE))
+    torch.testing.assert_close(mixed_white.mean(0), torch.zeros(3, dtype=DOUBLE))
+    # Whitenings of linearly related batches differ by a rotation: the Gram matrices agree.
+    torch.testing.assert_close(mixed_white @ mixed_white.T, white @ white.T)
+
+
+def test_whiten_batch_damps_a_dimension_below_its_relative_jitter():
+    generator = torch.Generator().manual_seed(4)
+    z = _randn(generator, 500, 2) * torch.tensor([1.0, 1e-3], dtype=DOUBLE)
+    variances = second_moment(whiten_batch(z)).diagonal()
+    # Jitter 1e-2 of the mean variance (about 0.5): the strong dimension stays near unit
+    # variance, the one with variance 1e-6 is damped to about 1e-6 / 5e-3.
+    assert float(variances[0]) == pytest.approx(1.0, rel=0.02)
+    assert float(variances[1]) == pytest.approx(2e-4, rel=0.1)
+
+
+def test_linear_hsic_of_whitened_views_is_the_sum_of_squared_canonical_correlations():
+    z_a, z_b = _views(5, n=40, d_a=3, d_b=4)
+    a = z_a.numpy() - z_a.numpy().mean(0)
+    b = z_b.numpy() - z_b.numpy().mean(0)
+    correlations = np.linalg.svd(np.linalg.qr(a)[0].T @ np.linalg.qr(b)[0], compute_uv=False)
+    n = len(a)
+    # Whitened to covariance I with 1/N, the cross-covariance of (N - 1)^-2 tr(K H L H)
+    # is N / (N - 1) times the canonical correlation matrix.
+    expected = (n / (n - 1)) ** 2 * np.sum(correlations**2)
+    loss = hsic_loss(whiten_batch(z_a, eps=0.0), whiten_batch(z_b, eps=0.0), kernel="linear")
+    assert float(loss) == pytest.approx(-expected, rel=1e-8)
+    assert 0.0 < np.sum(correlations**2) <= 3.0
+
+
 def test_hsic_vanishes_for_a_collapsed_view_and_grows_with_dependence():
     z_a, z_b = _views(2)
     assert float(hsic_loss(z_a, torch.ones_like(z_b))) == pytest.approx(0.0, abs=1e-12)
@@ -633,6 +670,11 @@ def test_gradcheck_hsic_infonce_smc_and_mdn():
     generator = torch.Generator().manual_seed(2)
     bank, log_weights = _randn(generator, 4, 2), _randn(generator, 4)
     assert gradcheck(lambda a, b: hsic_loss(a, b, length_scale=1.2), _leaves(z_a, z_b))
+    assert gradcheck(
+        # The jitter is held constant, which the finite differences would not see.
+        lambda a, b: hsic_loss(whiten_batch(a, 0.0), whiten_batch(b, 0.0), kernel="linear"),
+        _leaves(z_a, z_b),
+    )
     assert gradcheck(
         lambda a, b, m: infonce_loss(a, b, m, temperature=0.5), _leaves(z_a, z_b, bank)
     )

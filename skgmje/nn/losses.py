@@ -110,6 +110,51 @@ def second_moment(z):
     return z.T @ z / z.shape[0]
 
 
+def whiten_batch(z, eps=1e-2):
+    """The batch in whitened coordinates, ``(z - m) L^-T`` with ``L L^T = S + eps s I``.
+
+    ``m`` and ``S`` are the batch mean and covariance (:func:`second_moment`
+    of the centred rows) and ``s`` the mean of ``S``'s diagonal, held
+    constant, so the jitter is relative: the result does not change when the
+    batch is shifted or scaled, and its covariance ``L^-1 S L^-T`` is the
+    identity but for the jitter. Gradients flow through ``m`` and ``L`` (as in
+    W-MSE, Ermolov et al. 2021): a loss of whitened embeddings cannot be
+    lowered by shrinking or correlating their dimensions, the dimensional
+    collapse a log-determinant term only penalises.
+
+    Parameters
+    ----------
+    z : Tensor of shape (N, D)
+        ``N > D`` for a covariance of full rank.
+    eps : float, default=1e-2
+        Jitter relative to the mean variance. A dimension whose variance is
+        far below ``eps s`` is not blown up to unit variance but damped: it
+        carries little of the whitened batch.
+
+    Returns
+    -------
+    Tensor of shape (N, D)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skgmje.nn.losses import second_moment, whiten_batch
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> z = torch.randn(500, 3, generator=generator, dtype=torch.float64) @ torch.tensor(
+    ...     [[3.0, 1.0, 0.0], [0.0, 0.1, 0.0], [0.0, 0.0, 20.0]], dtype=torch.float64
+    ... ) + 5.0
+    >>> torch.allclose(second_moment(whiten_batch(z, eps=0.0)), torch.eye(3, dtype=torch.float64))
+    True
+    >>> # The weak middle column (scale 0.1 beside 3 and 20) is damped by the jitter.
+    >>> second_moment(whiten_batch(z)).diagonal().round(decimals=2)
+    tensor([0.8700, 0.0200, 1.0000], dtype=torch.float64)
+    """
+    centred = z - z.mean(0)
+    covariance = second_moment(centred)
+    jitter = eps * float(covariance.detach().diagonal().mean())
+    return _whiten(cholesky(covariance, jitter), centred)
+
+
 def _entropy_log_det(covariance, n_first, eps, entropy):
     """``log|C + eps I|`` of the joint covariance, or the sum over the two views' blocks."""
     if entropy not in ENTROPY_TYPES:
