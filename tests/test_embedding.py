@@ -57,7 +57,7 @@ FLOAT32_ROUNDING = (
 
 
 @parametrize_with_checks(
-    [_tiny("gmje"), _tiny("infonce"), _tiny("smc-gmje")],
+    [_tiny("gmje"), _tiny("infonce"), _tiny("smc-gmje"), _tiny("hsic"), _tiny("dual-gje")],
     expected_failed_checks=lambda estimator: {
         "check_methods_subset_invariance": FLOAT32_ROUNDING,
         "check_methods_sample_order_invariance": FLOAT32_ROUNDING,

@@ -355,6 +355,14 @@ def test_whiten_batch_damps_a_dimension_below_its_relative_jitter():
     assert float(variances[1]) == pytest.approx(2e-4, rel=0.1)
 
 
+def test_whiten_batch_maps_a_constant_batch_to_zeros():
+    constant = torch.full((5, 3), 2.5, dtype=DOUBLE, requires_grad=True)
+    white = whiten_batch(constant)
+    torch.testing.assert_close(white, torch.zeros(5, 3, dtype=DOUBLE))
+    white.sum().backward()
+    assert bool(torch.isfinite(constant.grad).all())
+
+
 def test_linear_hsic_of_whitened_views_is_the_sum_of_squared_canonical_correlations():
     z_a, z_b = _views(5, n=40, d_a=3, d_b=4)
     a = z_a.numpy() - z_a.numpy().mean(0)

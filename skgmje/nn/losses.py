@@ -134,6 +134,7 @@ def whiten_batch(z, eps=1e-2):
     Returns
     -------
     Tensor of shape (N, D)
+        Zeros for a constant batch.
 
     Examples
     --------
@@ -151,7 +152,9 @@ def whiten_batch(z, eps=1e-2):
     """
     centred = z - z.mean(0)
     covariance = second_moment(centred)
-    jitter = eps * float(covariance.detach().diagonal().mean())
+    mean_variance = float(covariance.detach().diagonal().mean())
+    # A constant batch has nothing to whiten: it maps to zeros rather than failing.
+    jitter = eps * mean_variance if mean_variance > 0 else max(eps, 1.0)
     return _whiten(cholesky(covariance, jitter), centred)
 
 
