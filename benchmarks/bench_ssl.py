@@ -25,7 +25,10 @@ at random places of a 14x14 canvas (``make_translated_digits``). Measured, in on
     ``make_waveforms()`` (``augment="signal"``): linear probe, 5-NN, effective rank and
     seconds per epoch; raw features beside them; and the time per epoch of today's
     defaults against the defaults before issue 15 (``PREVIOUS_DEFAULTS``), both fitted
-    one after the other with torch's own threads (all cores), three times each.
+    one after the other with torch's own threads (all cores), three times each; and
+    beside them ``"dual-gje"`` and ``"hsic"`` without their default whitening
+    (``KERNEL_CONTROLS``): the paper's objectives, the entropy term that was their
+    remedy before, and whitened views with the RBF kernel.
 
 Targets (issue 5), on translated digits: SMC >= FIFO in linear-probe accuracy (mean
 over seeds, each bank size, same loss); the best GMJE objective within 2 points of
@@ -38,7 +41,7 @@ digits; on waveforms the default objective >= raw features + 0.15 and within 0.0
 
 Run ``python benchmarks/bench_ssl.py`` (about 15 minutes on 2 cores: the fits run two
 at a time, one thread each, and their fit times are taken so), ``--parts defaults``
-for part (c) alone (about 4 minutes; the other parts of an existing JSON are kept), or
+for part (c) alone (about 6 minutes; the other parts of an existing JSON are kept), or
 ``--quick`` (a few epochs, a smoke run).
 Results go to ``benchmarks/results/bench_ssl.json``.
 """
@@ -114,6 +117,15 @@ PREVIOUS_DEFAULTS = {
     "prototype_covariance": "learned",
     "entropy_weight": 1.0,
 }
+# Part (c): "dual-gje" and "hsic" without their default whitening, beside the defaults: the
+# paper's objectives, the entropy term that was their default remedy before (at its weights
+# then), and whitened views with the RBF kernel.
+KERNEL_CONTROLS = {
+    "paper (rbf, not whitened)": {"kernel": "rbf", "whiten": False, "entropy_weight": 0.0},
+    "entropy term (rbf, not whitened)": {"kernel": "rbf", "whiten": False},
+    "whitened, rbf": {"kernel": "rbf"},
+}
+PREVIOUS_ENTROPY_WEIGHTS = {"dual-gje": 0.1, "hsic": 0.01}
 DEFAULTS_TARGETS = {
     "default_probe_translated_digits": 0.70,
     "min_probe_translated_digits": 0.45,
@@ -222,6 +234,16 @@ def bank_jobs(objective, bank_size, entropy_weight, seeds, tempering=1.0):
     return label, [(objective, seed, params) for seed in seeds]
 
 
+def kernel_controls():
+    """``{label: (objective, params)}`` of part (c)'s controls of the kernel objectives."""
+    controls = {}
+    for objective, weight in PREVIOUS_ENTROPY_WEIGHTS.items():
+        for name, params in KERNEL_CONTROLS.items():
+            params = {"entropy_weight": weight, **params}
+            controls[f"{objective}, {name}"] = (objective, params)
+    return controls
+
+
 def fit_jobs(config, parts):
     """Every fit of the parts as ``{(part, dataset, label): [(objective, seed, params)]}``."""
     jobs = {}
@@ -231,6 +253,10 @@ def fit_jobs(config, parts):
             for objective in OBJECTIVES:
                 jobs["c", dataset, objective] = [
                     (objective, seed, params) for seed in config["defaults_seeds"]
+                ]
+            for label, (objective, control) in kernel_controls().items():
+                jobs["k", dataset, label] = [
+                    (objective, seed, {**params, **control}) for seed in config["defaults_seeds"]
                 ]
     if "objectives" not in parts:
         return jobs
@@ -263,7 +289,7 @@ def run_fits(config, parts):
                 key[1],
                 objective,
                 seed,
-                params if key[0] == "c" else shared_params(key[1], config, params),
+                params if key[0] in ("c", "k") else shared_params(key[1], config, params),
             ),
         )
         for key, runs in jobs.items()
@@ -353,13 +379,16 @@ def time_defaults(config):
 
 def defaults_section(runs, config):
     """Part (c): every objective at its defaults on both tasks, the cost, and the targets."""
-    datasets = {}
+    datasets, controls = {}, {}
     for dataset in DEFAULTS_TASKS:
         X_train, X_test, y_train, y_test = load(dataset)
         rows = {"raw features": evaluate(X_train, X_test, y_train, y_test)}
         for objective in OBJECTIVES:
             rows[objective] = summarise_defaults(runs["c", dataset, objective])
         datasets[dataset] = rows
+        controls[dataset] = {
+            label: summarise_defaults(runs["k", dataset, label]) for label in kernel_controls()
+        }
     timing = time_defaults(config)
     goals = DEFAULTS_TARGETS
     default = JointEmbedding().objective
@@ -398,6 +427,10 @@ def defaults_section(runs, config):
             "targets": goals,
         },
         "datasets": datasets,
+        "kernel_controls": {
+            "params": {label: params for label, (_, params) in kernel_controls().items()},
+            "datasets": controls,
+        },
         "timing": timing,
         "targets": targets,
     }
@@ -421,6 +454,13 @@ def print_defaults(section):
                 f"{dataset:<20}{label:<16}{100 * row['linear_probe_mean']:8.1f}"
                 f"{100 * row['knn5_mean']:8.1f}{row['effective_rank_mean']:11.1f}"
                 f"{row['seconds_per_epoch_mean']:9.3f}"
+            )
+    print("kernel objectives without their default whitening, mean over seeds")
+    for dataset, rows in section["kernel_controls"]["datasets"].items():
+        for label, row in rows.items():
+            print(
+                f"{dataset:<20}{label:<48}{100 * row['linear_probe_mean']:8.1f}"
+                f"{100 * row['knn5_mean']:8.1f}{row['effective_rank_mean']:11.1f}"
             )
     timing = section["timing"]["seconds_per_epoch"]
     print(

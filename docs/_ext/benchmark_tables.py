@@ -746,6 +746,25 @@ def render_ssl_defaults(section):
                 f"{config.get('max_epochs')} epochs, mean over seeds {config.get('seeds')})",
             )
         )
+    for dataset, rows_by_label in section.get("kernel_controls", {}).get("datasets", {}).items():
+        rows = [
+            [
+                escape(label),
+                f"{100 * row['linear_probe_mean']:.1f} (worst {100 * row['linear_probe_min']:.1f})",
+                f"{100 * row['knn5_mean']:.1f}",
+                f"{number(row['effective_rank_mean'], 1)} "
+                f"(worst {number(row['effective_rank_min'], 1)})",
+            ]
+            for label, row in rows_by_label.items()
+        ]
+        out.append(
+            table(
+                ["objective and variant", "linear probe %", "5-NN %", "effective rank"],
+                rows,
+                title=f"Without the default whitening, {escape(dataset)} "
+                f"(mean over seeds {config.get('seeds')})",
+            )
+        )
     timing = section.get("timing", {})
     if timing:
         seconds = timing.get("seconds_per_epoch", {})
