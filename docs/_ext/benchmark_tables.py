@@ -708,6 +708,15 @@ def render_bench_ssl(report):
     return "\n".join(out)
 
 
+def seed_summary_cells(row):
+    """Linear probe (with the worst seed), 5-NN and effective rank of a part (c) summary."""
+    return [
+        f"{100 * row['linear_probe_mean']:.1f} (worst {100 * row['linear_probe_min']:.1f})",
+        f"{100 * row['knn5_mean']:.1f}",
+        f"{number(row['effective_rank_mean'], 1)} (worst {number(row['effective_rank_min'], 1)})",
+    ]
+
+
 def render_ssl_defaults(section):
     """Part (c) of bench_ssl: every objective at its defaults, the cost and the targets."""
     out = []
@@ -729,11 +738,7 @@ def render_ssl_defaults(section):
             rows.append(
                 [
                     escape(label),
-                    f"{100 * row['linear_probe_mean']:.1f} "
-                    f"(worst {100 * row['linear_probe_min']:.1f})",
-                    f"{100 * row['knn5_mean']:.1f}",
-                    f"{number(row['effective_rank_mean'], 1)} "
-                    f"(worst {number(row['effective_rank_min'], 1)})",
+                    *seed_summary_cells(row),
                     number(row.get("seconds_per_epoch_mean"), 3),
                 ]
             )
@@ -747,16 +752,7 @@ def render_ssl_defaults(section):
             )
         )
     for dataset, rows_by_label in section.get("kernel_controls", {}).get("datasets", {}).items():
-        rows = [
-            [
-                escape(label),
-                f"{100 * row['linear_probe_mean']:.1f} (worst {100 * row['linear_probe_min']:.1f})",
-                f"{100 * row['knn5_mean']:.1f}",
-                f"{number(row['effective_rank_mean'], 1)} "
-                f"(worst {number(row['effective_rank_min'], 1)})",
-            ]
-            for label, row in rows_by_label.items()
-        ]
+        rows = [[escape(label), *seed_summary_cells(row)] for label, row in rows_by_label.items()]
         out.append(
             table(
                 ["objective and variant", "linear probe %", "5-NN %", "effective rank"],
