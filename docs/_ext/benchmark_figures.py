@@ -3,9 +3,10 @@
 No benchmark runs: each figure only reads the numbers its script stored. Timing benchmarks
 show the speed-up of skgmje over its peer (bench_gmje, bench_gng, bench_dual_gje,
 bench_scale), density benchmarks the held-out NLL against the oracle's (bench_nll,
-bench_suite, bench_smc, bench_mdn), bench_ssl the linear-probe accuracy of every objective,
-and bench_equivariance the score error across units. ``benchmark_tables`` calls
-:func:`draw_figures` at ``builder-inited`` and puts each figure under its benchmark's title.
+bench_suite, bench_smc, bench_mdn) or against scikit-learn's GP on real data (bench_real),
+bench_ssl the linear-probe accuracy of every objective, and bench_equivariance the score
+error across units. ``benchmark_tables`` calls :func:`draw_figures` at ``builder-inited``
+and puts each figure under its benchmark's title.
 
 A missing result file has no figure; a file whose layout a drawing function does not know
 (the script changed) is skipped with a message, so neither stops the build. The figures are
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LogNorm
+from matplotlib.colors import LogNorm, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -279,6 +280,45 @@ def figure_bench_suite(report):
     return figure
 
 
+def figure_bench_real(report):
+    datasets = report["datasets"]
+    models = []
+    for entry in datasets.values():
+        models += [name for name in entry["estimators"] if name not in models and name != "GP"]
+
+    def gap(entry, model):
+        gp = entry["estimators"].get("GP", {}).get("summary", {}).get("nll_mean")
+        nll = entry["estimators"].get(model, {}).get("summary", {}).get("nll_mean")
+        return np.nan if gp is None or nll is None else nll - gp
+
+    gaps = np.array(
+        [[gap(entry, model) for model in models] for entry in datasets.values()], dtype=float
+    )
+    figure, (ax,) = _figure(height=0.42 * len(datasets) + 1.8)
+    # Beyond one nat either way the colour saturates; the printed number carries the size.
+    image = ax.imshow(
+        np.clip(gaps, -1.0, 1.0),
+        cmap="RdYlGn_r",
+        norm=TwoSlopeNorm(vcenter=0.0, vmin=-1.0, vmax=1.0),
+        aspect="auto",
+    )
+    ax.grid(False)
+    for (row, column), value in np.ndenumerate(gaps):
+        text = "—" if np.isnan(value) else f"{value:+.2f}" if abs(value) < 10 else f"{value:+.0f}"
+        # White on the saturated ends of the colour map, black elsewhere.
+        colour = "white" if abs(value) > 0.7 else "black"
+        ax.text(column, row, text, ha="center", va="center", fontsize=7, color=colour)
+    ax.set_xticks(range(len(models)), models, fontsize=8, rotation=25, ha="right")
+    ax.set_yticks(range(len(datasets)), list(datasets), fontsize=8)
+    colourbar = figure.colorbar(image, ax=ax, pad=0.01)
+    colourbar.set_label("NLL minus the GP's (nats)", fontsize=8)
+    figure.suptitle(
+        "Real data: held-out NLL against scikit-learn's GP (green: better than the GP)",
+        fontsize=10,
+    )
+    return figure
+
+
 SMC_VARIANTS = {
     "fifo": "FIFO queue",
     "smc_systematic": "SMC, systematic",
@@ -484,6 +524,7 @@ def _number_in(text):
 DRAWINGS = {
     "bench_nll": figure_bench_nll,
     "bench_suite": figure_bench_suite,
+    "bench_real": figure_bench_real,
     "bench_gmje": figure_bench_gmje,
     "bench_bayesian": figure_bench_bayesian,
     "bench_dual_gje": figure_bench_dual_gje,
@@ -498,6 +539,7 @@ DRAWINGS = {
 ALT_TEXT = {
     "bench_nll": "Bar chart: held-out NLL of GMJE per number of components, against the oracle",
     "bench_suite": "Heat map: NLL above the oracle's for every estimator on every problem",
+    "bench_real": "Heat map: NLL minus the GP's for every estimator on every real data set",
     "bench_gmje": "Bar chart: GMJE's speed-up over scikit-learn and gmr per measurement",
     "bench_bayesian": "Bar chart: BayesianGMJE's speed-up per iteration over scikit-learn",
     "bench_dual_gje": "Line chart: DualGJE's speed-up over the GP against the number of rows",
