@@ -285,7 +285,7 @@ def _e_step_chunk(
 
 
 def _initial_statistics_chunk(
-    x_block, y_block, w_block, seed, center, mode, centers, n_components, covariance_type
+    x_block, y_block, w_block, seed, center, mode, centers, n_components, covariance_type, scales
 ):
     rows, weights = _joint(x_block, y_block, w_block)
     rows -= center
@@ -293,7 +293,7 @@ def _initial_statistics_chunk(
 
     def responsibilities(part, start, stop):
         if mode == "nearest":
-            labels = pairwise_distances_argmin(part, centers)
+            labels = pairwise_distances_argmin(part / scales, centers)
         elif mode == "random":
             return _em.random_responsibilities(rng, len(part), n_components), None
         else:
@@ -389,9 +389,12 @@ class DistributedPasses:
         sampled = sampled.compute()
         return sampled[:, :-1], sampled[:, -1]
 
-    def initial_statistics(self, center, mode, centers, n_components, covariance_type, rng):
+    def initial_statistics(
+        self, center, mode, centers, n_components, covariance_type, rng, scales=None
+    ):
         """Summed statistics of initial responsibilities: ``"nearest"`` of ``centers``
-        (k-means labels), ``"random"`` (uniform, normalised), or ``"none"`` (zero)."""
+        (k-means labels; distances on the shifted rows divided by ``scales``), ``"random"``
+        (uniform, normalised), or ``"none"`` (zero)."""
         return self._reduce_statistics(
             _initial_statistics_chunk,
             (n_components, covariance_type),
@@ -401,6 +404,7 @@ class DistributedPasses:
             centers=centers,
             n_components=n_components,
             covariance_type=covariance_type,
+            scales=np.ones(self.n_joint) if scales is None else scales,
         )
 
     def e_step(self, center, parameters, covariance_type, log_weights=None, entropy=False):

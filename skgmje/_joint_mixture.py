@@ -71,6 +71,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         Z -= center
         variances = _em.weighted_variances(Z, sample_weight)
         jitter = _em.covariance_jitter(variances, self.reg_covar)
+        scales = _em.column_scales(variances, X.shape[1])
 
         def scatter():
             rows = Z if sample_weight is None else Z * sample_weight[:, None]
@@ -83,7 +84,9 @@ class JointMixtureEM(ConditionalDensityEstimator):
             n_available=n_available,
             center=center,
             jitter=jitter,
-            initial_parameters=lambda rng: self._initial_parameters(Z, sample_weight, rng, jitter),
+            initial_parameters=lambda rng: self._initial_parameters(
+                Z, sample_weight, rng, jitter, scales
+            ),
             e_step=lambda parameters: _em.e_step(
                 Z,
                 parameters,
@@ -104,6 +107,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         total_weight, n_available, center = passes.moments()
         variances = passes.variances(center, total_weight)
         jitter = _em.covariance_jitter(variances, self.reg_covar)
+        scales = _em.column_scales(variances, X.shape[1])
         self._y_ndim = y_ndim
         self.n_targets_ = Y.shape[1]
 
@@ -120,7 +124,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
             center=center,
             jitter=jitter,
             initial_parameters=lambda rng: self._initial_parameters_distributed(
-                passes, center, n_available, rng, jitter
+                passes, center, scales, n_available, rng, jitter
             ),
             e_step=lambda parameters: passes.e_step(
                 center, parameters, self.covariance_type, **self._e_step_options(parameters)
@@ -206,30 +210,41 @@ class JointMixtureEM(ConditionalDensityEstimator):
             n_context,
         )
 
-    def _initial_parameters(self, shifted, sample_weight, rng, jitter):
+    def _initial_parameters(self, shifted, sample_weight, rng, jitter, scales):
         """Initial responsibilities as scikit-learn's mixtures draw them, then one M-step.
 
-        The responsibilities are formed one block of rows at a time (never (n, K)).
+        k-means and k-means++ see the rows divided by ``scales``
+        (:func:`skgmje._em.column_scales`: standardised columns, balanced blocks), because
+        EM itself is equivariant under rescaling a column and their Euclidean distances
+        are not. ``shifted`` is the fit's own copy of the rows: it is divided
+        in place and multiplied back (a change of at most one unit in the last place),
+        because a second copy would be the largest array of the fit. The
+        responsibilities are formed one block of rows at a time (never (n, K)).
         """
         n_samples, n_components = len(shifted), self.n_components
-        if self.init_params == "kmeans":
-            labels = (
-                KMeans(n_clusters=n_components, n_init=1, random_state=rng)
-                .fit(shifted, sample_weight=sample_weight)
-                .labels_
-            )
-        elif self.init_params == "random":
+        if self.init_params in ("kmeans", "k-means++"):
+            shifted /= scales
+            try:
+                if self.init_params == "kmeans":
+                    labels = (
+                        KMeans(n_clusters=n_components, n_init=1, random_state=rng)
+                        .fit(shifted, sample_weight=sample_weight)
+                        .labels_
+                    )
+                else:
+                    _, indices = kmeans_plusplus(
+                        shifted, n_components, random_state=rng, sample_weight=sample_weight
+                    )
+            finally:
+                shifted *= scales
+        if self.init_params == "random":
             labels = None
-        else:
+        elif self.init_params != "kmeans":
             if self.init_params == "random_from_data":
                 probabilities = (
                     None if sample_weight is None else sample_weight / sample_weight.sum()
                 )
                 indices = rng.choice(n_samples, size=n_components, replace=False, p=probabilities)
-            else:
-                _, indices = kmeans_plusplus(
-                    shifted, n_components, random_state=rng, sample_weight=sample_weight
-                )
             labels = np.full(n_samples, -1)
             labels[indices] = np.arange(n_components)
 
@@ -243,12 +258,13 @@ class JointMixtureEM(ConditionalDensityEstimator):
         )
         return self._m_step(statistics, jitter)
 
-    def _initial_parameters_distributed(self, passes, center, n_available, rng, jitter):
+    def _initial_parameters_distributed(self, passes, center, scales, n_available, rng, jitter):
         """The initialisation of a distributed fit, chunk-wise.
 
         ``"kmeans"`` runs k-means on a uniform sample of rows and labels every row by
         its nearest centre; ``"k-means++"`` and ``"random_from_data"`` pick their rows
-        from the sample; ``"random"`` draws responsibilities per chunk.
+        from the sample; ``"random"`` draws responsibilities per chunk. Distances are
+        taken on the columns divided by ``scales``, as in memory.
         """
         n_components, covariance_type = self.n_components, self.covariance_type
         if self.init_params == "random":
@@ -259,6 +275,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         sample_size = max(_INIT_SAMPLE_ROWS, _INIT_ROWS_PER_COMPONENT * n_components)
         rows, weights = passes.sample(sample_size, n_available, rng)
         rows -= center
+        rows /= scales
         if len(rows) < n_components:
             raise ValueError(
                 f"The initialisation sample holds {len(rows)} rows, fewer than "
@@ -271,7 +288,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
                 .cluster_centers_
             )
             statistics = passes.initial_statistics(
-                center, "nearest", centers, n_components, covariance_type, rng
+                center, "nearest", centers, n_components, covariance_type, rng, scales=scales
             )
             return self._m_step(statistics, jitter)
         if self.init_params == "random_from_data":
@@ -288,7 +305,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
             center, "none", None, n_components, covariance_type, rng
         )
         chosen = _em.statistics_from_responsibilities(
-            rows[indices], np.diag(weights[indices]), covariance_type, weights[indices]
+            rows[indices] * scales, np.diag(weights[indices]), covariance_type, weights[indices]
         )
         statistics = statistics._replace(
             resp_sums=chosen.resp_sums,

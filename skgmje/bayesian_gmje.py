@@ -143,8 +143,8 @@ degrees_of_freedom_prior_, covariance_prior_
     >>> from skgmje.datasets import make_intersecting_branches
     >>> X, y = make_intersecting_branches(n_samples=1000, random_state=0)
     >>> model = BayesianGMJE(random_state=0).fit(X, y)
-    >>> model.n_active_components_ < model.n_components
-    True
+    >>> model.n_active_components_
+    20
     >>> model.predict_distribution([[0.5]])
     GaussianMixtureDistribution(n=1, n_components=..., n_targets=1)
     """

@@ -24,10 +24,15 @@ class GMJE(JointMixtureEM):
     target) and its variance changes with x. With ``n_components=1`` it is
     :class:`GJE`.
 
-    The EM is scikit-learn's ``GaussianMixture`` algorithm (same
-    initialisations, same updates, same stopping rule, so the same fit for the
-    same ``random_state``), vectorised over components and written around
-    summed sufficient statistics; it also takes ``sample_weight``.
+    The EM is scikit-learn's ``GaussianMixture`` algorithm (same updates, same
+    stopping rule, so the same fit from the same start), vectorised over
+    components and written around summed sufficient statistics; it also takes
+    ``sample_weight``. Its k-means and k-means++ starts measure distances on
+    columns standardised by the training data, with the context and target blocks
+    balanced and the targets weighed twice (the components exist to separate the
+    target's modes), so that no column's units change the fit: rescaling or
+    shifting any one column of ``X`` or ``y`` moves every log-density by ``-log s``
+    for a target column and not at all for a context column.
 
     Parameters
     ----------
@@ -52,7 +57,8 @@ class GMJE(JointMixtureEM):
     n_init : int, default=1
         Number of initialisations; the one with the best final log-likelihood is kept.
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
-        How the initial responsibilities are drawn (as in ``GaussianMixture``).
+        How the initial responsibilities are drawn (as in ``GaussianMixture``, with
+        distances on the standardised columns described above).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation.
     warm_start : bool, default=False
@@ -126,7 +132,7 @@ class GMJE(JointMixtureEM):
     GaussianMixtureDistribution(n=1, n_components=8, n_targets=1)
     >>> modes, weights = model.predict_distribution([[0.0]]).modes()
     >>> np.sort(modes[0, :3, 0]).round(1)   # the branches at x = 0 are -1.5, 0 and 1.5
-    array([-1.4, -0. ,  1.6])
+    array([-1.5,  0.3,  1.3])
     >>> model.sample([[0.0]], n_samples=4, random_state=0).shape
     (1, 4)
     >>> round(model.score(X, y), 1)   # mean log p(y | x) in nats; the oracle's is -0.2
@@ -252,11 +258,12 @@ class GMJE(JointMixtureEM):
             center = self.weights_ @ self.means_
         shifted = Z - center
         if first_call:
-            self.reg_covar_ = _em.covariance_jitter(
-                _em.weighted_variances(shifted, weights), self.reg_covar
-            )
+            variances = _em.weighted_variances(shifted, weights)
+            self.reg_covar_ = _em.covariance_jitter(variances, self.reg_covar)
             rng = check_random_state(self.random_state)
-            parameters = self._initial_parameters(shifted, weights, rng, self.reg_covar_)
+            parameters = self._initial_parameters(
+                shifted, weights, rng, self.reg_covar_, _em.column_scales(variances, X.shape[1])
+            )
         else:
             parameters = self._shifted_parameters(center)
         if hasattr(self, "_running_statistics"):

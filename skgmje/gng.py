@@ -95,12 +95,13 @@ class GMJEGNG(ConditionalDensityEstimator):
     reg_covar_ : ndarray of shape (n_features + n_targets,)
         The jitter added to each joint column's variance (see ``reg_covar``).
     nodes_ : ndarray of shape (n_nodes, n_features + n_targets)
-        Node positions (the GNG reference vectors) in the joint space.
+        Node positions (the GNG reference vectors) in the joint space, in the data's units.
     edges_ : ndarray of shape (n_edges, 2)
         Node-index pairs ``(i, j)`` with ``i < j``.
     edge_ages_ : ndarray of shape (n_edges,)
     errors_ : ndarray of shape (n_nodes,)
-        Accumulated (decayed) squared quantisation error of each node.
+        Accumulated (decayed) squared quantisation error of each node, in standardised
+        units (see Notes).
     node_counts_ : ndarray of shape (n_nodes,)
         Weighted number of training points assigned to each node.
     connected_components_ : ndarray of shape (n_nodes,)
@@ -123,8 +124,8 @@ class GMJEGNG(ConditionalDensityEstimator):
     n_steps_ : int
         Samples presented to the graph so far.
     quantization_error_ : float
-        Mean squared distance of each sample to its nearest node when it was
-        presented, during the last pass.
+        Mean squared distance (standardised units) of each sample to its nearest node
+        when it was presented, during the last pass.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string feature names.
@@ -147,11 +148,18 @@ class GMJEGNG(ConditionalDensityEstimator):
     node has moved, a removed node's statistics are dropped and a new node
     starts with none.
 
-    Distances are Euclidean in the joint space, so columns of ``x`` and
-    ``y`` on very different scales should be brought to comparable scales
-    first (``StandardScaler`` in a ``Pipeline`` does it for ``x``). Each
-    sample costs O(``max_nodes`` x D) in a handful of vectorised NumPy
-    operations.
+    The graph runs on the joint rows standardised column by column (centred by
+    the first training data's weighted means, divided by its weighted standard
+    deviations), with each block (the contexts, the targets) then divided by the
+    square root of its width and the target block weighed twice as much (the
+    reasons are the k-means start's: :class:`GMJE`), so its Euclidean distances do
+    not depend on any column's units and many context columns do not drown the
+    targets; the node
+    positions, the mixture statistics and the EM steps are in the data's units.
+    Rescaling or shifting any one column of ``x`` or ``y`` therefore gives the same
+    graph, and moves every log-density by ``-log s`` for a target column and not at
+    all for a context column. Each sample costs
+    O(``max_nodes`` x D) in a handful of vectorised NumPy operations.
 
     ``sample_weight``: rows with zero weight are ignored entirely; the
     positive weights scale each row's contribution to the mixture statistics
@@ -232,17 +240,16 @@ class GMJEGNG(ConditionalDensityEstimator):
         self._check_parameters()
         Z = np.hstack([X, Y])
         weights = np.ones(len(Z)) if sample_weight is None else sample_weight
-        self._center = np.average(Z, axis=0, weights=weights)
         self._rng = check_random_state(self.random_state)
-        kept, kept_weights = self._positive_rows(Z - self._center, weights)
-        self._graph = self._new_graph(kept)
-        self.reg_covar_ = _em.covariance_jitter(
-            _em.weighted_variances(kept, kept_weights), self.reg_covar
-        )
+        kept, kept_weights = self._positive_rows(Z, weights)
+        self._set_units(kept, kept_weights, X.shape[1])
+        kept -= self._center
+        standardised = kept / self._scale
+        self._graph = self._new_graph(standardised)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
-            self._train_pass(kept)
-        self._graph.accumulate(kept, kept_weights)
+            self._train_pass(standardised)
+        self._graph.accumulate(standardised, kept_weights)
         return self._export(X.shape[1], refine_on=(kept, kept_weights))
 
     def partial_fit(self, X, y, sample_weight=None):
@@ -269,19 +276,31 @@ class GMJEGNG(ConditionalDensityEstimator):
         if first_call:
             if not np.any(weights > 0):
                 raise ValueError("sample_weight must contain at least one positive weight.")
-            self._center = np.average(Z, axis=0, weights=weights)
             self._rng = check_random_state(self.random_state)
             self.n_iter_ = 0
-        kept, kept_weights = self._positive_rows(Z - self._center, weights)
+        kept, kept_weights = self._positive_rows(Z, weights)
         if first_call:
-            self._graph = self._new_graph(kept)
-            self.reg_covar_ = _em.covariance_jitter(
-                _em.weighted_variances(kept, kept_weights), self.reg_covar
-            )
+            self._set_units(kept, kept_weights, X.shape[1])
+        standardised = (kept - self._center) / self._scale
+        if first_call:
+            self._graph = self._new_graph(standardised)
         if len(kept):
-            self._train_pass(kept)
-            self._graph.accumulate(kept, kept_weights)
+            self._train_pass(standardised)
+            self._graph.accumulate(standardised, kept_weights)
         return self._export(X.shape[1], refine_on=None)
+
+    def _set_units(self, Z, weights, n_context):
+        """The first data's weighted column means and the graph's column scales, and the jitter.
+
+        The graph runs on rows centred by the means and divided by the standard
+        deviations (and balanced by block, x or y: see :func:`skgmje._em.column_scales`),
+        so its Euclidean distances do not depend on any column's units; the mixture
+        statistics are mapped back to the data's units.
+        """
+        self._center = np.average(Z, axis=0, weights=weights)
+        variances = _em.weighted_variances(Z - self._center, weights)
+        self._scale = _em.column_scales(variances, n_context)
+        self.reg_covar_ = _em.covariance_jitter(variances, self.reg_covar)
 
     @staticmethod
     def _positive_rows(Z, weights):
@@ -320,7 +339,7 @@ class GMJEGNG(ConditionalDensityEstimator):
         """Public graph attributes, then the mixture built from the node statistics."""
         graph, center = self._graph, self._center
         n_nodes = graph.n_nodes
-        self.nodes_ = graph.nodes[:n_nodes] + center
+        self.nodes_ = graph.nodes[:n_nodes] * self._scale + center
         self.edges_, self.edge_ages_ = graph.edges()
         self.errors_ = graph.true_errors()
         self.node_counts_ = graph.counts[:n_nodes].copy()
@@ -357,8 +376,10 @@ class GMJEGNG(ConditionalDensityEstimator):
         counts = graph.counts[:n_nodes]
         won = np.flatnonzero(counts > 0)
         self.component_nodes_ = won
-        counts, means = counts[won], graph.nodes[won]
-        sums, squares = graph.sums[won], graph.squares[won]
+        # The graph's statistics are of standardised rows: back to the centred data units.
+        scale = self._scale
+        counts, means = counts[won], graph.nodes[won] * scale
+        sums, squares = graph.sums[won] * scale, graph.squares[won] * np.outer(scale, scale)
         n_joint = means.shape[1]
         # sum_i (z_i - m)(z_i - m)^T = sum z z^T - m s^T - s m^T + N m m^T, with s = sum z.
         cross = np.einsum("kd,ke->kde", means, sums)

@@ -25,6 +25,17 @@ def _standardised(n_samples=600, random_state=0):
     return Z[:, :2], Z[:, 2], Z
 
 
+def _in_start_units():
+    """One context and four targets, standardised: the k-means start standardises the
+    columns, divides each block by the square root of its width and weighs the targets
+    twice, which with widths 1 and 4 divides every column by 1, so it sees the rows as
+    scikit-learn's start does, and the relative ``reg_covar`` is scikit-learn's."""
+    X, y = make_intersecting_branches(n_samples=600, random_state=0)
+    noise = np.random.RandomState(0).normal(size=(600, 3))
+    Z = StandardScaler().fit_transform(np.column_stack([X, y, noise + y[:, None]]))
+    return Z[:, :1], Z[:, 1:], Z
+
+
 def _relative_error(got, expected):
     got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
     return float(np.max(np.abs(got - expected)) / np.max(np.abs(expected)))
@@ -47,7 +58,7 @@ def _assert_equals_sklearn(ours, theirs, n_samples):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
 def test_equals_sklearn_bayesian_mixture_at_its_priors(covariance_type, prior_type):
-    X, y, Z = _standardised()
+    X, y, Z = _in_start_units()
     options = dict(
         n_components=5,
         covariance_type=covariance_type,
@@ -81,18 +92,17 @@ def _sklearn_covariance_prior(Z, covariance_type):
 
 
 def test_equals_sklearn_with_explicit_priors_and_its_tolerance():
-    X, y, Z = _standardised()
+    X, y, Z = _in_start_units()
     priors = dict(
         weight_concentration_prior=0.3,
         mean_precision_prior=0.2,
-        mean_prior=[0.1, -0.2, 0.3],
+        mean_prior=[0.1, -0.2, 0.3, 0.0, -0.1],
         degrees_of_freedom_prior=5.0,
-        covariance_prior=0.5 * np.eye(3) + 0.1,
+        covariance_prior=0.5 * np.eye(5) + 0.1,
     )
-    ours = BayesianGMJE(6, tol=1e-4 / len(Z), max_iter=500, random_state=1, **priors).fit(X, y)
-    theirs = BayesianGaussianMixture(
-        n_components=6, tol=1e-4, max_iter=500, random_state=1, **priors
-    ).fit(Z)
+    options = dict(max_iter=500, random_state=1, **priors)
+    ours = BayesianGMJE(6, tol=1e-4 / len(Z), **options).fit(X, y)
+    theirs = BayesianGaussianMixture(n_components=6, tol=1e-4, **options).fit(Z)
     assert ours.converged_ and theirs.converged_
     _assert_equals_sklearn(ours, theirs, len(Z))
 

@@ -24,6 +24,19 @@ def _joint_data(n_samples=600, random_state=0):
     return Z[:, :2], Z[:, 2:]
 
 
+def _data_in_start_units():
+    """One context and four targets, each column standardised. GMJE's k-means start
+    standardises the columns, divides each block by the square root of its width and
+    weighs the targets twice: with widths 1 and 4 that divides every column by 1, so it
+    sees the rows as ``GaussianMixture``'s start does, and the relative ``reg_covar`` is
+    scikit-learn's absolute one."""
+    X, Y = _joint_data()
+    noise = np.random.RandomState(1).normal(size=len(X))
+    Z = np.column_stack([X, Y, noise])
+    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    return Z[:, :1], Z[:, 1:]
+
+
 def _relative_error(actual, expected):
     return np.max(np.abs(actual - expected)) / np.max(np.abs(expected))
 
@@ -31,7 +44,7 @@ def _relative_error(actual, expected):
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 @pytest.mark.parametrize("init_params", ["kmeans", "random"])
 def test_em_matches_scikit_learn_gaussian_mixture(covariance_type, init_params):
-    X, Y = _joint_data()
+    X, Y = _data_in_start_units()
     options = dict(
         n_components=4,
         covariance_type=covariance_type,
@@ -57,7 +70,7 @@ def test_em_matches_scikit_learn_gaussian_mixture(covariance_type, init_params):
 
 @pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
 def test_other_initialisations_match_scikit_learn(init_params):
-    X, Y = _joint_data()
+    X, Y = _data_in_start_units()
     options = dict(n_components=3, init_params=init_params, random_state=1, n_init=2)
     reference = GaussianMixture(**options).fit(np.hstack([X, Y]))
     model = GMJE(**options).fit(X, Y)
@@ -132,7 +145,9 @@ def test_one_dimensional_conditional_densities_integrate_to_one(covariance_type)
 
 def test_modes_follow_the_three_branches():
     X, y = make_separated_branches(n_samples=2000, random_state=0)
-    model = GMJE(n_components=12, random_state=0).fit(X, y)
+    # EM from one k-means start finds every branch at these x for only some starts (12
+    # components: 1 to 2 seeds of 6); 16 components and the best of 5 starts for all 6.
+    model = GMJE(n_components=16, n_init=5, random_state=0).fit(X, y)
     queries = np.array([[-0.5], [0.25], [0.75]])
     means, weights = model.predict_distribution(queries).modes()
     truth = np.column_stack(

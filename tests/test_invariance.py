@@ -1,10 +1,13 @@
 """Properties of every fitted estimator: units do not matter, and the contract's identities hold.
 
-Equivariance is tested against a rounding control: ``s X + c`` is rounded to float64
+Every column has units of its own, so equivariance is tested one column at a time
+(``X[:, j] -> s X[:, j] + c`` or ``y[:, j] -> s y[:, j] + c``) as well as for all columns
+together. It is tested against a rounding control: ``s X + c`` is rounded to float64
 before any model sees it, which at ``s = 1e-6, c = 1e6`` perturbs the data by about
 1e-4 of its spread. Fitting on those rounded values mapped back to the original units,
 ``((s X + c) - c) / s``, shows what the rounding alone does; the model must add nothing
-to it beyond ``-n_targets log s``. Without an offset the direct comparison is tested too.
+to it beyond ``-log s`` per rescaled target column. Without an offset the direct
+comparison is tested too.
 """
 
 import copy
@@ -58,16 +61,40 @@ def _score(estimator, X, y, X_test, y_test):
     return _fitted(estimator, X, y).score(X_test, y_test)
 
 
+def _change_units(data, column, scale, offset):
+    """``data`` with ``column`` (an index into the joint ``[x, y]``; None: all) in new units."""
+    X, y, X_test, y_test = (np.array(array, dtype=float) for array in data)
+    n_context = X.shape[1]
+    if column is None:
+        return [scale * array + offset for array in (X, y, X_test, y_test)]
+    for train, test in ((X, X_test), (y.reshape(len(y), -1), y_test.reshape(len(y_test), -1))):
+        if column < train.shape[1]:
+            for array in (train, test):
+                array[:, column] = scale * array[:, column] + offset
+            break
+        column -= n_context
+    return [X, y, X_test, y_test]
+
+
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda estimator: repr(estimator))
 @pytest.mark.parametrize("n_targets", [1, 2])
-@settings(max_examples=4, deadline=None, derandomize=True)
-@given(log_scale=st.floats(-6.0, 6.0), offset=st.sampled_from([0.0, 1e6, -3e5]))
-def test_scores_are_equivariant_under_units(estimator, n_targets, log_scale, offset):
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(
+    log_scale=st.floats(-6.0, 6.0),
+    offset=st.sampled_from([0.0, 1e6, -3e5]),
+    column=st.sampled_from([None, 0, 1, 2, 3]),
+)
+def test_scores_are_equivariant_under_units(estimator, n_targets, log_scale, offset, column):
+    """Every column has units of its own: rescaling and shifting one column (or all of them)
+    moves every log-density by ``-log s`` per rescaled target column, and by nothing for a
+    context column."""
     scale = 10.0**log_scale
     data = _data(n_targets)
-    scaled = [scale * array + offset for array in data]
-    rounded = [(array - offset) / scale for array in scaled]
-    shift = n_targets * np.log(scale)
+    column = None if column is None else column % (2 + n_targets)
+    scaled = _change_units(data, column, scale, offset)
+    rounded = _change_units(scaled, column, 1.0 / scale, -offset / scale)
+    n_rescaled_targets = n_targets if column is None else int(column >= 2)
+    shift = n_rescaled_targets * np.log(scale)
     in_new_units = _score(estimator, *scaled)
     assert in_new_units == pytest.approx(_score(estimator, *rounded) - shift, abs=1e-3)
     if offset == 0.0:
