@@ -41,8 +41,9 @@ class DualGJE(ConditionalDensityEstimator):
     is what :class:`GMJE` fixes.
 
     With ``n_fourier_features`` set, the RBF kernel is replaced by random
-    Fourier features ``phi(x) = sqrt(2/Df) cos(W x + b)``, ``K ~ a Phi Phi^T +
-    s2 I``, and every solve and log-determinant goes through the ``Df x Df``
+    Fourier features ``phi(x) = sqrt(2/Df) cos(W x + b)`` (column ``j`` of ``W``
+    divided by the length-scale of feature ``j``), ``K ~ a Phi Phi^T + s2 I``,
+    and every solve and log-determinant goes through the ``Df x Df``
     matrix ``a Phi^T Phi + s2 I`` (Woodbury and Weinstein–Aronszajn): fit and
     prediction cost ``O(N Df^2)`` instead of ``O(N^3)``.
 
@@ -50,12 +51,23 @@ class DualGJE(ConditionalDensityEstimator):
     ----------
     kernel : kernel instance, default=None
         A :mod:`sklearn.gaussian_process.kernels` kernel on the contexts.
-        ``None`` means ``ConstantKernel(1.0) * RBF(1.0) + WhiteKernel(1.0)``:
-        an RBF kernel with a learned amplitude and a learned noise level
-        (without a noise term a density model puts zero variance on its
-        training points). With ``n_fourier_features`` the kernel must be an
-        RBF, optionally multiplied by ``ConstantKernel`` factors, optionally
-        plus one ``WhiteKernel``.
+        ``None`` means ``ConstantKernel(1.0) * RBF(np.ones(n_features)) +
+        WhiteKernel(1.0)``, built at fit time for the number of features: an
+        RBF kernel with one learned length-scale per feature (automatic
+        relevance determination, ARD), a learned amplitude and a learned noise
+        level (without a noise term a density model puts zero variance on its
+        training points). With one length-scale per feature the marginal
+        likelihood can stretch the scale of an irrelevant or slowly varying
+        feature until the kernel ignores it, as ``GaussianProcessRegressor``
+        with an ARD kernel does; a single length-scale has to compromise
+        between the features (see the real-data benchmark,
+        ``benchmarks/bench_real.py``). Each feature adds a hyper-parameter to
+        tune: more optimiser iterations, and ``O(N^2)`` gradient memory per
+        feature in the exact mode. Pass ``ConstantKernel(1.0) * RBF(1.0) + WhiteKernel(1.0)``
+        for one shared length-scale. With ``n_fourier_features`` the kernel
+        must be an RBF (one length-scale, or one per feature), optionally
+        multiplied by ``ConstantKernel`` factors, optionally plus one
+        ``WhiteKernel``.
     alpha : float, default=1e-10
         Noise variance added to the diagonal of the Gram matrix, and to the
         predictive variance.
@@ -92,7 +104,9 @@ class DualGJE(ConditionalDensityEstimator):
     ----------
     kernel_ : kernel instance
         The kernel with the fitted hyper-parameters (on standardised contexts
-        and targets with ``normalize_X`` and ``normalize_y``).
+        and targets with ``normalize_X`` and ``normalize_y``); with the default
+        kernel, ``kernel_.k1.k2.length_scale`` holds one length-scale per
+        feature.
     X_train_ : ndarray of shape (n_samples, n_features)
         Training contexts (needed by exact prediction, and by ``sample``
         without ``X``).
@@ -102,7 +116,8 @@ class DualGJE(ConditionalDensityEstimator):
         Lower Cholesky factor of ``K`` (exact mode only); with ``sample_weight``, of
         ``S K S`` with ``S = diag(sqrt(w))`` over the rows of positive weight.
     fourier_frequencies_ : ndarray of shape (n_fourier_features, n_features)
-        ``W`` of the random features at the fitted length-scale (RFF mode only).
+        ``W`` of the random features at the fitted length-scales, column ``j``
+        divided by feature ``j``'s (RFF mode only).
     fourier_phases_ : ndarray of shape (n_fourier_features,)
     fourier_coef_ : ndarray of shape (n_fourier_features, n_targets)
         Posterior mean of the feature weights: ``mu(x*) = phi(x*)^T fourier_coef_``.
@@ -132,8 +147,8 @@ class DualGJE(ConditionalDensityEstimator):
     empirical marginal), then targets from ``p(y | x)``.
 
     The exact mode costs ``O(N^3)`` time and ``O(N^2)`` memory (``O(N^2 P)``
-    while tuning P hyper-parameters); the random-feature mode ``O(N Df^2)``
-    time and ``O(N Df)`` memory.
+    while tuning P hyper-parameters, ``P = n_features + 2`` with the default
+    kernel); the random-feature mode ``O(N Df^2)`` time and ``O(N Df)`` memory.
 
     Examples
     --------
@@ -152,6 +167,14 @@ class DualGJE(ConditionalDensityEstimator):
     True
     >>> fast = DualGJE(n_fourier_features=200, random_state=0).fit(X, y)
     >>> float(np.abs(fast.predict([[1.5]]) - model.predict([[1.5]]))[0]) < 0.05
+    True
+
+    Each feature gets its own length-scale: one that does not affect ``y``
+    is smoothed out by a length-scale far longer than its spread.
+
+    >>> X_noisy = np.column_stack([X, rng.normal(size=200)])
+    >>> length_scale = DualGJE().fit(X_noisy, y).kernel_.k1.k2.length_scale
+    >>> bool(length_scale[1] > 50 * length_scale[0])
     True
     """
 
@@ -216,7 +239,7 @@ class DualGJE(ConditionalDensityEstimator):
     def _fit(self, X, Y, sample_weight):
         self._check_parameters()
         kernel = (
-            ConstantKernel(1.0) * RBF(1.0) + WhiteKernel(1.0)
+            ConstantKernel(1.0) * RBF(np.ones(X.shape[1])) + WhiteKernel(1.0)
             if self.kernel is None
             else clone(self.kernel)
         )

@@ -101,6 +101,52 @@ def test_exact_tunes_the_same_hyperparameters_as_gaussian_process_regressor():
     np.testing.assert_allclose(model.predict(X[:20]), gpr.predict(X[:20]), atol=1e-4)
 
 
+def _with_irrelevant_feature(n_samples, random_state):
+    X, y = _wiggly(n_samples=n_samples, random_state=random_state)
+    irrelevant = np.random.RandomState(random_state + 10).uniform(-2, 2, size=n_samples)
+    return np.column_stack([X, irrelevant]), y
+
+
+def test_default_kernel_equals_gaussian_process_regressor_with_an_ard_kernel():
+    X, y = _with_irrelevant_feature(120, random_state=0)
+    ard = ConstantKernel(1.0) * RBF(np.ones(3)) + WhiteKernel(1.0)
+    gpr = GaussianProcessRegressor(ard, normalize_y=True).fit(X, y)
+    model = DualGJE(normalize_X=False).fit(X, y)
+    assert model.kernel_.k1.k2.length_scale.shape == (3,)
+    np.testing.assert_allclose(model.kernel_.theta, gpr.kernel_.theta, atol=1e-3)
+    np.testing.assert_allclose(
+        model.log_marginal_likelihood_value_, gpr.log_marginal_likelihood_value_, rtol=1e-6
+    )
+    np.testing.assert_allclose(model.predict(X[:20]), gpr.predict(X[:20]), atol=1e-4)
+
+
+@pytest.mark.parametrize("n_fourier_features", [None, 200])
+def test_default_kernel_smooths_out_an_irrelevant_feature(n_fourier_features):
+    """One length-scale per feature: the irrelevant one is stretched until the kernel
+    ignores it, and the held-out likelihood beats one length-scale shared by all."""
+    X, y = _with_irrelevant_feature(150, random_state=0)
+    X_test, y_test = _with_irrelevant_feature(1000, random_state=1)
+    ard = DualGJE(n_fourier_features=n_fourier_features, random_state=0).fit(X, y)
+    length_scale = ard.kernel_.k1.k2.length_scale
+    assert length_scale[2] > 100 * length_scale[:2].max()
+    shared = DualGJE(
+        ConstantKernel(1.0) * RBF(1.0) + WhiteKernel(1.0),
+        n_fourier_features=n_fourier_features,
+        random_state=0,
+    ).fit(X, y)
+    assert ard.score(X_test, y_test) > shared.score(X_test, y_test) + 0.2
+
+
+def test_default_kernel_follows_the_number_of_features():
+    model = DualGJE()
+    for n_features in (1, 4, 2):
+        rng = np.random.RandomState(n_features)
+        X = rng.normal(size=(40, n_features))
+        model.fit(X, np.sin(X).sum(axis=1) + 0.1 * rng.normal(size=40))
+        assert np.size(model.kernel_.k1.k2.length_scale) == n_features
+    assert model.kernel is None
+
+
 def test_dual_loss_is_twice_the_negative_log_marginal_likelihood():
     X, y = _wiggly(n_targets=2)
     model = DualGJE(
