@@ -44,7 +44,7 @@ def _models():
         ),
         ("GJE", GJE()),
         ("DualGJE (RFF 256)", DualGJE(n_fourier_features=256, random_state=SEED)),
-        ("GMJE K=3", GMJE(n_components=3, random_state=SEED)),
+        ("GMJE (K auto)", GMJE(random_state=SEED)),
         ("GMJEGNG", GMJEGNG(random_state=SEED)),
         ("SMCGMJE", SMCGMJE(random_state=SEED)),
         ("GMJEMDN", GMJEMDN(random_state=SEED)),

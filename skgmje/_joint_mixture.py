@@ -38,9 +38,10 @@ class JointMixtureEM(ConditionalDensityEstimator):
     module docstring.
     """
 
-    def _check_em_parameters(self):
-        """Check the parameters every subclass shares."""
-        check_positive("n_components", self.n_components, integer=True)
+    def _check_em_parameters(self, allow_auto=False):
+        """Check the parameters every subclass shares (``allow_auto``: ``"auto"`` components)."""
+        if not (allow_auto and isinstance(self.n_components, str) and self.n_components == "auto"):
+            check_positive("n_components", self.n_components, integer=True)
         check_option("covariance_type", self.covariance_type, _em.COVARIANCE_TYPES)
         check_positive("tol", self.tol, allow_zero=True)
         check_positive("reg_covar", self.reg_covar, allow_zero=True)
@@ -61,8 +62,18 @@ class JointMixtureEM(ConditionalDensityEstimator):
         """Keyword arguments of :func:`skgmje._em.e_step` for these parameters."""
         return {}
 
+    def _resolve_n_components(self, rows):
+        """The number of components this fit uses.
+
+        ``rows()`` gives ``(X, Y, sample_weight)``: the training rows in memory, a
+        uniform sample of them for a distributed fit (a pass over the data, so only
+        when needed).
+        """
+        return self.n_components
+
     def _fit(self, X, Y, sample_weight):
         self._check_parameters()
+        self._fit_components = self._resolve_n_components(lambda: (X, Y, sample_weight))
         Z = np.hstack([X, Y])
         n_available = len(Z) if sample_weight is None else int(np.count_nonzero(sample_weight))
         total_weight = float(len(Z) if sample_weight is None else np.sum(sample_weight))
@@ -105,6 +116,14 @@ class JointMixtureEM(ConditionalDensityEstimator):
             raise ValueError(f"{type(self).__name__} needs at least 2 samples; got {X.shape[0]}.")
         passes = _dask.DistributedPasses(X, Y, W)
         total_weight, n_available, center = passes.moments()
+
+        def sample():
+            rows, weights = passes.sample(
+                _INIT_SAMPLE_ROWS, n_available, check_random_state(self.random_state)
+            )
+            return rows[:, : X.shape[1]], rows[:, X.shape[1] :], weights
+
+        self._fit_components = self._resolve_n_components(sample)
         variances = passes.variances(center, total_weight)
         jitter = _em.covariance_jitter(variances, self.reg_covar)
         scales = _em.column_scales(variances, X.shape[1])
@@ -134,9 +153,9 @@ class JointMixtureEM(ConditionalDensityEstimator):
     def _run_em(self, n_context, n_joint, n_available, center, jitter, initial_parameters, e_step):
         """The EM loop shared by in-memory and distributed fits (they differ in their passes)."""
         name = type(self).__name__
-        if n_available < self.n_components:
+        if n_available < self._fit_components:
             raise ValueError(
-                f"{name} with n_components={self.n_components} needs at least as many "
+                f"{name} with n_components={self._fit_components} needs at least as many "
                 f"samples (with positive weight); got {n_available}."
             )
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -221,7 +240,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         because a second copy would be the largest array of the fit. The
         responsibilities are formed one block of rows at a time (never (n, K)).
         """
-        n_samples, n_components = len(shifted), self.n_components
+        n_samples, n_components = len(shifted), self._fit_components
         if self.init_params in ("kmeans", "k-means++"):
             shifted /= scales
             try:
@@ -266,7 +285,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         from the sample; ``"random"`` draws responsibilities per chunk. Distances are
         taken on the columns divided by ``scales``, as in memory.
         """
-        n_components, covariance_type = self.n_components, self.covariance_type
+        n_components, covariance_type = self._fit_components, self.covariance_type
         if self.init_params == "random":
             statistics = passes.initial_statistics(
                 center, "random", None, n_components, covariance_type, rng

@@ -6,6 +6,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _em
 from ._joint_mixture import JointMixtureEM
+from ._selection import select_n_components
 from .base import check_positive
 
 
@@ -36,8 +37,24 @@ class GMJE(JointMixtureEM):
 
     Parameters
     ----------
-    n_components : int, default=1
-        Number of joint Gaussian components ``K``.
+    n_components : int or "auto", default="auto"
+        Number of joint Gaussian components ``K``. ``"auto"`` chooses it inside
+        :meth:`fit` by ``cv``-fold cross-validation of the held-out conditional
+        log-likelihood ``log p(y | x)`` (the estimator's :meth:`score`) over 1, 2, 3,
+        4, 6, 8, 12, 16, 20, 24 and 32, in that order, stopping after two candidates
+        in a row that do not improve on the best; candidates that would leave fewer
+        than ``n_features + n_targets + 1`` training rows per component are not tried,
+        and with fewer than ``2 cv`` rows it is 1. Why the conditional score and not
+        BIC: the joint likelihood also rewards components spent on the density of
+        ``x``, which ``p(y | x)`` never uses. A fit costs about ``cv`` times the
+        candidates tried more than one of fixed ``K``; a distributed fit chooses on
+        a uniform sample of about 20,000 rows, and :meth:`partial_fit` on its first
+        batch.
+    cv : int, cross-validation splitter or iterable, default=5
+        The folds of ``n_components="auto"``: an int is that many shuffled folds
+        (seeded by ``random_state``), anything else is used as
+        ``sklearn.model_selection.check_cv`` would. Ignored for an integer
+        ``n_components``.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
         Shape of the joint covariances. Only ``"full"`` and ``"tied"`` couple
         x and y within a component; with ``"diag"`` and ``"spherical"`` each
@@ -77,7 +94,12 @@ class GMJE(JointMixtureEM):
 
     Attributes
     ----------
-    weights_ : ndarray of shape (n_components,)
+    n_components_ : int
+        The number of components fitted (the choice of ``n_components="auto"``).
+    n_components_scores_ : dict
+        With ``n_components="auto"``: the mean held-out ``log p(y | x)`` over the
+        folds of every candidate tried, by number of components.
+    weights_ : ndarray of shape (n_components_,)
         Mixing weights ``pi_k``.
     means_ : ndarray of shape (n_components, n_features + n_targets)
         Joint means over ``[x, y]``.
@@ -127,22 +149,23 @@ class GMJE(JointMixtureEM):
     >>> from skgmje import GMJE
     >>> from skgmje.datasets import make_separated_branches
     >>> X, y = make_separated_branches(n_samples=2000, random_state=0)
-    >>> model = GMJE(n_components=8, random_state=0).fit(X, y)
-    >>> model.predict_distribution([[0.0]])
-    GaussianMixtureDistribution(n=1, n_components=8, n_targets=1)
+    >>> model = GMJE(random_state=0).fit(X, y)
+    >>> model.n_components_   # chosen by 5-fold cross-validation of log p(y | x)
+    32
     >>> modes, weights = model.predict_distribution([[0.0]]).modes()
     >>> np.sort(modes[0, :3, 0]).round(1)   # the branches at x = 0 are -1.5, 0 and 1.5
-    array([-1.5,  0.3,  1.3])
+    array([-1.5, -0.1,  1.5])
     >>> model.sample([[0.0]], n_samples=4, random_state=0).shape
     (1, 4)
     >>> round(model.score(X, y), 1)   # mean log p(y | x) in nats; the oracle's is -0.2
-    -0.6
+    -0.2
     """
 
     def __init__(
         self,
-        n_components=1,
+        n_components="auto",
         *,
+        cv=5,
         covariance_type="full",
         tol=1e-3,
         reg_covar=1e-6,
@@ -157,6 +180,7 @@ class GMJE(JointMixtureEM):
         learning_offset=1.0,
     ):
         self.n_components = n_components
+        self.cv = cv
         self.covariance_type = covariance_type
         self.tol = tol
         self.reg_covar = reg_covar
@@ -171,7 +195,7 @@ class GMJE(JointMixtureEM):
         self.learning_offset = learning_offset
 
     def _check_parameters(self):
-        self._check_em_parameters()
+        self._check_em_parameters(allow_auto=True)
         check_positive("learning_offset", self.learning_offset, allow_zero=True)
         check_positive("learning_decay", self.learning_decay)
         if not 0.5 < self.learning_decay <= 1.0:
@@ -179,6 +203,23 @@ class GMJE(JointMixtureEM):
                 f"learning_decay must be in (0.5, 1] (stepwise EM converges only "
                 f"there); got {self.learning_decay!r}."
             )
+
+    def _resolve_n_components(self, rows):
+        if self.n_components != "auto":
+            return self.n_components
+        if self.warm_start and hasattr(self, "converged_"):
+            return self.n_components_
+        X, Y, sample_weight = rows()
+        n_components, self.n_components_scores_ = select_n_components(
+            self,
+            X,
+            Y,
+            sample_weight,
+            self.cv,
+            check_random_state(self.random_state),
+            verbose=self.verbose,
+        )
+        return n_components
 
     def _m_step(self, statistics, jitter):
         return _em.m_step(statistics, self.covariance_type, jitter)
@@ -195,6 +236,7 @@ class GMJE(JointMixtureEM):
     def _set_parameters(self, parameters, center, n_context):
         """Store mixture parameters (shifted by ``center``) and precompute the conditioning."""
         self.weights_ = parameters.weights
+        self.n_components_ = len(parameters.weights)
         self.means_ = parameters.means + center
         self.covariances_ = parameters.covariances
         self.precisions_cholesky_ = parameters.precisions_cholesky
@@ -208,9 +250,10 @@ class GMJE(JointMixtureEM):
         ``(1 - eta_t) s + eta_t s_b`` with ``eta_t = (t + learning_offset) **
         -learning_decay``, and the parameters are the M-step of ``s``. The first
         call on an unfitted model initialises from its batch as :meth:`fit` does
-        (``init_params``, ``random_state``), so it needs at least ``n_components``
-        rows; on a model fitted with :meth:`fit` the steps start from its
-        parameters. Works with ``dask_ml.wrappers.Incremental``.
+        (``init_params``, ``random_state``; ``n_components="auto"`` chooses on that
+        batch), so it needs at least ``n_components`` rows; on a model fitted with
+        :meth:`fit` the steps start from its parameters. Works with
+        ``dask_ml.wrappers.Incremental``.
 
         Parameters
         ----------
@@ -245,11 +288,12 @@ class GMJE(JointMixtureEM):
         if weight <= 0:
             raise ValueError("sample_weight must contain at least one positive weight.")
         if first_call:
+            self._fit_components = self._resolve_n_components(lambda: (X, Y, weights))
             n_available = int(np.count_nonzero(weights))
-            if n_available < self.n_components:
+            if n_available < self._fit_components:
                 raise ValueError(
                     f"The first partial_fit batch needs at least n_components="
-                    f"{self.n_components} rows with positive weight; got {n_available}."
+                    f"{self._fit_components} rows with positive weight; got {n_available}."
                 )
             center = np.average(Z, axis=0, weights=weights)
         elif hasattr(self, "_running_statistics"):

@@ -352,3 +352,48 @@ def test_fit_and_prediction_never_form_n_by_components_by_features():
     tracemalloc.stop()
     assert fit_peak < n_k_d / 4
     assert predict_peak < n_k_d / 4
+
+
+def test_auto_components_are_a_mixture_for_branches_and_one_for_a_line():
+    X, y = make_intersecting_branches(n_samples=1500, random_state=0)
+    assert GMJE(random_state=0).fit(X, y).n_components_ >= 6
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1500, 2))
+    y = X @ [1.0, -2.0] + 0.3 * rng.normal(size=1500)
+    model = GMJE(random_state=0).fit(X, y)
+    assert model.n_components_ == 1
+    assert sorted(model.n_components_scores_) == [1, 2, 3]  # two candidates after the best
+
+
+def test_auto_components_score_as_grid_search_on_the_same_folds():
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    X, y = make_separated_branches(n_samples=600, random_state=0)
+    folds = list(KFold(4, shuffle=True, random_state=1).split(X))
+    model = GMJE(cv=folds, random_state=0).fit(X, y)
+    tried = sorted(model.n_components_scores_)
+    search = GridSearchCV(GMJE(random_state=0), {"n_components": tried}, cv=folds).fit(X, y)
+    np.testing.assert_allclose(
+        [model.n_components_scores_[k] for k in tried],
+        search.cv_results_["mean_test_score"],
+        rtol=1e-10,
+    )
+    assert model.n_components_ == search.best_params_["n_components"]
+    refit = GMJE(n_components=model.n_components_, random_state=0).fit(X, y)
+    np.testing.assert_allclose(model.means_, refit.means_)
+
+
+def test_auto_components_with_few_rows_weights_and_partial_fit():
+    X, y = make_separated_branches(n_samples=600, random_state=0)
+    assert GMJE(random_state=0).fit(X[:9], y[:9]).n_components_ == 1  # < 2 cv rows
+    # Few rows per component: a candidate needs n_features + n_targets + 1 per component.
+    assert max(GMJE(random_state=0).fit(X[:40], y[:40]).n_components_scores_) <= 32 // 3
+    weights = np.random.RandomState(0).randint(0, 3, size=len(X)).astype(float)
+    weighted = GMJE(random_state=0).fit(X, y, sample_weight=weights)
+    assert weighted.n_components_ > 1
+    stream = GMJE(random_state=0).partial_fit(X[:300], y[:300]).partial_fit(X[300:], y[300:])
+    assert stream.n_components_ > 1 and stream.n_steps_ == 2
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        GMJE(cv=1).fit(X, y)
+    with pytest.raises(ValueError, match="n_components must be an integer"):
+        GMJE(n_components="many").fit(X, y)
