@@ -62,8 +62,9 @@ class JointMixtureEM(ConditionalDensityEstimator):
         """Keyword arguments of :func:`skgmje._em.e_step` for these parameters."""
         return {}
 
-    def _resolve_n_components(self, rows):
-        """The number of components this fit uses.
+    def _choose_hyperparameters(self, rows):
+        """Resolve what the data choose (by cross-validation) and return the number of
+        components this fit uses.
 
         ``rows()`` gives ``(X, Y, sample_weight)``: the training rows in memory, a
         uniform sample of them for a distributed fit (a pass over the data, so only
@@ -73,7 +74,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
 
     def _fit(self, X, Y, sample_weight):
         self._check_parameters()
-        self._fit_components = self._resolve_n_components(lambda: (X, Y, sample_weight))
+        self._fit_components = self._choose_hyperparameters(lambda: (X, Y, sample_weight))
         Z = np.hstack([X, Y])
         n_available = len(Z) if sample_weight is None else int(np.count_nonzero(sample_weight))
         total_weight = float(len(Z) if sample_weight is None else np.sum(sample_weight))
@@ -123,7 +124,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
             )
             return rows[:, : X.shape[1]], rows[:, X.shape[1] :], weights
 
-        self._fit_components = self._resolve_n_components(sample)
+        self._fit_components = self._choose_hyperparameters(sample)
         variances = passes.variances(center, total_weight)
         jitter = _em.covariance_jitter(variances, self.reg_covar)
         scales = _em.column_scales(variances, X.shape[1])

@@ -38,62 +38,79 @@ def folds(cv, n_samples, random_state):
     return list(splitter.split(np.empty((n_samples, 1))))
 
 
-def select_n_components(estimator, X, Y, sample_weight, cv, random_state, verbose=0):
-    """The candidate ``K`` with the best mean held-out ``log p(y | x)`` over the folds.
+def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight, pairs, verbose=0):
+    """The candidate value of the parameter ``name`` with the best mean held-out
+    ``log p(y | x)`` over the folds ``pairs`` (train/test index pairs, from :func:`folds`).
 
-    Each candidate is a clone of ``estimator`` with ``n_components=K``, fitted on each
+    Each candidate is a clone of ``estimator`` with ``name`` set to it, fitted on each
     fold's training rows and scored on its test rows (weighted means under
-    ``sample_weight``). Candidates whose components would have fewer than
-    ``n_features + n_targets + 1`` training rows each are not tried: a full covariance
-    in ``D`` dimensions is not determined by fewer. The search runs through
-    :data:`CANDIDATE_COMPONENTS` in increasing order and stops after :data:`PATIENCE`
-    candidates in a row that do not improve on the best.
+    ``sample_weight``); a candidate whose fit fails on a fold (degenerate data) scores
+    ``-inf``. The search runs through ``candidates`` in order and stops after
+    :data:`PATIENCE` candidates in a row that do not improve on the best.
 
     Returns
     -------
-    n_components : int
-        The chosen ``K`` (1 when there are too few rows for ``cv`` folds of two).
+    best : object
+        The chosen value.
     scores : dict
         Mean held-out conditional log-likelihood of every candidate tried.
     """
-    n_samples, n_joint = len(X), X.shape[1] + Y.shape[1]
-    pairs = folds(cv, n_samples, random_state)
+    scores, best, since_best = {}, None, 0
+    for value in candidates:
+        fold_scores = []
+        for train, test in pairs:
+            weights = None if sample_weight is None else sample_weight[test]
+            if weights is not None and not np.any(weights > 0):
+                continue
+            model = clone(estimator).set_params(**{name: value, "warm_start": False, "verbose": 0})
+            try:
+                with warnings.catch_warnings():
+                    # Each fold's fit is a means to a score; the final fit warns for itself.
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    model.fit(
+                        X[train], Y[train], None if sample_weight is None else sample_weight[train]
+                    )
+            except ValueError:
+                # Degenerate on this fold (a covariance that is not positive definite):
+                # the candidate cannot be trusted on data like these.
+                fold_scores.append(-np.inf)
+                continue
+            fold_scores.append(np.average(model.score_samples(X[test], Y[test]), weights=weights))
+        scores[value] = float(np.mean(fold_scores))
+        if verbose:
+            print(
+                f"{name}={value}: held-out log p(y|x) {scores[value]:.5f}",
+                file=sys.stdout,
+                flush=True,
+            )
+        if best is None or scores[value] > scores[best]:
+            best, since_best = value, 0
+        else:
+            since_best += 1
+            if since_best >= PATIENCE:
+                break
+    return best, scores
+
+
+def select_n_components(estimator, X, Y, sample_weight, cv, random_state, verbose=0):
+    """:func:`select_by_cross_validation` of ``n_components`` over
+    :data:`CANDIDATE_COMPONENTS`, in increasing order.
+
+    Candidates whose components would have fewer than ``n_features + n_targets + 1``
+    training rows each (in the smallest training fold) are not tried: a full
+    covariance in ``D`` dimensions is not determined by fewer. With too few rows for
+    ``cv`` folds of two, ``K`` is 1 and ``scores`` is empty.
+    """
+    pairs = folds(cv, len(X), random_state)
     if pairs is None:
         return 1, {}
+    n_joint = X.shape[1] + Y.shape[1]
 
     def positive(rows):
         return len(rows) if sample_weight is None else int(np.count_nonzero(sample_weight[rows]))
 
     smallest_train = min(positive(train) for train, _ in pairs)
     candidates = [K for K in CANDIDATE_COMPONENTS if K * (n_joint + 1) <= smallest_train] or [1]
-    scores, best, since_best = {}, None, 0
-    for n_components in candidates:
-        fold_scores = []
-        for train, test in pairs:
-            weights = None if sample_weight is None else sample_weight[test]
-            if weights is not None and not np.any(weights > 0):
-                continue
-            model = clone(estimator).set_params(
-                n_components=n_components, warm_start=False, verbose=0
-            )
-            with warnings.catch_warnings():
-                # Each fold's EM is a means to a score; the final fit warns for itself.
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(
-                    X[train], Y[train], None if sample_weight is None else sample_weight[train]
-                )
-            fold_scores.append(np.average(model.score_samples(X[test], Y[test]), weights=weights))
-        scores[n_components] = float(np.mean(fold_scores))
-        if verbose:
-            print(
-                f"n_components={n_components}: held-out log p(y|x) {scores[n_components]:.5f}",
-                file=sys.stdout,
-                flush=True,
-            )
-        if best is None or scores[n_components] > scores[best]:
-            best, since_best = n_components, 0
-        else:
-            since_best += 1
-            if since_best >= PATIENCE:
-                break
-    return best, scores
+    return select_by_cross_validation(
+        estimator, "n_components", candidates, X, Y, sample_weight, pairs, verbose
+    )

@@ -3,18 +3,27 @@
 from numbers import Real
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from . import _vb
 from ._joint_mixture import JointMixtureEM
+from ._selection import folds, select_by_cross_validation
 from .base import check_option, check_positive
 
-# The default priors, chosen on the problem suite (benchmarks/bench_suite.py; user guide,
-# "BayesianGMJE"): scikit-learn's (nu_0 = D, beta_0 = 1, the data's covariance) smooth
-# every component towards the whole data and miss GMJE-with-CV by up to 0.3 nats there.
+# The default priors (user guide, "BayesianGMJE"): scikit-learn's (nu_0 = D, beta_0 = 1,
+# the data's covariance) smooth every component towards the whole data and miss
+# GMJE-with-CV by up to 0.3 nats on the problem suite (benchmarks/bench_suite.py).
 DEFAULT_MEAN_PRECISION_PRIOR = 0.1
 DEFAULT_PRIOR_OBSERVATIONS_PER_COLUMN = 3.0
-DEFAULT_COVARIANCE_FRACTION = 0.03
+# The fractions of the data's covariance that covariance_fraction="auto" tries, in this
+# order. Thin branches in a few dimensions (the problem suite) want the small ones; a
+# few hundred rows in 8-14 dimensions with coded or collinear columns (real tables) want
+# the large ones, or components collapse onto a handful of rows and the conditional is
+# overconfident: no one value serves both (measured on both, issue 23).
+COVARIANCE_FRACTIONS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+# The fraction when a training fold has fewer than n_components (D + 1) rows.
+FEW_ROWS_COVARIANCE_FRACTION = 0.3
 
 
 class BayesianGMJE(JointMixtureEM):
@@ -33,12 +42,12 @@ class BayesianGMJE(JointMixtureEM):
     components whose weight is below ``weight_threshold`` left out.
 
     The defaults of three priors differ from scikit-learn's: the prior on each
-    covariance is a small fraction of the data's covariance, worth ``3 D``
-    observations, and the means are barely pulled to the data's mean. On
-    scikit-learn's defaults every component is smoothed towards the whole data,
-    which costs up to 0.3 nats against GMJE with K chosen by cross-validation on
-    the problem suite; with these it is within 0.02 nats of it everywhere
-    (user guide, "BayesianGMJE"). Pass ``mean_precision_prior=1``,
+    covariance is a fraction of the data's covariance chosen by cross-validation of
+    ``log p(y | x)`` (``covariance_fraction``), worth ``3 D`` observations, and the
+    means are barely pulled to the data's mean. On scikit-learn's defaults every
+    component is smoothed towards the whole data, which costs up to 0.3 nats
+    against GMJE with K chosen by cross-validation on the problem suite (user
+    guide, "BayesianGMJE"). Pass ``mean_precision_prior=1``,
     ``degrees_of_freedom_prior=D`` and the data's covariance for scikit-learn's.
 
     Parameters
@@ -80,10 +89,27 @@ default="dirichlet_process"
         The prior on the covariances (the inverse of the Wishart scale; the prior
         expects the covariance ``covariance_prior / nu_0``): (D, D) for ``"full"``
         and ``"tied"``, (D,) for ``"diag"``, a float for ``"spherical"``. ``None``
-        takes ``nu_0 * 0.03 / D`` times the (weighted) covariance ``C`` of
+        takes ``nu_0 * covariance_fraction`` times the (weighted) covariance ``C`` of
         ``[X, y]`` (its per-column variances for ``"diag"``, their mean for
-        ``"spherical"``; ``sum(w) - 1`` in the denominator), so a component starts
-        from a small fraction of the data's spread (scikit-learn: ``C``).
+        ``"spherical"``; ``sum(w) - 1`` in the denominator), so a component is
+        expected to cover that fraction of the data's spread (scikit-learn: ``C``).
+    covariance_fraction : float or "auto", default="auto"
+        The fraction of the data's covariance that the prior expects of each
+        component when ``covariance_prior=None``. ``"auto"`` chooses it by ``cv``-fold
+        cross-validation of the held-out ``log p(y | x)`` among 0.003, 0.01, 0.03,
+        0.1, 0.3 and 1, in that order, stopping after two in a row that do not
+        improve on the best. No single value serves all data: a target with thin
+        branches in a few dimensions needs small components (a small fraction); a few
+        hundred rows in many dimensions, with coded, rounded or collinear columns, let
+        components with a small prior collapse onto a handful of rows whose
+        conditional is overconfident, which a large fraction prevents. Like the number
+        of components of :class:`GMJE`, it is chosen on what the user asks for,
+        ``p(y | x)``, not the joint evidence, which rewards the collapse. With fewer
+        than ``n_components (D + 1)`` rows in a training fold it is 0.3.
+    cv : int, cross-validation splitter or iterable, default=3
+        The folds of ``covariance_fraction="auto"``: an int is that many shuffled
+        folds (seeded by ``random_state``), anything else is used as
+        ``sklearn.model_selection.check_cv`` would.
     weight_threshold : float, default=1e-3
         Components whose posterior weight is below this are left out of the
         conditional, the joint density and the samples (the remaining weights are
@@ -112,6 +138,11 @@ default="dirichlet_process"
     weight_concentration_prior_, mean_precision_prior_, mean_prior_, \
 degrees_of_freedom_prior_, covariance_prior_
         The priors in use (the defaults resolved from the data).
+    covariance_fraction_ : float or None
+        The fraction in use (``None`` when ``covariance_prior`` is given).
+    covariance_fraction_scores_ : dict
+        With ``covariance_fraction="auto"``: the mean held-out ``log p(y | x)`` over
+        the folds of every fraction tried.
     active_components_ : ndarray of int
         Indices of the components that enter the conditional (weight at least
         ``weight_threshold``).
@@ -143,8 +174,8 @@ degrees_of_freedom_prior_, covariance_prior_
     >>> from skgmje.datasets import make_intersecting_branches
     >>> X, y = make_intersecting_branches(n_samples=1000, random_state=0)
     >>> model = BayesianGMJE(random_state=0).fit(X, y)
-    >>> model.n_active_components_
-    20
+    >>> model.covariance_fraction_   # of the data's covariance, by cross-validation
+    0.01
     >>> model.predict_distribution([[0.5]])
     GaussianMixtureDistribution(n=1, n_components=..., n_targets=1)
     """
@@ -165,6 +196,8 @@ degrees_of_freedom_prior_, covariance_prior_
         mean_prior=None,
         degrees_of_freedom_prior=None,
         covariance_prior=None,
+        covariance_fraction="auto",
+        cv=3,
         weight_threshold=1e-3,
         random_state=None,
         warm_start=False,
@@ -184,6 +217,8 @@ degrees_of_freedom_prior_, covariance_prior_
         self.mean_prior = mean_prior
         self.degrees_of_freedom_prior = degrees_of_freedom_prior
         self.covariance_prior = covariance_prior
+        self.covariance_fraction = covariance_fraction
+        self.cv = cv
         self.weight_threshold = weight_threshold
         self.random_state = random_state
         self.warm_start = warm_start
@@ -202,12 +237,45 @@ degrees_of_freedom_prior_, covariance_prior_
                 check_positive(name, getattr(self, name))
         if self.degrees_of_freedom_prior is not None:
             check_positive("degrees_of_freedom_prior", self.degrees_of_freedom_prior)
+        if not (isinstance(self.covariance_fraction, str) and self.covariance_fraction == "auto"):
+            check_positive("covariance_fraction", self.covariance_fraction)
         check_positive("weight_threshold", self.weight_threshold, allow_zero=True)
         if self.weight_threshold >= 1:
             raise ValueError(
                 f"weight_threshold must be below 1 (it would drop every component); "
                 f"got {self.weight_threshold!r}."
             )
+
+    def _choose_hyperparameters(self, rows):
+        if self.covariance_prior is not None:
+            self.covariance_fraction_ = None
+        elif self.covariance_fraction != "auto":
+            self.covariance_fraction_ = float(self.covariance_fraction)
+        elif not (self.warm_start and hasattr(self, "converged_")):
+            X, Y, sample_weight = rows()
+            pairs = folds(self.cv, len(X), check_random_state(self.random_state))
+            n_joint = X.shape[1] + Y.shape[1]
+            if pairs is None or min(len(train) for train, _ in pairs) < self.n_components * (
+                n_joint + 1
+            ):
+                # Too few rows per component to cross-validate: few rows for the
+                # dimension is where small fractions let components collapse.
+                self.covariance_fraction_ = FEW_ROWS_COVARIANCE_FRACTION
+                self.covariance_fraction_scores_ = {}
+            else:
+                self.covariance_fraction_, self.covariance_fraction_scores_ = (
+                    select_by_cross_validation(
+                        self,
+                        "covariance_fraction",
+                        COVARIANCE_FRACTIONS,
+                        X,
+                        Y,
+                        sample_weight,
+                        pairs,
+                        self.verbose,
+                    )
+                )
+        return self.n_components
 
     def _prepare_fit(self, n_context, total_weight, center, variances, scatter):
         """Resolve the priors (defaults from the data) in the E-step's shifted coordinates."""
@@ -258,9 +326,8 @@ degrees_of_freedom_prior_, covariance_prior_
             # np.cov's denominator with frequency weights, so a weight of 2 is a repeated row.
             unbiased = total_weight / (total_weight - 1.0) if total_weight > 1.0 else 1.0
             # A Wishart with scale covariance_prior^-1 and nu_0 degrees of freedom expects
-            # the covariance covariance_prior / nu_0: here a small fraction of the data's.
-            fraction = DEFAULT_COVARIANCE_FRACTION / n_joint
-            factor = unbiased * self.degrees_of_freedom_prior_ * fraction
+            # the covariance covariance_prior / nu_0: here a fraction of the data's.
+            factor = unbiased * self.degrees_of_freedom_prior_ * self.covariance_fraction_
             if covariance_type in ("full", "tied"):
                 return np.atleast_2d(scatter() / total_weight * factor)
             if covariance_type == "diag":

@@ -204,7 +204,7 @@ class GMJE(JointMixtureEM):
                 f"there); got {self.learning_decay!r}."
             )
 
-    def _resolve_n_components(self, rows):
+    def _choose_hyperparameters(self, rows):
         if self.n_components != "auto":
             return self.n_components
         if self.warm_start and hasattr(self, "converged_"):
@@ -288,7 +288,7 @@ class GMJE(JointMixtureEM):
         if weight <= 0:
             raise ValueError("sample_weight must contain at least one positive weight.")
         if first_call:
-            self._fit_components = self._resolve_n_components(lambda: (X, Y, weights))
+            self._fit_components = self._choose_hyperparameters(lambda: (X, Y, weights))
             n_available = int(np.count_nonzero(weights))
             if n_available < self._fit_components:
                 raise ValueError(

@@ -109,12 +109,38 @@ def test_equals_sklearn_with_explicit_priors_and_its_tolerance():
 
 def test_default_priors_scale_with_the_dimension_and_the_data():
     X, y, Z = _standardised()
-    model = BayesianGMJE(random_state=0).fit(X, y)
+    model = BayesianGMJE(random_state=0, covariance_fraction=0.05).fit(X, y)
     n_joint = Z.shape[1]
     assert model.degrees_of_freedom_prior_ == pytest.approx(3 * n_joint)
     assert model.mean_precision_prior_ == pytest.approx(0.1)
-    expected = np.cov(Z.T) * 0.03 * model.degrees_of_freedom_prior_ / n_joint
+    expected = np.cov(Z.T) * 0.05 * model.degrees_of_freedom_prior_
     np.testing.assert_allclose(model.covariance_prior_, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_covariance_fraction_is_chosen_by_held_out_conditional_likelihood():
+    from sklearn.model_selection import KFold, cross_val_score
+
+    # Thin branches in two dimensions want small components.
+    X, y, _ = _standardised()
+    branches = BayesianGMJE(random_state=0).fit(X, y)
+    # A few hundred rows in ten dimensions, three columns coded to a few levels: with a
+    # small prior, components collapse onto the coded levels.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 10))
+    X[:, :3] = np.round(X[:, :3])
+    y = X @ rng.normal(size=10) + 0.5 * rng.normal(size=300)
+    folds = KFold(3, shuffle=True, random_state=0)
+    coded = BayesianGMJE(10, random_state=0, cv=folds).fit(X, y)
+    assert branches.covariance_fraction_ <= 0.03 < 0.1 <= coded.covariance_fraction_
+    scores = coded.covariance_fraction_scores_
+    assert coded.covariance_fraction_ == max(scores, key=scores.get)
+    for fraction in (0.003, coded.covariance_fraction_):
+        model = BayesianGMJE(10, random_state=0, covariance_fraction=fraction)
+        expected = cross_val_score(model, X, y, cv=folds).mean()
+        assert scores[fraction] == pytest.approx(expected, rel=1e-9)
+    assert BayesianGMJE(10, covariance_prior=np.eye(11)).fit(X, y).covariance_fraction_ is None
+    # Too few rows per component to cross-validate.
+    assert BayesianGMJE(random_state=0).fit(X, y).covariance_fraction_ == 0.3
 
 
 def test_surplus_components_are_switched_off_and_left_out_of_the_conditional():
