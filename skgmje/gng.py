@@ -15,6 +15,54 @@ from .base import ConditionalDensityEstimator, check_option, check_positive
 
 COVARIANCE_TYPES = ("full", "tied")
 
+# The "auto" graph's ceiling, reached whenever rows are plentiful (see max_nodes).
+_LARGEST_AUTO_GRAPH = 30
+
+
+def _auto_max_nodes(n_rows, n_joint):
+    """The ``max_nodes="auto"`` ceiling for ``n_rows`` training rows in ``n_joint`` dimensions.
+
+    As many nodes as the rows pay for, at ``(D + 1)(D + 2) / 2`` rows per node (the free
+    parameters of one full-covariance component: ``D`` mean entries, ``D (D + 1) / 2``
+    covariance entries and a weight), between 2 (the graph's start) and
+    ``_LARGEST_AUTO_GRAPH``.
+    """
+    per_node = (n_joint + 1) * (n_joint + 2) // 2
+    return int(min(_LARGEST_AUTO_GRAPH, max(2, n_rows // per_node)))
+
+
+def _node_covariances(scatter, counts, prior_weight, jitter, covariance_type):
+    """Component covariances from each component's scatter, shrunk towards the shared one.
+
+    Parameters
+    ----------
+    scatter : ndarray of shape (K, D, D)
+        ``S_k``: each component's sum of (weighted) outer products about its mean.
+    counts : ndarray of shape (K,)
+        ``N_k``: the points behind each scatter, in rows.
+    prior_weight : float
+        ``nu``: how many rows the shared covariance counts for in each component's.
+    jitter : ndarray of shape (D,)
+        Added to every covariance's diagonal.
+    covariance_type : {"full", "tied"}
+
+    Returns
+    -------
+    covariances : ndarray
+        ``(S_k + nu S) / (N_k + nu)`` for ``"full"``, with ``S = sum_k S_k / sum_k N_k``
+        the shared (pooled) covariance: the posterior mean of ``Sigma_k`` under an
+        inverse-Wishart prior whose mean is ``S`` and which is worth ``nu`` rows. ``S``
+        itself, shape (D, D), for ``"tied"``.
+    """
+    diagonal = np.arange(scatter.shape[1])
+    shared = scatter.sum(axis=0) / counts.sum()
+    if covariance_type == "tied":
+        shared[diagonal, diagonal] += jitter
+        return shared
+    covariances = (scatter + prior_weight * shared) / (counts + prior_weight)[:, None, None]
+    covariances[:, diagonal, diagonal] += jitter
+    return covariances
+
 
 def _check_fraction(name, value, *, allow_zero=False):
     """Raise a ValueError naming ``name`` unless ``value`` lies in (0, 1] (or [0, 1])."""
@@ -37,19 +85,37 @@ class GMJEGNG(ConditionalDensityEstimator):
     The graph then becomes a joint Gaussian mixture: every training point is
     assigned to its nearest node; a node's component has the node as mean,
     the (weighted) number of points it wins as weight, and the scatter of
-    those points about the node, plus ``reg_covar``, as covariance. Nodes
-    that win no point are left out of the mixture. Nodes that win fewer than
-    ``min_node_samples`` points take the shared covariance (the pooled
-    scatter of all points about their nodes) instead of an unreliable one of
-    their own; ``covariance_type="tied"`` gives every component the shared
-    one. Optionally ``n_em_steps`` EM iterations refine that mixture. The
-    conditional ``p(y | x)`` is the exact conditioning of the mixture, as in
-    :class:`GMJE`.
+    those points about the node, shrunk towards the shared covariance (the
+    pooled scatter of all points about their nodes) by
+    ``covariance_prior_weight``, plus ``reg_covar``, as covariance. Nodes that
+    win no point are left out of the mixture; ``covariance_type="tied"`` gives
+    every component the shared covariance. EM then refines that mixture, with
+    the same shrinkage in every M-step, until it converges (``tol``) or for at
+    most ``n_em_steps`` iterations. The conditional ``p(y | x)`` is the exact
+    conditioning of the mixture, as in :class:`GMJE`.
+
+    The defaults scale with the data: many nodes on few rows in many
+    dimensions would each win a handful of points whose scatter is
+    near-singular (and exactly singular along any discrete column that is
+    constant within a node), and their conditionals would be overconfident.
+    ``max_nodes="auto"`` keeps the mixture's free parameters below the number
+    of rows, and ``covariance_prior_weight="auto"`` lets the shared covariance
+    count for as many rows as there are joint dimensions in every node's.
 
     Parameters
     ----------
-    max_nodes : int, default=30
-        Largest number of nodes; the graph stops growing there.
+    max_nodes : int or "auto", default="auto"
+        Largest number of nodes; the graph stops growing there. ``"auto"``:
+        :meth:`fit` allows one node per ``(D + 1)(D + 2) / 2`` training rows
+        (with positive weight), ``D`` being the joint dimension: that is one
+        full-covariance component's count of free parameters (``D`` mean
+        entries, ``D (D + 1) / 2`` covariance entries, a weight), so the mixture
+        never has more free parameters than the data have rows. At least 2 (the
+        graph's start) and at most 30, the former fixed default, which bounds
+        the cost of each sample, ``O(max_nodes x D)``, once rows are plentiful
+        (from 180 rows for one context and one target); pass an integer for a
+        finer graph. :meth:`partial_fit` cannot know how many rows will come,
+        and its running statistics keep growing, so there ``"auto"`` means 30.
     max_edge_age : int, default=50
         Edges older than this (``a_max``) are removed, then nodes left without edges.
     eps_winner : float, default=0.2
@@ -69,22 +135,35 @@ class GMJEGNG(ConditionalDensityEstimator):
     covariance_type : {"full", "tied"}, default="full"
         ``"full"``: one covariance per node, from the points it wins;
         ``"tied"``: the shared covariance for every node.
+    covariance_prior_weight : float or "auto", default="auto"
+        ``nu``: the shared covariance ``S`` counts for this many rows in every
+        node's covariance, ``(S_k + nu S) / (N_k + nu)`` for a node whose
+        ``N_k`` points have scatter ``S_k`` about it (the posterior mean under an
+        inverse-Wishart prior with mean ``S`` worth ``nu`` rows), and likewise in
+        every EM M-step, with the responsibilities' sums as ``N_k``, so EM does
+        not undo it. ``"auto"`` means ``D``, the joint dimension: a node's own
+        scatter can only have full rank from ``D`` points on, so the prior
+        outweighs the scatter of a node too small to estimate a covariance at
+        all and yields to that of a node with many more points than dimensions.
+        The shrinkage does not depend on the units of any column, nor on the
+        scale of the sample weights (``N_k`` counts rows of the average positive
+        weight). 0 uses each node's own scatter alone.
     reg_covar : float, default=1e-6
         Non-negative regularisation relative to the data: ``reg_covar`` times each
         joint column's variance (in the training data, or the first batch of
         :meth:`partial_fit`; ``reg_covar`` itself for a constant column) is added
         to that column's variance in every covariance, so the fit does not depend
         on the units of ``X`` and ``y``.
-    min_node_samples : int or None, default=None
-        A node winning fewer (weighted) points than this uses the shared
-        covariance. ``None`` means ``D + 1``, the fewest points whose scatter
-        can be non-singular in the joint dimension ``D``.
-    n_em_steps : int, default=10
-        EM iterations run from the GNG mixture at the end of :meth:`fit`; 0
-        keeps the GNG's own mixture. The GNG places the components and EM
-        sharpens them: on the demo data (2000 points) 10 steps lower the
-        held-out NLL from about 0.36 to 0.27 nats (Dataset A) and from 0.23
-        to 0.15 (Dataset B). :meth:`partial_fit` never runs EM.
+    n_em_steps : int, default=100
+        Most EM iterations run from the GNG mixture at the end of :meth:`fit`;
+        0 keeps the GNG's own mixture. The GNG places the components and EM
+        sharpens them; because every M-step shrinks as above, running EM to
+        convergence keeps the regularisation, and the result is a fixed point
+        of the iteration rather than wherever a fixed count happened to stop.
+        :meth:`partial_fit` never runs EM.
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood of the training rows changes by
+        less than this (nats per row), as in :class:`GMJE`.
     random_state : int, RandomState instance or None, default=None
         Seeds the two starting nodes and the order in which samples are visited.
     verbose : int, default=0
@@ -94,6 +173,10 @@ class GMJEGNG(ConditionalDensityEstimator):
     ----------
     reg_covar_ : ndarray of shape (n_features + n_targets,)
         The jitter added to each joint column's variance (see ``reg_covar``).
+    max_nodes_ : int
+        The graph's ceiling in use (``max_nodes`` with ``"auto"`` resolved).
+    covariance_prior_weight_ : float
+        ``covariance_prior_weight`` with ``"auto"`` resolved.
     nodes_ : ndarray of shape (n_nodes, n_features + n_targets)
         Node positions (the GNG reference vectors) in the joint space, in the data's units.
     edges_ : ndarray of shape (n_edges, 2)
@@ -121,6 +204,8 @@ class GMJEGNG(ConditionalDensityEstimator):
     n_iter_ : int
         Passes over data done: ``max_iter`` after :meth:`fit`, plus one per
         :meth:`partial_fit` call.
+    n_em_iter_ : int
+        EM iterations run by the last :meth:`fit` (0 after :meth:`partial_fit`).
     n_steps_ : int
         Samples presented to the graph so far.
     quantization_error_ : float
@@ -163,8 +248,10 @@ class GMJEGNG(ConditionalDensityEstimator):
 
     ``sample_weight``: rows with zero weight are ignored entirely; the
     positive weights scale each row's contribution to the mixture statistics
-    (weights, covariances and the ``min_node_samples`` count). The graph
-    itself is trained on the positive-weight rows, each visited once per pass.
+    (weights and covariances). The graph itself is trained on the
+    positive-weight rows, each visited once per pass, and ``max_nodes="auto"``
+    and the shrinkage count rows, so multiplying every weight by a constant
+    changes nothing.
 
     Examples
     --------
@@ -177,16 +264,16 @@ class GMJEGNG(ConditionalDensityEstimator):
     ((30, 2), 30)
     >>> model.n_graph_components_   # one chain of nodes along each of the three branches
     3
-    >>> modes, weights = model.predict_distribution([[0.0]]).modes()
-    >>> np.sort(modes[0, weights[0] > 0.1, 0]).round(1)   # the branches at x = 0: -1.5, 0, 1.5
-    array([-1.5, -0.1,  1.5])
+    >>> # p(y | x = 0) is high on the three branches (y = -1.5, 0, 1.5), near 0 between them
+    >>> model.predict_density(np.zeros((5, 1)), [-1.5, -0.75, 0.0, 0.75, 1.5]) > 0.1
+    array([ True, False,  True, False,  True])
     >>> round(model.score(X, y), 2)   # mean log p(y | x) in nats; the oracle's is about -0.2
-    -0.15
+    -0.16
     """
 
     def __init__(
         self,
-        max_nodes=30,
+        max_nodes="auto",
         *,
         max_edge_age=50,
         eps_winner=0.2,
@@ -196,9 +283,10 @@ class GMJEGNG(ConditionalDensityEstimator):
         error_decay=0.995,
         max_iter=10,
         covariance_type="full",
+        covariance_prior_weight="auto",
         reg_covar=1e-6,
-        min_node_samples=None,
-        n_em_steps=10,
+        n_em_steps=100,
+        tol=1e-3,
         random_state=None,
         verbose=0,
     ):
@@ -211,18 +299,21 @@ class GMJEGNG(ConditionalDensityEstimator):
         self.error_decay = error_decay
         self.max_iter = max_iter
         self.covariance_type = covariance_type
+        self.covariance_prior_weight = covariance_prior_weight
         self.reg_covar = reg_covar
-        self.min_node_samples = min_node_samples
         self.n_em_steps = n_em_steps
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 
     def _check_parameters(self):
-        check_positive("max_nodes", self.max_nodes, integer=True)
-        if self.max_nodes < 2:
-            raise ValueError(
-                f"max_nodes must be >= 2 (GNG starts with two); got {self.max_nodes!r}."
-            )
+        if self.max_nodes != "auto":
+            check_positive("max_nodes", self.max_nodes, integer=True)
+            if self.max_nodes < 2:
+                raise ValueError(
+                    f"max_nodes must be >= 2 (GNG starts with two) or 'auto'; "
+                    f"got {self.max_nodes!r}."
+                )
         check_positive("max_edge_age", self.max_edge_age, integer=True)
         _check_fraction("eps_winner", self.eps_winner)
         _check_fraction("eps_neighbor", self.eps_neighbor, allow_zero=True)
@@ -231,10 +322,11 @@ class GMJEGNG(ConditionalDensityEstimator):
         _check_fraction("error_decay", self.error_decay)
         check_positive("max_iter", self.max_iter, integer=True)
         check_option("covariance_type", self.covariance_type, COVARIANCE_TYPES)
+        if self.covariance_prior_weight != "auto":
+            check_positive("covariance_prior_weight", self.covariance_prior_weight, allow_zero=True)
         check_positive("reg_covar", self.reg_covar, allow_zero=True)
-        if self.min_node_samples is not None:
-            check_positive("min_node_samples", self.min_node_samples)
         check_positive("n_em_steps", self.n_em_steps, integer=True, allow_zero=True)
+        check_positive("tol", self.tol, allow_zero=True)
 
     def _fit(self, X, Y, sample_weight):
         self._check_parameters()
@@ -243,6 +335,10 @@ class GMJEGNG(ConditionalDensityEstimator):
         self._rng = check_random_state(self.random_state)
         kept, kept_weights = self._positive_rows(Z, weights)
         self._set_units(kept, kept_weights, X.shape[1])
+        self._rows_seen, self._weight_seen = len(kept), kept_weights.sum()
+        self.max_nodes_ = (
+            _auto_max_nodes(len(kept), Z.shape[1]) if self.max_nodes == "auto" else self.max_nodes
+        )
         kept -= self._center
         standardised = kept / self._scale
         self._graph = self._new_graph(standardised)
@@ -281,6 +377,10 @@ class GMJEGNG(ConditionalDensityEstimator):
         kept, kept_weights = self._positive_rows(Z, weights)
         if first_call:
             self._set_units(kept, kept_weights, X.shape[1])
+            self._rows_seen, self._weight_seen = 0, 0.0
+            self.max_nodes_ = _LARGEST_AUTO_GRAPH if self.max_nodes == "auto" else self.max_nodes
+        self._rows_seen += len(kept)
+        self._weight_seen += kept_weights.sum()
         standardised = (kept - self._center) / self._scale
         if first_call:
             self._graph = self._new_graph(standardised)
@@ -290,7 +390,7 @@ class GMJEGNG(ConditionalDensityEstimator):
         return self._export(X.shape[1], refine_on=None)
 
     def _set_units(self, Z, weights, n_context):
-        """The first data's weighted column means and the graph's column scales, and the jitter.
+        """The first data's column means, the graph's column scales, the jitter, the prior weight.
 
         The graph runs on rows centred by the means and divided by the standard
         deviations (and balanced by block, x or y: see :func:`skgmje._em.column_scales`),
@@ -301,6 +401,11 @@ class GMJEGNG(ConditionalDensityEstimator):
         variances = _em.weighted_variances(Z - self._center, weights)
         self._scale = _em.column_scales(variances, n_context)
         self.reg_covar_ = _em.covariance_jitter(variances, self.reg_covar)
+        self.covariance_prior_weight_ = float(
+            len(variances)
+            if self.covariance_prior_weight == "auto"
+            else self.covariance_prior_weight
+        )
 
     @staticmethod
     def _positive_rows(Z, weights):
@@ -311,7 +416,7 @@ class GMJEGNG(ConditionalDensityEstimator):
         if len(Z) < 2:
             raise ValueError(f"GMJEGNG starts from two samples with positive weight; got {len(Z)}.")
         start = self._rng.choice(len(Z), size=2, replace=False)
-        return NeuralGasGraph(Z[start], self.max_nodes)
+        return NeuralGasGraph(Z[start], self.max_nodes_)
 
     def _train_pass(self, Z):
         started = time.perf_counter()
@@ -352,11 +457,9 @@ class GMJEGNG(ConditionalDensityEstimator):
             adjacency, directed=False
         )
         parameters = self._mixture_from_statistics()
+        self.n_em_iter_ = 0
         if refine_on is not None:
-            Z, weights = refine_on
-            for _ in range(self.n_em_steps):
-                statistics = _em.e_step(Z, parameters, self.covariance_type, weights)
-                parameters = _em.m_step(statistics, self.covariance_type, self.reg_covar_)
+            parameters = self._refine(parameters, *refine_on)
         self.weights_ = parameters.weights
         self.means_ = parameters.means + center
         self.covariances_ = parameters.covariances
@@ -369,8 +472,50 @@ class GMJEGNG(ConditionalDensityEstimator):
         )
         return self
 
+    def _refine(self, parameters, Z, weights):
+        """EM from the GNG mixture, each M-step shrinking as the GNG mixture does."""
+        previous = -np.inf
+        for _ in range(self.n_em_steps):
+            statistics = _em.e_step(Z, parameters, self.covariance_type, weights)
+            mean_log_likelihood = statistics.log_likelihood / statistics.total_weight
+            if abs(mean_log_likelihood - previous) < self.tol:
+                break
+            previous = mean_log_likelihood
+            if self.covariance_type == "tied":
+                parameters = _em.m_step(statistics, "tied", self.reg_covar_)
+            else:
+                parameters = self._shrunk_m_step(statistics)
+            self.n_em_iter_ += 1
+        return parameters
+
+    def _shrunk_m_step(self, statistics):
+        counts = statistics.resp_sums + 10 * np.finfo(float).eps
+        means = statistics.first_moments / counts[:, None]
+        scatter = statistics.second_moments - np.einsum(
+            "kd,ke->kde", means, statistics.first_moments
+        )
+        scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
+        covariances = self._covariances(scatter, counts)
+        return _em.MixtureParameters(
+            counts / counts.sum(),
+            means,
+            covariances,
+            _em.precisions_cholesky_of(covariances, "full"),
+        )
+
+    def _covariances(self, scatter, counts):
+        """:func:`_node_covariances` of weighted statistics, counted in rows."""
+        rows_per_weight = self._rows_seen / self._weight_seen
+        return _node_covariances(
+            scatter * rows_per_weight,
+            counts * rows_per_weight,
+            self.covariance_prior_weight_,
+            self.reg_covar_,
+            self.covariance_type,
+        )
+
     def _mixture_from_statistics(self):
-        """Means = nodes, weights = win counts, covariances = scatter about the nodes."""
+        """Means = nodes, weights = win counts, covariances = shrunk scatter about the nodes."""
         graph = self._graph
         n_nodes = graph.n_nodes
         counts = graph.counts[:n_nodes]
@@ -380,7 +525,6 @@ class GMJEGNG(ConditionalDensityEstimator):
         scale = self._scale
         counts, means = counts[won], graph.nodes[won] * scale
         sums, squares = graph.sums[won] * scale, graph.squares[won] * np.outer(scale, scale)
-        n_joint = means.shape[1]
         # sum_i (z_i - m)(z_i - m)^T = sum z z^T - m s^T - s m^T + N m m^T, with s = sum z.
         cross = np.einsum("kd,ke->kde", means, sums)
         scatter = (
@@ -390,16 +534,7 @@ class GMJEGNG(ConditionalDensityEstimator):
             + counts[:, None, None] * np.einsum("kd,ke->kde", means, means)
         )
         scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
-        diagonal = np.arange(n_joint)
-        shared = scatter.sum(axis=0) / counts.sum()
-        shared[diagonal, diagonal] += self.reg_covar_
-        if self.covariance_type == "tied":
-            covariances = shared
-        else:
-            covariances = scatter / counts[:, None, None]
-            covariances[:, diagonal, diagonal] += self.reg_covar_
-            minimum = n_joint + 1 if self.min_node_samples is None else self.min_node_samples
-            covariances[counts < minimum] = shared
+        covariances = self._covariances(scatter, counts)
         return _em.MixtureParameters(
             counts / counts.sum(),
             means,

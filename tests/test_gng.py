@@ -223,6 +223,7 @@ def _scatter_about(points, center):
 
 def test_mixture_is_built_from_the_points_each_node_wins():
     X, y = make_intersecting_branches(n_samples=800, random_state=0)
+    # covariance_prior_weight="auto": the shared covariance counts for D = 2 rows in each node.
     model = GMJEGNG(max_nodes=12, max_iter=3, n_em_steps=0, reg_covar=1e-3, random_state=0).fit(
         X, y
     )
@@ -240,30 +241,103 @@ def test_mixture_is_built_from_the_points_each_node_wins():
     np.testing.assert_allclose(model.weights_, model.node_counts_[model.component_nodes_] / len(Z))
     jitter = np.diag(1e-3 * Z.var(axis=0))  # reg_covar is relative to each column's variance
     np.testing.assert_allclose(np.diag(model.reg_covar_), jitter, rtol=1e-10)
-    for component, node in enumerate(model.component_nodes_):
-        expected = _scatter_about(Z[winners == node], model.nodes_[node]) + jitter
+    counts = model.node_counts_[model.component_nodes_]
+    scatters = [
+        _scatter_about(Z[winners == node], model.nodes_[node]) * count
+        for node, count in zip(model.component_nodes_, counts)
+    ]
+    pooled = sum(scatters) / len(Z)
+    assert model.covariance_prior_weight_ == 2.0
+    for component, (scatter, count) in enumerate(zip(scatters, counts)):
+        expected = (scatter + 2.0 * pooled) / (count + 2.0) + jitter
         np.testing.assert_allclose(model.covariances_[component], expected, rtol=1e-8, atol=1e-12)
     tied = clone(model).set_params(covariance_type="tied").fit(X, y)
-    pooled = sum(
-        _scatter_about(Z[winners == node], model.nodes_[node]) * np.sum(winners == node)
-        for node in model.component_nodes_
-    ) / len(Z)
     np.testing.assert_allclose(tied.covariances_, pooled + jitter, rtol=1e-8)
+    own = clone(model).set_params(covariance_prior_weight=0).fit(X, y)
+    for component, (scatter, count) in enumerate(zip(scatters, counts)):
+        np.testing.assert_allclose(own.covariances_[component], scatter / count + jitter, rtol=1e-8)
 
 
-def test_nodes_with_too_few_points_fall_back_to_the_shared_covariance():
+def _linear_gaussian(n_samples, random_state):
+    """y linear in nine contexts (one binary) plus noise of standard deviation 0.5: D = 10."""
+    rng = np.random.RandomState(random_state)
+    X = rng.normal(size=(n_samples, 9))
+    X[:, 0] = rng.randint(2, size=n_samples)
+    return X, X @ np.linspace(1.0, -1.0, 9) + 0.5 * rng.normal(size=n_samples)
+
+
+def _interval_coverage(model, X, y):
+    """Share of ``y`` inside the central 90% interval of 1000 draws from ``p(y | x)``."""
+    low, high = np.quantile(model.sample(X, n_samples=1000, random_state=0), [0.05, 0.95], axis=1)
+    return np.mean((y >= low) & (y <= high))
+
+
+def test_few_rows_in_many_dimensions_do_not_collapse():
+    X, y = _linear_gaussian(300, random_state=0)
+    X_test, y_test = _linear_gaussian(2000, random_state=1)
+    oracle = 0.5 * np.log(2.0 * np.pi * 0.25) + 0.5
+    model = GMJEGNG(random_state=0).fit(X, y)
+    # 300 rows pay for 4 components of 66 free parameters each in D = 10.
+    assert model.max_nodes_ == model.n_components_ == 4
+    assert model.covariance_prior_weight_ == 10.0
+    assert 0.8 < _interval_coverage(model, X_test, y_test) < 0.95
+    assert -model.score(X_test, y_test) < oracle + 0.2
+    # The former defaults: 30 nodes of about ten points, each its own covariance (exactly
+    # singular along the binary column where a node holds one value of it), and fixed EM
+    # steps that re-fit those covariances: wildly overconfident.
+    former = GMJEGNG(max_nodes=30, covariance_prior_weight=0, n_em_steps=10, tol=0, random_state=0)
+    former.fit(X, y)
+    assert _interval_coverage(former, X_test, y_test) < 0.5
+    assert -former.score(X_test, y_test) > oracle + 10.0
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_features, n_targets, expected",
+    [(2000, 1, 1, 30), (179, 1, 1, 29), (455, 13, 1, 3), (100, 13, 1, 2), (700, 8, 2, 10)],
+)
+def test_auto_max_nodes_pays_for_each_components_parameters(
+    n_samples, n_features, n_targets, expected
+):
+    rng = np.random.RandomState(0)
+    X, Y = rng.normal(size=(n_samples, n_features)), rng.normal(size=(n_samples, n_targets))
+    weights = np.r_[np.ones(n_samples), np.zeros(50)]
+    X, Y = (
+        np.vstack([X, rng.normal(size=(50, n_features))]),
+        np.vstack([Y, np.zeros((50, n_targets))]),
+    )
+    # (D + 1)(D + 2) / 2 positive-weight rows per node, between 2 and 30.
+    model = GMJEGNG(max_iter=1, n_em_steps=0, random_state=0).fit(X, Y, sample_weight=weights)
+    assert model.max_nodes_ == expected
+    assert len(model.nodes_) <= expected
+    assert GMJEGNG(max_nodes=5, max_iter=1).fit(X, Y).max_nodes_ == 5
+    assert GMJEGNG(max_iter=1).partial_fit(X[:20], Y[:20]).max_nodes_ == 30
+
+
+def test_covariance_prior_weight_moves_nodes_towards_the_shared_covariance():
     X, y = make_separated_branches(n_samples=400, random_state=0)
     options = dict(max_nodes=10, max_iter=2, n_em_steps=0, random_state=0)
     tied = GMJEGNG(covariance_type="tied", **options).fit(X, y)
-    # The graph does not depend on min_node_samples: a threshold between its nodes' counts.
-    threshold = np.median(tied.node_counts_[tied.component_nodes_])
-    full = GMJEGNG(min_node_samples=threshold, **options).fit(X, y)
-    few = full.node_counts_[full.component_nodes_] < threshold
-    assert 0 < np.count_nonzero(few) < len(few)
-    np.testing.assert_allclose(
-        full.covariances_[few], np.broadcast_to(tied.covariances_, (few.sum(), 2, 2))
-    )
-    assert not np.allclose(full.covariances_[~few], tied.covariances_)
+    # The graph does not depend on the prior: the same nodes, statistics and shared covariance.
+    fits = [GMJEGNG(covariance_prior_weight=nu, **options).fit(X, y) for nu in (0, 5, 1e12)]
+    for fit in fits:
+        np.testing.assert_array_equal(fit.nodes_, tied.nodes_)
+    distances = [np.linalg.norm(fit.covariances_ - tied.covariances_, axis=(1, 2)) for fit in fits]
+    # A node's own scatter keeps the weight N_k / (N_k + nu): few points, mostly shared.
+    counts = tied.node_counts_[tied.component_nodes_]
+    np.testing.assert_allclose(distances[1], distances[0] * counts / (counts + 5.0), rtol=1e-8)
+    np.testing.assert_allclose(distances[2], 0.0, atol=1e-10)
+
+
+def test_em_runs_until_the_log_likelihood_settles():
+    X, y = make_intersecting_branches(n_samples=1000, random_state=0)
+    model = GMJEGNG(max_iter=3, random_state=0).fit(X, y)
+    assert 0 < model.n_em_iter_ < model.n_em_steps
+    capped = GMJEGNG(max_iter=3, n_em_steps=3, tol=0, random_state=0).fit(X, y)
+    assert capped.n_em_iter_ == 3
+    # One more step from the converged mixture barely moves it.
+    longer = GMJEGNG(max_iter=3, n_em_steps=model.n_em_iter_ + 1, tol=0, random_state=0)
+    assert abs(longer.fit(X, y).score(X, y) - model.score(X, y)) < 1e-3
+    assert GMJEGNG(max_iter=1).partial_fit(X, y).n_em_iter_ == 0
 
 
 def test_zero_weight_rows_are_ignored_and_weights_scale_the_statistics():
@@ -345,6 +419,7 @@ def test_verbose_prints_one_line_per_pass(capsys):
     [
         ({"max_nodes": 1}, "max_nodes"),
         ({"max_nodes": 2.5}, "max_nodes"),
+        ({"max_nodes": "many"}, "max_nodes"),
         ({"max_edge_age": 0}, "max_edge_age"),
         ({"eps_winner": 0.0}, "eps_winner"),
         ({"eps_winner": 1.5}, "eps_winner"),
@@ -355,7 +430,9 @@ def test_verbose_prints_one_line_per_pass(capsys):
         ({"max_iter": 0}, "max_iter"),
         ({"covariance_type": "diag"}, "covariance_type"),
         ({"reg_covar": -1.0}, "reg_covar"),
-        ({"min_node_samples": -1}, "min_node_samples"),
+        ({"covariance_prior_weight": -1.0}, "covariance_prior_weight"),
+        ({"covariance_prior_weight": "none"}, "covariance_prior_weight"),
+        ({"tol": -1.0}, "tol"),
         ({"n_em_steps": -1}, "n_em_steps"),
     ],
 )
