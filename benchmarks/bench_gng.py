@@ -76,7 +76,7 @@ FULL = {
     "passes": 3,
     "repeats": 3,
     "nll_variants": {
-        "GMJEGNG (default: max_nodes=30, n_em_steps=10)": {},
+        "GMJEGNG (defaults)": {},
         "GMJEGNG n_em_steps=0 (GNG mixture only)": {"n_em_steps": 0},
         "GMJEGNG covariance_type=tied, n_em_steps=0": {"covariance_type": "tied", "n_em_steps": 0},
     },
