@@ -18,7 +18,8 @@ same estimator fitted on the rounded values mapped back to the original units.
 
 Writes JSON (``benchmarks/results/bench_equivariance.json`` by default) and prints
 the worst error per estimator and scale. Run: ``python benchmarks/bench_equivariance.py``
-(``--estimators GJE GMJE`` for a subset).
+(``--estimators GJE GMJE`` for a subset; ``--update`` keeps the other estimators'
+entries of the existing file, each of which records its machine and commit).
 """
 
 import argparse
@@ -142,6 +143,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", default="benchmarks/results/bench_equivariance.json")
     parser.add_argument("--estimators", nargs="*", default=list(ESTIMATORS))
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the other estimators' entries of an existing --output (each entry "
+        "records the commit it was measured at)",
+    )
     arguments = parser.parse_args()
     started = time.perf_counter()
     results = {
@@ -156,12 +163,15 @@ def main():
         "target_nats": TARGET,
         "estimators": {},
     }
+    output = Path(arguments.output)
+    if arguments.update and output.exists():
+        results["estimators"] = json.loads(output.read_text())["estimators"]
     header = "".join(f"{f's={s:g}':>11}" for s in SCALES)
     print(
         f"{'estimator':<10}{header}   worst error over columns, c in {OFFSETS}, both configurations"
     )
     for name in arguments.estimators:
-        entry = measure(name, ESTIMATORS[name])
+        entry = {**measure(name, ESTIMATORS[name]), "machine": machine_info()}
         results["estimators"][name] = entry
         by_scale = [
             max(row["error"] for row in entry["rows"] if row["scale"] == scale) for scale in SCALES
@@ -171,7 +181,6 @@ def main():
         entry["meets_target"] for entry in results["estimators"].values()
     )
     results["wall_seconds"] = time.perf_counter() - started
-    output = Path(arguments.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, default=str) + "\n")
 
