@@ -397,3 +397,28 @@ def test_auto_components_with_few_rows_weights_and_partial_fit():
         GMJE(cv=1).fit(X, y)
     with pytest.raises(ValueError, match="n_components must be an integer"):
         GMJE(n_components="many").fit(X, y)
+
+
+@pytest.mark.slow  # a refinement costs about a hundred EM fits (a minute here)
+def test_conditional_refinement_keeps_a_joint_mixture_and_helps_clustered_contexts():
+    def data(n_samples, seed):
+        # y = |x_0| + noise; three more context columns in four far clusters that say
+        # nothing about y, where EM spends its components.
+        rng = np.random.RandomState(seed)
+        centers = np.random.RandomState(0).normal(scale=6.0, size=(4, 3))
+        clusters = centers[rng.randint(4, size=n_samples)] + rng.normal(size=(n_samples, 3))
+        X = np.column_stack([rng.uniform(-1, 1, n_samples), clusters])
+        return X, np.abs(X[:, 0]) + 0.05 * rng.normal(size=n_samples)
+
+    X, y = data(300, 1)
+    X_test, y_test = data(2000, 2)
+    em = GMJE(n_components=4, random_state=0).fit(X, y)
+    refined = GMJE(n_components=4, random_state=0, conditional_refinement=True).fit(X, y)
+    assert refined.n_refine_iter_ > 0
+    assert refined.score(X_test, y_test) > em.score(X_test, y_test) + 0.1
+    assert refined.weights_.sum() == pytest.approx(1.0)
+    assert np.all(np.linalg.eigvalsh(refined.covariances_) > 0)
+    X_new, y_new = refined.sample(n_samples=5, random_state=0)
+    assert X_new.shape == (5, 4) and y_new.shape == (5,)
+    with pytest.raises(ValueError, match="covariance_type='full'"):
+        GMJE(covariance_type="diag", conditional_refinement=True).fit(X, y)
