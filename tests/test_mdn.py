@@ -238,6 +238,52 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     assert model.n_epochs_ == best + 1 + 3
 
 
+@pytest.mark.parametrize("early_stopping, n_train", [(True, 400 - 40), (False, 400)])
+def test_auto_weight_decay_is_a_fixed_prior_over_the_rows_trained_on(early_stopping, n_train):
+    X, y = _data(400)
+    model = _fast(early_stopping=early_stopping).fit(X, y)
+    assert model.weight_decay_ == pytest.approx(10.0 / n_train)
+    decays = {group["weight_decay"] for group in model.net_.optimizer_.param_groups}
+    assert decays == {model.weight_decay_}
+    # Four times the rows, a quarter of the penalty per row: the prior fades as data grow.
+    X, y = _data(1600)
+    assert _fast(early_stopping=early_stopping).fit(X, y).weight_decay_ == pytest.approx(
+        model.weight_decay_ / 4
+    )
+
+
+def test_a_float_weight_decay_is_used_as_given():
+    X, y = _data(100)
+    model = _fast(weight_decay=0.0).fit(X, y)
+    assert model.weight_decay_ == 0.0
+    assert model.net_.optimizer_.param_groups[0]["weight_decay"] == 0.0
+
+
+def _sine_in_eight_contexts(n_samples, random_state):
+    generator = np.random.RandomState(random_state)
+    X = generator.normal(size=(n_samples, 8))
+    return X, np.sin(2.0 * X[:, 0]) + 0.3 * generator.normal(size=n_samples)
+
+
+def _interval_coverage(model, X, y):
+    draws = model.sample(X, n_samples=400, random_state=0)
+    low, high = np.quantile(draws, [0.05, 0.95], axis=1)
+    return np.mean((y >= low) & (y <= high))
+
+
+def test_default_weight_decay_keeps_a_small_multi_feature_fit_calibrated():
+    # 270 training rows, 8 contexts of which one matters: early stopping alone, deciding on
+    # 30 validation rows, keeps a network that has shrunk its scales to the training noise.
+    X, y = _sine_in_eight_contexts(300, random_state=0)
+    X_test, y_test = _sine_in_eight_contexts(2000, random_state=1)
+    calibrated = GMJEMDN(random_state=0).fit(X, y)
+    unregularised = GMJEMDN(weight_decay=0.0, random_state=0).fit(X, y)
+    assert calibrated.score(X_test, y_test) > unregularised.score(X_test, y_test) + 0.1
+    coverage = _interval_coverage(calibrated, X_test, y_test)
+    assert 0.85 <= coverage <= 0.95
+    assert _interval_coverage(unregularised, X_test, y_test) < coverage - 0.05
+
+
 def test_nan_loss_raises_a_clear_error():
     X, y = _data(100)
     with pytest.raises(FloatingPointError, match="negative log-likelihood became (nan|inf)"):
@@ -263,6 +309,8 @@ def test_verbose_prints_epochs(capsys):
         ({"max_epochs": 0}, "max_epochs"),
         ({"lr": -1.0}, "lr"),
         ({"lr_schedule": "step"}, "lr_schedule"),
+        ({"weight_decay": -1.0}, "weight_decay"),
+        ({"weight_decay": "strong"}, "weight_decay"),
         ({"optimizer": "lbfgs"}, "optimizer"),
         ({"optimizer": dict}, "optimizer"),
         ({"early_stopping": True, "validation_fraction": 1.5}, "validation_fraction"),
