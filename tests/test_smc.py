@@ -8,12 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
+from scipy.optimize import approx_fprime
 from scipy.special import logsumexp
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgmje import GJE, smc
 from skgmje._joint import prepare_conditioning
-from skgmje.datasets import make_intersecting_branches, make_separated_branches
+from skgmje.datasets import (
+    make_intersecting_branches,
+    make_irrelevant_features,
+    make_separated_branches,
+)
 from skgmje.smc import SMCGMJE, effective_sample_size, resample
 
 SCORE_SAMPLES_NEEDS_Y = (
@@ -38,7 +43,6 @@ EXPECTED_FAILED_CHECKS = {
     ],
     expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
 )
-@pytest.mark.filterwarnings("ignore:n_particles=.*exceeds")
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -256,7 +260,9 @@ def test_a_batch_is_never_scored_against_its_own_copy():
     # responsibility on its own copy at distance zero and the bandwidth would collapse
     # (the trace trap). fit excludes those pairs; partial_fit sees the rows as new ones.
     X, y = _data(n_samples=200)
-    fitted = SMCGMJE(n_particles=200, batch_size=50, max_iter=8, resampling=None).fit(X, y)
+    fitted = SMCGMJE(
+        n_particles=200, batch_size=50, max_iter=8, resampling=None, bandwidth=None
+    ).fit(X, y)
     self_scored = SMCGMJE(n_particles=200, resampling=None).partial_fit(X, y)
     for _ in range(8):
         for start in range(0, 200, 50):
@@ -272,8 +278,7 @@ def test_rows_whose_every_particle_is_their_own_copy_are_left_out(n_rows, batch_
     # then has nothing to be scored against and must drop out of the step, not give NaN.
     X = np.arange(n_rows, dtype=float)[:, None]
     y = X[:, 0] ** 2
-    with pytest.warns(UserWarning, match="exceeds"):
-        model = SMCGMJE(n_particles=4, batch_size=batch_size, max_iter=40, random_state=0).fit(X, y)
+    model = SMCGMJE(n_particles=4, batch_size=batch_size, max_iter=40, random_state=0).fit(X, y)
     assert np.all(np.isfinite(model.covariance_)) and np.all(np.isfinite(model.particles_))
     assert np.all(np.isfinite(model.log_likelihood_history_))
     if batch_size == 1:
@@ -312,7 +317,13 @@ def test_fit_is_partial_fit_over_shuffled_equal_batches():
     X, y = _data(n_samples=230)
     # reg_covar=0: fit takes the columns' variances from all rows, partial_fit from its first batch.
     fitted = SMCGMJE(
-        n_particles=40, batch_size=50, max_iter=1, resampling=None, reg_covar=0.0, random_state=0
+        n_particles=40,
+        batch_size=50,
+        max_iter=1,
+        resampling=None,
+        bandwidth=None,
+        reg_covar=0.0,
+        random_state=0,
     )
     fitted.fit(X, y)
     streamed = SMCGMJE(n_particles=40, resampling=None, reg_covar=0.0)
@@ -366,11 +377,14 @@ def test_zero_weight_is_removal_and_weights_are_scale_free():
     np.testing.assert_allclose(weighted.covariance_, scaled.covariance_, rtol=1e-12)
 
 
-def test_more_particles_than_rows_warns_and_keeps_every_row():
-    X, y = _data(n_samples=30)
-    with pytest.warns(UserWarning, match="n_particles=64 exceeds the 30 rows"):
-        model = SMCGMJE(n_particles=64, resampling=None, random_state=0).fit(X, y)
-    assert model.particles_.shape == (30, 2)
+@pytest.mark.parametrize("resampling", ["systematic", None])
+def test_a_bank_with_room_for_every_row_keeps_every_row(resampling, recwarn):
+    # One pass (the default) fills the bank and leaves no row to step with: no row is
+    # dropped or copied, whatever the resampling.
+    X, y = _data(n_samples=300)
+    model = SMCGMJE(resampling=resampling, random_state=0).fit(X, y)
+    assert len(recwarn) == 0
+    assert model.particles_.shape == (300, 2) and model.ess_history_ == []
     np.testing.assert_array_equal(
         np.sort(model.particles_, axis=0), np.sort(np.column_stack([X, y]), axis=0)
     )
@@ -388,6 +402,8 @@ def test_more_particles_than_rows_warns_and_keeps_every_row():
         ({"covariance_momentum": 1.0}, "covariance_momentum"),
         ({"covariance_momentum": -0.1}, "covariance_momentum"),
         ({"reg_covar": -1.0}, "reg_covar"),
+        ({"bandwidth": "scott"}, "bandwidth"),
+        ({"bandwidth": 1.0}, "bandwidth"),
     ],
 )
 def test_invalid_parameters_are_named(params, message):
@@ -398,12 +414,137 @@ def test_invalid_parameters_are_named(params, message):
         SMCGMJE(**params).partial_fit(X, y)
 
 
-def test_verbose_prints_ess_and_log_likelihood_per_pass(capsys):
+def test_verbose_prints_ess_and_log_likelihood_per_pass_then_the_bandwidth(capsys):
     X, y = _data(n_samples=200)
     SMCGMJE(n_particles=50, batch_size=50, max_iter=2, verbose=1, random_state=0).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("Pass 1/2")
-    assert all("mean ESS" in line and "log-likelihood" in line for line in lines)
+    assert len(lines) == 3 and lines[0].startswith("Pass 1/2")
+    assert all("mean ESS" in line and "log-likelihood" in line for line in lines[:2])
+    assert lines[2].startswith("Bandwidth: held-out log p(y|x)")
+
+
+# --- the bandwidth of the conditional ---------------------------------------------------------
+
+
+def _random_factor(n_joint, random_state):
+    rng = np.random.RandomState(random_state)
+    root = rng.normal(size=(n_joint, n_joint))
+    return np.linalg.cholesky(root @ root.T + n_joint * np.eye(n_joint))
+
+
+def _blocks(covariance, c):
+    slope = covariance[c:, :c] @ np.linalg.inv(covariance[:c, :c])
+    return covariance[:c, :c], slope, covariance[c:, c:] - slope @ covariance[:c, c:]
+
+
+@pytest.mark.parametrize("n_context, n_targets", [(3, 1), (2, 2)])
+def test_bandwidth_factor_sets_context_widths_slope_and_residual(n_context, n_targets):
+    c, reference = n_context, _random_factor(n_context + n_targets, 0)
+    rng = np.random.RandomState(1)
+    log_context, log_target = rng.normal(size=c), rng.normal(size=n_targets)
+    offset = rng.normal(size=(n_targets, c))
+    theta = np.concatenate([log_context, log_target, offset.ravel()])
+    np.testing.assert_allclose(smc._bandwidth_factor(reference, c, 0 * theta), reference)
+
+    factor = smc._bandwidth_factor(reference, c, theta)
+    assert np.allclose(np.triu(factor, 1), 0) and np.all(np.diag(factor) > 0)
+    context, slope, residual = _blocks(factor @ factor.T, c)
+    context_0, slope_0, residual_0 = _blocks(reference @ reference.T, c)
+    a, b = np.diag(np.exp(log_context)), np.diag(np.exp(log_target))
+    # Each context column's kernel widens by its scale, the residual's by the target's.
+    np.testing.assert_allclose(context, a @ context_0 @ a, rtol=1e-10)
+    np.testing.assert_allclose(residual, b @ residual_0 @ b, rtol=1e-10, atol=1e-12)
+    # The slope moves by the offset in units of the reference's own factors.
+    L_c, L_t = reference[:c, :c], reference[c:, c:]
+    np.testing.assert_allclose(slope, slope_0 + L_t @ offset @ np.linalg.inv(L_c), rtol=1e-10)
+
+
+@pytest.mark.parametrize("n_context, n_targets", [(3, 1), (2, 2)])
+def test_held_out_score_and_its_gradient_are_exact(n_context, n_targets):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, n_context))
+    Y = np.sin(X[:, :1]) + X @ rng.normal(size=(n_context, n_targets))
+    Y += 0.3 * rng.normal(size=Y.shape)
+    model = SMCGMJE(50, batch_size=50, max_iter=2, bandwidth=None, random_state=0)
+    model.fit(X[:200], Y[:200])
+    reference = np.linalg.cholesky(1.3 * model.covariance_)
+    weights = rng.uniform(0.5, 2.0, 100)
+    held_out = smc._HeldOut(
+        model.particles_, np.log(model.weights_), reference, X[200:], Y[200:], weights
+    )
+    theta = 0.3 * rng.normal(size=n_context + n_targets + n_context * n_targets)
+    value, gradient = held_out.log_likelihood(theta)
+
+    factor = smc._bandwidth_factor(reference, n_context, theta)
+    model._set_covariance(factor @ factor.T)
+    model._set_conditioning()
+    assert value == pytest.approx(weights @ model.score_samples(X[200:], Y[200:]), rel=1e-10)
+    numerical = approx_fprime(theta, lambda t: held_out.log_likelihood(t)[0], 1e-6)
+    np.testing.assert_allclose(gradient, numerical, rtol=1e-4, atol=1e-3)
+
+
+def test_chosen_bandwidth_beats_scotts_rule_and_the_stream_on_the_held_out_rows():
+    X, y = make_intersecting_branches(n_samples=600, random_state=0)
+    train, test = np.arange(400), np.arange(400, 600)
+    model = SMCGMJE(n_particles=200, batch_size=200, cv=[(train, test)], random_state=0)
+    model.fit(X, y)
+    # The fold's own bank, as fit streams it, with Scott's rule or the streamed covariance.
+    fold = SMCGMJE(n_particles=200, batch_size=200, bandwidth=None, random_state=0)
+    fold.fit(X[train], y[train])
+    streamed = fold.score(X[test], y[test])
+    Z = np.column_stack([X[train], y[train]])
+    fold._set_covariance(smc._scott_covariance(Z, np.ones(400), 200, fold.reg_covar_))
+    fold._set_conditioning()
+    assert model.bandwidth_score_ > max(streamed, fold.score(X[test], y[test])) + 0.3
+    assert model.bandwidth_scales_.shape == (2,)
+
+
+def test_irrelevant_context_columns_get_wide_kernels():
+    X, y = make_irrelevant_features(n_samples=800, random_state=2)
+    X_test, y_test = make_irrelevant_features(n_samples=2000, random_state=3)
+    model = SMCGMJE(random_state=0).fit(X, y)
+    relevant, irrelevant = model.bandwidth_scales_[0], model.bandwidth_scales_[1:10]
+    assert irrelevant.min() > 5 * relevant
+    # The context block spreads across each irrelevant column: its kernel is wider than
+    # the column's own spread, so the particles' weights hardly depend on it.
+    widths = np.sqrt(np.diag(model.covariance_)[1:10])
+    assert np.all(widths > X[:, 1:].std(axis=0))
+    streamed = SMCGMJE(bandwidth=None, random_state=0).fit(X, y)
+    assert model.score(X_test, y_test) > streamed.score(X_test, y_test) + 0.5
+
+
+def test_too_few_rows_for_the_folds_keep_the_streamed_covariance():
+    X, y = _data(n_samples=5)  # fewer than 2 rows per fold for cv=3
+    model = SMCGMJE(random_state=0).fit(X, y)
+    streamed = SMCGMJE(bandwidth=None, random_state=0).fit(X, y)
+    assert model.bandwidth_scales_ is None and model.bandwidth_score_ is None
+    np.testing.assert_array_equal(model.covariance_, streamed.covariance_)
+
+
+def test_partial_fit_streams_the_covariance_on_from_fit():
+    X, y = _data(n_samples=300)
+    model = SMCGMJE(n_particles=100, batch_size=100, random_state=0).fit(X[:200], y[:200])
+    chosen = model.covariance_.copy()
+    assert model.bandwidth_scales_ is not None
+    model.partial_fit(X[200:], y[200:])
+    assert model.bandwidth_scales_ is None and model.bandwidth_score_ is None
+    assert not np.allclose(model.covariance_, chosen)
+
+
+def test_held_out_rows_are_a_capped_random_share_of_each_fold(monkeypatch):
+    X, y = _data(n_samples=300)
+    contexts = []
+    original = smc._HeldOut
+
+    def recording(particles, log_weights, reference, X, Y, weights):
+        contexts.append(X)
+        return original(particles, log_weights, reference, X, Y, weights)
+
+    monkeypatch.setattr(smc, "_HeldOut", recording)
+    monkeypatch.setattr(smc, "MAX_HELD_OUT_ROWS", 60)
+    SMCGMJE(n_particles=64, batch_size=64, random_state=0).fit(X, y)
+    assert [len(rows) for rows in contexts] == [20, 20, 20]  # a fifth of each fold of 100
+    assert len(np.unique(np.concatenate(contexts), axis=0)) == 60  # each row once at most
 
 
 # --- as a density estimator -------------------------------------------------------------------
