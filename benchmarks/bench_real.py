@@ -569,7 +569,14 @@ def main(argv=None):
     report = {
         "benchmark": "bench_real",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", *sys.argv]),
+        # File arguments by name: where a run kept its files is this machine's business.
+        "command": " ".join(
+            [
+                "python",
+                sys.argv[0],
+                *(Path(word).name if "/" in word else word for word in sys.argv[1:]),
+            ]
+        ),
         "config": {
             "test_fraction": TEST_FRACTION,
             "splits": SPLITS,
