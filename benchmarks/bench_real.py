@@ -147,6 +147,11 @@ def gp_kernel(n_features):
     return ConstantKernel() * RBF(length_scale=np.ones(n_features)) + WhiteKernel()
 
 
+def scaled(model):
+    """The protocol's model: StandardScaler on X before it, y in its own units."""
+    return make_pipeline(StandardScaler(), model)
+
+
 # name -> (kind, constructor(seed, n_features)). "skgmje" models are scored by their own
 # score / predict_distribution / sample, "normal" peers by the Normal they predict.
 ESTIMATORS = {
@@ -160,26 +165,16 @@ ESTIMATORS = {
             cv=CV_FOLDS,
         ),
     ),
-    "BayesianGMJE": (
-        "skgmje",
-        lambda seed, d: make_pipeline(StandardScaler(), BayesianGMJE(random_state=seed)),
-    ),
-    "GMJEGNG": (
-        "skgmje",
-        lambda seed, d: make_pipeline(StandardScaler(), GMJEGNG(random_state=seed)),
-    ),
-    "SMCGMJE": (
-        "skgmje",
-        lambda seed, d: make_pipeline(StandardScaler(), SMCGMJE(random_state=seed)),
-    ),
-    "GMJEMDN": (
-        "skgmje",
-        lambda seed, d: make_pipeline(StandardScaler(), GMJEMDN(random_state=seed)),
-    ),
-    "DualGJE": (
-        "skgmje",
-        lambda seed, d: make_pipeline(StandardScaler(), DualGJE(random_state=seed)),
-    ),
+    **{
+        name: ("skgmje", lambda seed, d, model=model: scaled(model(random_state=seed)))
+        for name, model in {
+            "BayesianGMJE": BayesianGMJE,
+            "GMJEGNG": GMJEGNG,
+            "SMCGMJE": SMCGMJE,
+            "GMJEMDN": GMJEMDN,
+            "DualGJE": DualGJE,
+        }.items()
+    },
     "ResidualHGB": (
         "skgmje",
         lambda seed, d: make_pipeline(
