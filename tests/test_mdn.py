@@ -274,6 +274,8 @@ def _interval_coverage(model, X, y):
 def test_default_weight_decay_keeps_a_small_multi_feature_fit_calibrated():
     # 270 training rows, 8 contexts of which one matters: early stopping alone, deciding on
     # 30 validation rows, keeps a network that has shrunk its scales to the training noise.
+    # The unregularised fit's coverage is not compared: it ranged from 0.80 to 0.90 between
+    # machines (thread counts change torch's reductions), while its NLL stays well behind.
     X, y = _sine_in_eight_contexts(300, random_state=0)
     X_test, y_test = _sine_in_eight_contexts(2000, random_state=1)
     calibrated = GMJEMDN(random_state=0).fit(X, y)
@@ -281,7 +283,6 @@ def test_default_weight_decay_keeps_a_small_multi_feature_fit_calibrated():
     assert calibrated.score(X_test, y_test) > unregularised.score(X_test, y_test) + 0.1
     coverage = _interval_coverage(calibrated, X_test, y_test)
     assert 0.85 <= coverage <= 0.95
-    assert _interval_coverage(unregularised, X_test, y_test) < coverage - 0.05
 
 
 def test_nan_loss_raises_a_clear_error():
