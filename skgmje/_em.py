@@ -70,6 +70,23 @@ def block_rows(row_width):
     return max(64, _BLOCK_ELEMENTS // max(1, row_width))
 
 
+# A column whose spread is below this fraction of its magnitude is constant: its computed
+# variance is the rounding of the mean (a column of 0.1s gives ~1e-34), not data.
+CONSTANT_COLUMN_TOLERANCE = 1e-12
+
+
+def without_rounding(variances, centers):
+    """``variances`` with those a constant column's rounding produces set to zero.
+
+    A column of equal values ``c`` has a computed variance of order ``(eps * c)**2``
+    rather than 0; read as the data's scale, it made the jitter ``reg_covar`` times that
+    (1e-43 for a column of 0.1s) and the density of the fitted rows infinite.
+    """
+    variances = np.asarray(variances, dtype=float)
+    floor = (CONSTANT_COLUMN_TOLERANCE * np.abs(np.asarray(centers, dtype=float))) ** 2
+    return np.where(variances > floor, variances, 0.0)
+
+
 def covariance_jitter(variances, reg_covar):
     """The diagonal jitter that makes ``reg_covar`` relative to the data: ``reg_covar``
     times each column's variance (``reg_covar`` itself for a constant column).

@@ -5,7 +5,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import check_cv, cross_val_predict
 
-from ._em import covariance_jitter
+from ._em import covariance_jitter, without_rounding
 from ._gaussian import check_magnitude, cholesky
 from .base import ConditionalDensityEstimator
 from .mixture import GaussianMixtureDistribution
@@ -117,8 +117,9 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
         residuals = Y - predictions.reshape(len(Y), -1)
         weights = np.ones(len(Y)) if sample_weight is None else sample_weight
         covariance = (residuals * (weights / weights.sum())[:, None]).T @ residuals
-        target_variances = np.average(
-            (Y - np.average(Y, axis=0, weights=weights)) ** 2, axis=0, weights=weights
+        target_means = np.average(Y, axis=0, weights=weights)
+        target_variances = without_rounding(
+            np.average((Y - target_means) ** 2, axis=0, weights=weights), target_means
         )
         covariance.flat[:: Y.shape[1] + 1] += covariance_jitter(target_variances, self.reg_covar)
         self.regressor_ = regressor

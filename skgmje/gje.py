@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._em import covariance_jitter
+from ._em import covariance_jitter, without_rounding
 from ._gaussian import mutual_information
 from ._joint import conditional_distribution, prepare_conditioning, sample_joint
 from .base import ConditionalDensityEstimator, check_positive
@@ -84,7 +84,9 @@ class GJE(ConditionalDensityEstimator):
         mean = weights @ Z if self.fit_mean else np.zeros(Z.shape[1])
         centred = Z - mean
         covariance = (centred * weights[:, None]).T @ centred
-        covariance.flat[:: Z.shape[1] + 1] += covariance_jitter(np.diag(covariance), self.reg_covar)
+        covariance.flat[:: Z.shape[1] + 1] += covariance_jitter(
+            without_rounding(np.diag(covariance), mean), self.reg_covar
+        )
         n_features = X.shape[1]
         self.conditioning_ = prepare_conditioning(
             np.ones(1), mean[None], covariance[None], n_features

@@ -205,3 +205,20 @@ def test_a_regressor_extrapolating_to_overflow_raises():
     assert np.all(np.isfinite(model.score_samples(X, y)))
     with pytest.raises(ValueError, match="regressor's prediction"):
         model.score_samples([[0.5, 0.0, 0.0, 0.0, 0.0]], [0.0])
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_a_constant_column_that_rounds_keeps_densities_finite(estimator, n_targets):
+    """Regression (found by the fuzzer on a user's run): duplicated rows with a target of 0.1
+    have a computed variance of ~1e-34, not 0; a jitter relative to it (1e-43) made the
+    residual covariance of ResidualGaussianRegressor not positive definite."""
+    X, Y = np.zeros((12, 2)), np.full((12, n_targets), 0.1)
+    y = Y[:, 0] if n_targets == 1 else Y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = clone(estimator).fit(X, y)
+    log_densities = model.score_samples(X, y)
+    assert np.all(np.isfinite(log_densities))
+    if not isinstance(model, GMJEMDN):  # two epochs of a network are far from the fitted value
+        assert np.all(log_densities > 0)
