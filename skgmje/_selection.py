@@ -19,8 +19,6 @@ from sklearn.model_selection import KFold, check_cv
 # Candidates in increasing order, about geometrically spaced: a few components more or
 # less matter when there are few, not when there are many.
 CANDIDATE_COMPONENTS = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32)
-# The search stops after this many candidates in a row fail to beat the best so far.
-PATIENCE = 2
 
 
 def folds(cv, n_samples, random_state):
@@ -45,8 +43,10 @@ def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight,
     Each candidate is a clone of ``estimator`` with ``name`` set to it, fitted on each
     fold's training rows and scored on its test rows (weighted means under
     ``sample_weight``); a candidate whose fit fails on a fold (degenerate data) scores
-    ``-inf``. The search runs through ``candidates`` in order and stops after
-    :data:`PATIENCE` candidates in a row that do not improve on the best.
+    ``-inf``. Every candidate is tried: the held-out score is not unimodal in the
+    number of components (on ``bench_suite``'s irrelevant-features problem it is flat
+    from 3 to 8 and jumps at 12, where a search that stopped after two candidates in a
+    row without improvement settled at 3, 0.8 nats worse).
 
     Returns
     -------
@@ -55,7 +55,7 @@ def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight,
     scores : dict
         Mean held-out conditional log-likelihood of every candidate tried.
     """
-    scores, best, since_best = {}, None, 0
+    scores, best = {}, None
     for value in candidates:
         fold_scores = []
         for train, test in pairs:
@@ -84,11 +84,7 @@ def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight,
                 flush=True,
             )
         if best is None or scores[value] > scores[best]:
-            best, since_best = value, 0
-        else:
-            since_best += 1
-            if since_best >= PATIENCE:
-                break
+            best = value
     return best, scores
 
 

@@ -97,8 +97,7 @@ default="dirichlet_process"
         The fraction of the data's covariance that the prior expects of each
         component when ``covariance_prior=None``. ``"auto"`` chooses it by ``cv``-fold
         cross-validation of the held-out ``log p(y | x)`` among 0.003, 0.01, 0.03,
-        0.1, 0.3 and 1, in that order, stopping after two in a row that do not
-        improve on the best. No single value serves all data: a target with thin
+        0.1, 0.3 and 1. No single value serves all data: a target with thin
         branches in a few dimensions needs small components (a small fraction); a few
         hundred rows in many dimensions, with coded, rounded or collinear columns, let
         components with a small prior collapse onto a handful of rows whose

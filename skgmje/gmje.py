@@ -43,8 +43,8 @@ class GMJE(JointMixtureEM):
         Number of joint Gaussian components ``K``. ``"auto"`` chooses it inside
         :meth:`fit` by ``cv``-fold cross-validation of the held-out conditional
         log-likelihood ``log p(y | x)`` (the estimator's :meth:`score`) over 1, 2, 3,
-        4, 6, 8, 12, 16, 20, 24 and 32, in that order, stopping after two candidates
-        in a row that do not improve on the best; candidates that would leave fewer
+        4, 6, 8, 12, 16, 20, 24 and 32 (all of them: the score need not be unimodal
+        in ``K``); candidates that would leave fewer
         than ``n_features + n_targets + 1`` training rows per component are not tried,
         and with fewer than ``2 cv`` rows it is 1. Why the conditional score and not
         BIC: the joint likelihood also rewards components spent on the density of
