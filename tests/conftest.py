@@ -1,5 +1,21 @@
 import pytest
+from hypothesis import HealthCheck, settings
 from threadpoolctl import threadpool_limits
+
+# The default run replays the same examples on every machine and every run, so the README's
+# test command passes or fails for everyone alike; exploring new examples is the job of the
+# fuzz profile (`python -m pytest -m slow tests/test_fuzz.py --hypothesis-profile=fuzz`),
+# which CI runs with a bounded budget. A `--hypothesis-profile` option overrides this.
+settings.register_profile("replay", derandomize=True, database=None, deadline=None)
+settings.register_profile(
+    "fuzz",
+    derandomize=False,
+    deadline=None,
+    max_examples=300,
+    suppress_health_check=list(HealthCheck),
+    print_blob=True,
+)
+settings.load_profile("replay")
 
 
 @pytest.fixture(autouse=True, scope="session")
