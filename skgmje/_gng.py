@@ -16,12 +16,15 @@ only the rare events (edge and node removal, insertion) take Python branches.
 
 import numpy as np
 
+from ._persistence import saved_as_fields
+
 # Stored errors are the true errors times ``error_scale``; decaying every error
 # by ``d`` then costs one scalar division per sample instead of an array
 # multiplication. Rescaling before overflow keeps the stored values finite.
 _MAX_ERROR_SCALE = 1e200
 
 
+@saved_as_fields
 class NeuralGasGraph:
     """The mutable state of a Growing Neural Gas.
 

@@ -18,9 +18,11 @@ from ._gaussian import (
     logsumexp,
     precision_cholesky,
 )
+from ._persistence import saved_as_fields
 from .mixture import GaussianMixtureDistribution
 
 
+@saved_as_fields
 class JointConditioning(NamedTuple):
     """Precomputed pieces of ``p(y | x)`` for a joint mixture with K components.
 

@@ -21,10 +21,12 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from . import _em
+from ._persistence import saved_as_fields
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
 
+@saved_as_fields
 class Priors(NamedTuple):
     """The prior of the variational mixture (scikit-learn's ``*_prior_`` attributes)."""
 

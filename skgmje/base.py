@@ -22,13 +22,14 @@ from ._dask import (
 )
 from ._em import block_rows
 from ._gaussian import check_magnitude
+from ._persistence import PersistenceMixin
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 # Set from the data before the model is fitted (see restored_on_failure).
 _SHAPE_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "n_targets_", "_y_ndim")
 
 
-class ConditionalDensityEstimator(RegressorMixin, BaseEstimator):
+class ConditionalDensityEstimator(PersistenceMixin, RegressorMixin, BaseEstimator):
     """Base class: a model of ``p(y | x)`` with the contract of DESIGN.md.
 
     Subclasses implement ``_fit(X, Y, sample_weight)`` on validated float64

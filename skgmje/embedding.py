@@ -10,10 +10,12 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback, ProgressBar
+from skorch.history import History
 from torch import nn
 from torch.nn import functional as F
 
 from ._joint import context_log_prob
+from ._persistence import PersistenceMixin
 from ._torch_runtime import (
     KeepFinishedEpoch,
     back_to_finished_epoch,
@@ -316,7 +318,9 @@ class TwoViewNet(NeuralNet):
         return loss
 
 
-class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class JointEmbedding(
+    PersistenceMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Self-supervised two-view encoder trained with a GJE/GMJE objective; a transformer.
 
     Each training batch is augmented twice; an encoder embeds both views and
@@ -690,38 +694,7 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         # A last batch of one row has no covariance and no negatives.
         drop_last = len(X) > self.batch_size and len(X) % self.batch_size == 1
         with seeded_torch(seed, self.device, self.n_threads):
-            net = TwoViewNet(
-                module=TwoViewModule,
-                module__encoder=self._make_encoder(X.shape[1]),
-                module__augment=self._make_augment(),
-                module__use_ema=self.objective in EMA_OBJECTIVES,
-                module__seed=seed,
-                module__symmetric=bool(self.symmetric)
-                and self.objective not in SYMMETRIC_OBJECTIVES,
-                criterion=JointObjective,
-                criterion__objective=self.objective,
-                criterion__embedding_dim=self.embedding_dim,
-                criterion__temperature=self.temperature,
-                criterion__entropy_weight=self._entropy_weight(),
-                criterion__n_prototypes=self.n_prototypes,
-                criterion__bank_size=self.bank_size,
-                criterion__bank_tempering=self.bank_tempering,
-                criterion__prototype_covariance=self.prototype_covariance,
-                criterion__kernel=self.kernel,
-                criterion__whiten=bool(self.whiten),
-                criterion__seed=seed,
-                optimizer=torch.optim.Adam,
-                optimizer__weight_decay=self.weight_decay,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                train_split=None,
-                callbacks=callbacks,
-                iterator_train__shuffle=True,
-                iterator_train__drop_last=drop_last,
-                device=self.device,
-                verbose=int(self.verbose > 0),
-            )
+            net = self._build_net(X.shape[1], seed, callbacks, drop_last)
             # Row indices travel with the batch so a bank can tell a row's old keys from negatives.
             net.fit({"X": X, "index": np.arange(len(X))}, None)
         back_to_finished_epoch(net, keeper)
@@ -732,6 +705,50 @@ class JointEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if self.objective in DENSITY_OBJECTIVES:
             self.latent_density_ = self._fit_latent_density(X, seed)
         return self
+
+    def _build_net(self, n_features, seed, callbacks, drop_last):
+        return TwoViewNet(
+            module=TwoViewModule,
+            module__encoder=self._make_encoder(n_features),
+            module__augment=self._make_augment(),
+            module__use_ema=self.objective in EMA_OBJECTIVES,
+            module__seed=seed,
+            module__symmetric=bool(self.symmetric) and self.objective not in SYMMETRIC_OBJECTIVES,
+            criterion=JointObjective,
+            criterion__objective=self.objective,
+            criterion__embedding_dim=self.embedding_dim,
+            criterion__temperature=self.temperature,
+            criterion__entropy_weight=self._entropy_weight(),
+            criterion__n_prototypes=self.n_prototypes,
+            criterion__bank_size=self.bank_size,
+            criterion__bank_tempering=self.bank_tempering,
+            criterion__prototype_covariance=self.prototype_covariance,
+            criterion__kernel=self.kernel,
+            criterion__whiten=bool(self.whiten),
+            criterion__seed=seed,
+            optimizer=torch.optim.Adam,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None,
+            callbacks=callbacks,
+            iterator_train__shuffle=True,
+            iterator_train__drop_last=drop_last,
+            device=self.device,
+            verbose=int(self.verbose > 0),
+        )
+
+    def _restore_net(self, module_state, history):
+        """The trained encoder from saved weights (:mod:`skgmje._persistence`): what
+        ``transform`` needs; the optimiser's state and the loss's banks are not kept."""
+        net = self._build_net(self.n_features_in_, seed=0, callbacks=[], drop_last=False)
+        net.initialize()
+        net.module_.load_state_dict(
+            {name: torch.as_tensor(array) for name, array in module_state.items()}
+        )
+        net.history = History(history)
+        return net
 
     def _fit_latent_density(self, X, seed):
         module = self.net_.module_

@@ -9,6 +9,7 @@ from sklearn.mixture import GaussianMixture
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
+from skorch.history import History
 
 from ._torch_runtime import (
     KeepFinishedEpoch,
@@ -345,9 +346,6 @@ class GMJEMDN(ConditionalDensityEstimator):
         keeper = KeepFinishedEpoch()
         # First, so that an epoch which early stopping ends still counts as finished.
         callbacks.insert(0, ("keep_finished_epoch", keeper))
-        optimizer = (
-            OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
-        )
         # The loss is a mean over the training rows, so a fixed prior on the weights adds
         # its precision over n_train to it: a penalty that fades as the rows grow.
         weight_decay = (
@@ -355,27 +353,13 @@ class GMJEMDN(ConditionalDensityEstimator):
             if self.weight_decay == "auto"
             else float(self.weight_decay)
         )
-        net = MixtureDensityNet(
-            module=MixtureDensityNetwork,
-            module__n_inputs=X.shape[1],
-            module__n_targets=Y.shape[1],
-            module__n_components=self.n_components,
-            module__hidden_layer_sizes=tuple(self.hidden_layer_sizes),
-            module__activation=self.activation,
-            module__covariance_type=self.covariance_type,
-            module__min_scale=self.min_scale,
-            criterion=MixtureNLL,
-            criterion__weighted=sample_weight is not None,
-            optimizer=optimizer,
-            optimizer__weight_decay=weight_decay,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+        net = self._build_net(
+            X.shape[1],
+            Y.shape[1],
+            weight_decay,
+            weighted=sample_weight is not None,
             train_split=train_split,
             callbacks=callbacks,
-            iterator_train__shuffle=True,
-            device=self.device,
-            verbose=int(self.verbose > 0),
         )
         inputs = ((X - self._x_mean) / self._x_scale).astype(np.float32)
         targets = ((Y - self._y_mean) / self._y_scale).astype(np.float32)
@@ -403,6 +387,51 @@ class GMJEMDN(ConditionalDensityEstimator):
             self.n_context_components, covariance_type="full", random_state=seed
         ).fit(X)
         return self
+
+    def _build_net(self, n_inputs, n_targets, weight_decay, weighted, train_split, callbacks):
+        optimizer = (
+            OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
+        )
+        return MixtureDensityNet(
+            module=MixtureDensityNetwork,
+            module__n_inputs=n_inputs,
+            module__n_targets=n_targets,
+            module__n_components=self.n_components,
+            module__hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            module__activation=self.activation,
+            module__covariance_type=self.covariance_type,
+            module__min_scale=self.min_scale,
+            criterion=MixtureNLL,
+            criterion__weighted=weighted,
+            optimizer=optimizer,
+            optimizer__weight_decay=weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            iterator_train__shuffle=True,
+            device=self.device,
+            verbose=int(self.verbose > 0),
+        )
+
+    def _restore_net(self, module_state, history):
+        """The fitted network from saved weights (:mod:`skgmje._persistence`): what
+        prediction needs; the optimiser's state and the training callbacks are not kept."""
+        net = self._build_net(
+            self.n_features_in_,
+            self.n_targets_,
+            self.weight_decay_,
+            weighted=False,
+            train_split=None,
+            callbacks=[],
+        )
+        net.initialize()
+        net.module_.load_state_dict(
+            {name: torch.as_tensor(array) for name, array in module_state.items()}
+        )
+        net.history = History(history)
+        return net
 
     def _prediction_row_width(self):
         # The hidden activations and the per-row component covariances.
