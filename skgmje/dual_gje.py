@@ -269,7 +269,6 @@ class DualGJE(ConditionalDensityEstimator):
         if self.optimizer is not None and len(theta) > 0:
             theta = self._optimise(objective, theta, kernel.bounds, rng)
         self.kernel_ = kernel.clone_with_theta(theta)
-        self._X_fit = X
         self.dual_loss_ = finish(self.kernel_)
         self.log_marginal_likelihood_value_ = -0.5 * (
             self.dual_loss_ + n_samples * n_targets * LOG_2PI
@@ -426,7 +425,8 @@ class DualGJE(ConditionalDensityEstimator):
         """Posterior mean (n, dy) and variance of the noise-free function (n,), normalised units."""
         X = self._standardised_contexts(X)
         if self.n_fourier_features is None:
-            cross = self.kernel_(X, self._X_fit)
+            # Standardised again per call, not stored: the training contexts are kept once.
+            cross = self.kernel_(X, self._standardised_contexts(self.X_train_))
             mean = cross @ self.dual_coef_
             scaled = cross.T if self._row_scale is None else cross.T * self._row_scale[:, None]
             projected = linalg.solve_triangular(self.L_, scaled, lower=True, check_finite=False)

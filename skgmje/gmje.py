@@ -44,7 +44,9 @@ class GMJE(JointMixtureEM):
         :meth:`fit` by ``cv``-fold cross-validation of the held-out conditional
         log-likelihood ``log p(y | x)`` (the estimator's :meth:`score`) over 1, 2, 3,
         4, 6, 8, 12, 16, 20, 24 and 32 (all of them: the score need not be unimodal
-        in ``K``); candidates that would leave fewer
+        in ``K``), taking the smallest ``K`` whose mean fold score is within one
+        standard error of the best (a ``K`` that wins by a hair on the folds can fail
+        on new rows); candidates that would leave fewer
         than ``n_features + n_targets + 1`` training rows per component are not tried,
         and with fewer than ``2 cv`` rows it is 1. Why the conditional score and not
         BIC: the joint likelihood also rewards components spent on the density of
