@@ -1,13 +1,15 @@
 """What the torch-backed estimators share: device and thread checks, and a seeded torch context."""
 
 import copy
+import re
+import sys
 import warnings
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 
 from .base import check_positive
 
@@ -44,6 +46,23 @@ def seeded_torch(seed, device, n_threads):
     with torch.random.fork_rng(devices=devices), torch_threads(n_threads):
         torch.manual_seed(seed)
         yield
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class TerminalPrintLog(PrintLog):
+    """skorch's epoch table, with its colour codes only when stdout is a terminal.
+
+    skorch colours the best values with ANSI escapes whatever the output; in a log file
+    or a notebook cell they arrive as ``\x1b[32m`` noise.
+    """
+
+    def format_row(self, row, key, color):
+        formatted = super().format_row(row, key, color)
+        if isinstance(formatted, str) and not sys.stdout.isatty():
+            return _ANSI_ESCAPE.sub("", formatted)
+        return formatted
 
 
 class KeepFinishedEpoch(Callback):

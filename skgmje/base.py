@@ -4,6 +4,7 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
@@ -20,6 +21,7 @@ from ._dask import (
     lazy_sample,
     lazy_score_samples,
 )
+from ._docs import DocumentationLinkMixin
 from ._em import block_rows
 from ._gaussian import check_magnitude
 from ._persistence import PersistenceMixin
@@ -29,7 +31,9 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 _SHAPE_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "n_targets_", "_y_ndim")
 
 
-class ConditionalDensityEstimator(PersistenceMixin, RegressorMixin, BaseEstimator):
+class ConditionalDensityEstimator(
+    DocumentationLinkMixin, PersistenceMixin, RegressorMixin, BaseEstimator
+):
     """Base class: a model of ``p(y | x)`` with the contract of DESIGN.md.
 
     Subclasses implement ``_fit(X, Y, sample_weight)`` on validated float64
@@ -75,6 +79,7 @@ class ConditionalDensityEstimator(PersistenceMixin, RegressorMixin, BaseEstimato
                     "dask arrays: prediction is lazy and chunk-wise for every estimator."
                 )
             return fit_dask(X, y, sample_weight)
+        check_numpy_inputs(self, X, y, sample_weight)
         X, y = validate_data(
             self,
             X,
@@ -101,6 +106,7 @@ class ConditionalDensityEstimator(PersistenceMixin, RegressorMixin, BaseEstimato
         The first call sets the number of features and targets; later calls must
         match them. A batch after the first may be a single row.
         """
+        check_numpy_inputs(self, X, y, sample_weight)
         X, y = validate_data(
             self,
             X,
@@ -130,11 +136,13 @@ class ConditionalDensityEstimator(PersistenceMixin, RegressorMixin, BaseEstimato
 
     def _validate_X(self, X):
         check_is_fitted(self)
+        check_numpy_inputs(self, X)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
         return check_magnitude(np.asarray(X, dtype=np.float64), "X")
 
     def _validate_Xy(self, X, y):
         X = self._validate_X(X)
+        check_numpy_inputs(self, y)
         Y = check_array(y, dtype=_FLOAT_DTYPES, ensure_2d=False, input_name="y")
         if Y.ndim > 2:
             raise ValueError(f"y must be 1-D or 2-D; got {Y.ndim} dimensions.")
@@ -327,6 +335,30 @@ class ConditionalDensityEstimator(PersistenceMixin, RegressorMixin, BaseEstimato
         # score is a log-likelihood, not R^2: the "score > 0.5" regressor check does not apply.
         tags.regressor_tags.poor_score = True
         return tags
+
+
+def check_numpy_inputs(estimator, *arrays):
+    """Refuse arrays of another array-API library while scikit-learn's array API dispatch
+    is on.
+
+    skgmje computes with NumPy. With ``sklearn.set_config(array_api_dispatch=True)``,
+    scikit-learn's validation keeps a torch or CuPy array in its own namespace and the
+    first NumPy conversion fails with that library's dtype error; this says instead what
+    is unsupported and what to do. Without dispatch such arrays are converted to NumPy
+    as any array-like is.
+    """
+    if not get_config()["array_api_dispatch"]:
+        return
+    for array in arrays:
+        # Every array-API library (torch, CuPy, JAX) exports DLPack; pandas and lists do not.
+        if hasattr(array, "__dlpack__") and not isinstance(array, np.ndarray):
+            kind = f"{type(array).__module__}.{type(array).__name__}"
+            raise TypeError(
+                f"{type(estimator).__name__} computes with NumPy and does not support "
+                f"scikit-learn's array API dispatch (array_api_dispatch=True) for {kind} "
+                "inputs. Pass NumPy arrays (for a torch tensor, tensor.cpu().numpy()), or "
+                "call it inside sklearn.config_context(array_api_dispatch=False)."
+            )
 
 
 def column_standardisation(values, weights=None):

@@ -14,17 +14,19 @@ from skorch.history import History
 from torch import nn
 from torch.nn import functional as F
 
+from ._docs import DocumentationLinkMixin
 from ._joint import context_log_prob
 from ._persistence import PersistenceMixin
 from ._torch_runtime import (
     KeepFinishedEpoch,
+    TerminalPrintLog,
     back_to_finished_epoch,
     check_device_and_threads,
     seeded_torch,
     torch_seed,
     torch_threads,
 )
-from .base import check_option, check_positive, restored_on_failure
+from .base import check_numpy_inputs, check_option, check_positive, restored_on_failure
 from .gmje import GMJE
 from .nn import augment as augmentations
 from .nn.encoders import Conv1dEncoder, ConvEncoder, MLPEncoder, ResNet18
@@ -319,7 +321,11 @@ class TwoViewNet(NeuralNet):
 
 
 class JointEmbedding(
-    PersistenceMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    DocumentationLinkMixin,
+    PersistenceMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Self-supervised two-view encoder trained with a GJE/GMJE objective; a transformer.
 
@@ -679,6 +685,7 @@ class JointEmbedding(
         self : object
         """
         self._check_parameters()
+        check_numpy_inputs(self, X)
         with restored_on_failure(self, ("n_features_in_", "feature_names_in_", "_n_features_out")):
             return self._fit(validate_data(self, X, dtype=np.float32, ensure_min_samples=2))
 
@@ -733,6 +740,8 @@ class JointEmbedding(
             batch_size=self.batch_size,
             train_split=None,
             callbacks=callbacks,
+            # skorch's default table, without colour codes outside a terminal.
+            callbacks__print_log=TerminalPrintLog(),
             iterator_train__shuffle=True,
             iterator_train__drop_last=drop_last,
             device=self.device,
@@ -776,6 +785,7 @@ class JointEmbedding(
         embeddings : ndarray of shape (n_samples, embedding_dim)
         """
         check_is_fitted(self)
+        check_numpy_inputs(self, X)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         return self._embed(X)
 

@@ -167,7 +167,9 @@ class GMJEGNG(ConditionalDensityEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the two starting nodes and the order in which samples are visited.
     verbose : int, default=0
-        Prints one line per pass: nodes, edges, mean quantisation error.
+        1 prints one line per pass: nodes, edges, mean quantisation error; 2 also
+        one line per EM iteration of the refinement: the mean joint log-likelihood
+        of the training rows and its change.
 
     Attributes
     ----------
@@ -482,6 +484,13 @@ class GMJEGNG(ConditionalDensityEstimator):
             mean_log_likelihood = statistics.log_likelihood / statistics.total_weight
             if abs(mean_log_likelihood - previous) < self.tol:
                 break
+            if self.verbose >= 2:
+                print(
+                    f"EM iteration {self.n_em_iter_ + 1}: mean log-likelihood "
+                    f"{mean_log_likelihood:.6f} (change {mean_log_likelihood - previous:.3g})",
+                    file=sys.stdout,
+                    flush=True,
+                )
             previous = mean_log_likelihood
             if self.covariance_type == "tied":
                 parameters = _em.m_step(statistics, "tied", self.reg_covar_)

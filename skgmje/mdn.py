@@ -13,6 +13,7 @@ from skorch.history import History
 
 from ._torch_runtime import (
     KeepFinishedEpoch,
+    TerminalPrintLog,
     back_to_finished_epoch,
     check_device_and_threads,
     seeded_torch,
@@ -410,6 +411,8 @@ class GMJEMDN(ConditionalDensityEstimator):
             batch_size=self.batch_size,
             train_split=train_split,
             callbacks=callbacks,
+            # skorch's default table, without colour codes outside a terminal.
+            callbacks__print_log=TerminalPrintLog(),
             iterator_train__shuffle=True,
             device=self.device,
             verbose=int(self.verbose > 0),

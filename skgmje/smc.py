@@ -389,7 +389,9 @@ class SMCGMJE(ConditionalDensityEstimator):
     verbose : int, default=0
         1 prints, after each pass of ``fit``, the mean effective sample size
         and the mean joint log-likelihood of the last batch under the bank it
-        met (a held-out estimate: the batch is not in the bank).
+        met (a held-out estimate: the batch is not in the bank), and the chosen
+        bandwidth; 2 also prints both for every batch, and each step of the
+        bandwidth search.
 
     Attributes
     ----------
@@ -622,6 +624,7 @@ class SMCGMJE(ConditionalDensityEstimator):
             # the default tolerances follow an irrelevant column's width for hundreds of
             # steps across a plateau that the score barely rises on.
             options={"ftol": 1e-6, "gtol": 1e-4},
+            callback=self._print_search_step if self.verbose >= 2 else None,
         )
         factor = _bandwidth_factor(self._reference_factor(Z, weights), c, result.x)
         self._set_covariance(factor @ factor.T)
@@ -634,6 +637,14 @@ class SMCGMJE(ConditionalDensityEstimator):
                 file=sys.stdout,
                 flush=True,
             )
+
+    @staticmethod
+    def _print_search_step(intermediate_result):
+        print(
+            f"Bandwidth search: held-out log p(y|x) {-intermediate_result.fun:.5f}",
+            file=sys.stdout,
+            flush=True,
+        )
 
     def _reference_factor(self, Z, weights):
         """Scott's rule for the bank of this fit, on the rows ``Z`` it was fitted on."""
@@ -715,7 +726,15 @@ class SMCGMJE(ConditionalDensityEstimator):
                 self._start_covariance()
             Z, weights, ids = Z[free:], weights[free:], ids[free:]
         if len(Z):
+            steps = len(self.ess_history_)
             self._step(Z, weights, ids, repeats)
+            if self.verbose >= 2 and len(self.ess_history_) > steps:
+                print(
+                    f"Batch {len(self.ess_history_)}: ESS {self.ess_history_[-1]:.1f}, "
+                    f"log-likelihood {self.log_likelihood_history_[-1]:.4f}",
+                    file=sys.stdout,
+                    flush=True,
+                )
 
     def _start_covariance(self):
         self._set_covariance(
