@@ -78,13 +78,21 @@ class PersistenceMixin:
 
     An estimator with a skorch network in ``net_`` implements ``_restore_net(module_state,
     history)``, which builds an initialised network of the fitted shapes, loads the
-    weights and returns it.
+    weights and returns it. An estimator whose fitted attributes include one derived
+    from the others names it in ``_recomputed_on_load`` and rebuilds it in
+    ``_recompute_on_load()``: it is not saved.
     """
+
+    _recomputed_on_load = ()
 
     def __getstate__(self):
         from . import __version__
 
-        state = {key: _to_plain(value) for key, value in super().__getstate__().items()}
+        state = {
+            key: _to_plain(value)
+            for key, value in super().__getstate__().items()
+            if key not in self._recomputed_on_load
+        }
         net = state.pop("net_", None)
         if net is not None:
             state[_NET_STATE] = {
@@ -115,5 +123,7 @@ class PersistenceMixin:
             )
         net_state = state.pop(_NET_STATE, None)
         super().__setstate__({key: _from_plain(value) for key, value in state.items()})
+        if self._recomputed_on_load and hasattr(self, "n_features_in_"):
+            self._recompute_on_load()
         if net_state is not None:
             self.net_ = self._restore_net(net_state["module"], json.loads(net_state["history"]))

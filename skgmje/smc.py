@@ -834,6 +834,12 @@ class SMCGMJE(ConditionalDensityEstimator):
             flush=True,
         )
 
+    # The conditioning of 2048 particles is 8x the bank itself: rebuilt from it on load.
+    _recomputed_on_load = ("conditioning_",)
+
+    def _recompute_on_load(self):
+        self._set_conditioning()
+
     def _set_conditioning(self):
         self.weights_ = self._masses / self._masses.sum()
         self.conditioning_ = _shared_covariance_conditioning(

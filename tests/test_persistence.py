@@ -175,3 +175,22 @@ def test_loading_with_the_same_version_is_silent():
 def test_an_unfitted_estimator_round_trips():
     model = pickle.loads(pickle.dumps(GMJE(n_components=3)))
     assert model.get_params() == GMJE(n_components=3).get_params()
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        GMJE(n_components=2, random_state=0),
+        GMJEGNG(max_nodes=6, random_state=0),
+        SMCGMJE(n_particles=32, batch_size=32, random_state=0),
+    ],
+    ids=repr,
+)
+def test_a_loaded_model_streams_on_as_the_saved_one(estimator):
+    """What partial_fit needs (the bank's masses, the graph, the random state) is saved."""
+    X, y = _data()
+    model = clone(estimator).partial_fit(X[:40], y[:40])
+    restored = pickle.loads(pickle.dumps(model))
+    model.partial_fit(X[40:], y[40:])
+    restored.partial_fit(X[40:], y[40:])
+    np.testing.assert_array_equal(restored.score_samples(X, y), model.score_samples(X, y))
