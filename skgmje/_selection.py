@@ -37,18 +37,8 @@ def folds(cv, n_samples, random_state):
 
 
 def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight, pairs, verbose=0):
-    """The simplest candidate value of the parameter ``name`` whose mean held-out
-    ``log p(y | x)`` over the folds ``pairs`` (train/test index pairs, from :func:`folds`)
-    is within one standard error of the best one's.
-
-    ``candidates`` come simplest first (fewest components, largest prior covariance).
-    Taking the simplest within one standard error of the best (Hastie, Tibshirani and
-    Friedman, *The Elements of Statistical Learning*, 2nd ed., Sec. 7.10) rather than
-    the best mean guards against the candidate that wins by a hair on these folds and
-    fails on new rows: on the Computers prices (6259 rows, 9 features) the best mean
-    chose 32 components on one split, where a component collapsed on tied rows gave one
-    held-out row a log-density of -3139 and the split an NLL of 11.7 instead of 6.8.
-    The standard error is that of the best candidate's fold scores.
+    """The candidate value of the parameter ``name`` with the best mean held-out
+    ``log p(y | x)`` over the folds ``pairs`` (train/test index pairs, from :func:`folds`).
 
     Each candidate is a clone of ``estimator`` with ``name`` set to it, fitted on each
     fold's training rows and scored on its test rows (weighted means under
@@ -60,12 +50,12 @@ def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight,
 
     Returns
     -------
-    chosen : object
+    best : object
         The chosen value.
     scores : dict
         Mean held-out conditional log-likelihood of every candidate tried.
     """
-    scores, errors = {}, {}
+    scores = {}
     for value in candidates:
         fold_scores = []
         for train, test in pairs:
@@ -87,20 +77,13 @@ def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight,
                 continue
             fold_scores.append(np.average(model.score_samples(X[test], Y[test]), weights=weights))
         scores[value] = float(np.mean(fold_scores))
-        errors[value] = (
-            float(np.std(fold_scores, ddof=1) / np.sqrt(len(fold_scores)))
-            if len(fold_scores) > 1 and np.isfinite(scores[value])
-            else 0.0
-        )
         if verbose:
             print(
-                f"{name}={value}: held-out log p(y|x) {scores[value]:.5f} +- {errors[value]:.5f}",
+                f"{name}={value}: held-out log p(y|x) {scores[value]:.5f}",
                 file=sys.stdout,
                 flush=True,
             )
-    best = max(scores, key=scores.get)
-    threshold = scores[best] - errors[best]
-    return next(value for value in scores if scores[value] >= threshold), scores
+    return max(scores, key=scores.get), scores
 
 
 def select_n_components(estimator, X, Y, sample_weight, cv, random_state, verbose=0):

@@ -97,8 +97,7 @@ default="dirichlet_process"
         The fraction of the data's covariance that the prior expects of each
         component when ``covariance_prior=None``. ``"auto"`` chooses it by ``cv``-fold
         cross-validation of the held-out ``log p(y | x)`` among 0.003, 0.01, 0.03,
-        0.1, 0.3 and 1, taking the largest (the smoothest) whose mean fold score is
-        within one standard error of the best. No single value serves all data: a target with thin
+        0.1, 0.3 and 1. No single value serves all data: a target with thin
         branches in a few dimensions needs small components (a small fraction); a few
         hundred rows in many dimensions, with coded, rounded or collinear columns, let
         components with a small prior collapse onto a handful of rows whose
@@ -267,8 +266,7 @@ degrees_of_freedom_prior_, covariance_prior_
                     select_by_cross_validation(
                         self,
                         "covariance_fraction",
-                        # Simplest first: the largest prior covariance smooths the most.
-                        sorted(COVARIANCE_FRACTIONS, reverse=True),
+                        COVARIANCE_FRACTIONS,
                         X,
                         Y,
                         sample_weight,

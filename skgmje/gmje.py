@@ -44,9 +44,7 @@ class GMJE(JointMixtureEM):
         :meth:`fit` by ``cv``-fold cross-validation of the held-out conditional
         log-likelihood ``log p(y | x)`` (the estimator's :meth:`score`) over 1, 2, 3,
         4, 6, 8, 12, 16, 20, 24 and 32 (all of them: the score need not be unimodal
-        in ``K``), taking the smallest ``K`` whose mean fold score is within one
-        standard error of the best (a ``K`` that wins by a hair on the folds can fail
-        on new rows); candidates that would leave fewer
+        in ``K``); candidates that would leave fewer
         than ``n_features + n_targets + 1`` training rows per component are not tried,
         and with fewer than ``2 cv`` rows it is 1. Why the conditional score and not
         BIC: the joint likelihood also rewards components spent on the density of
@@ -65,14 +63,19 @@ class GMJE(JointMixtureEM):
         component predicts a constant and only the routing depends on x.
     tol : float, default=1e-3
         Convergence threshold on the change of the mean joint log-likelihood.
-    reg_covar : float, default=1e-6
+    reg_covar : float, default=1e-4
         Non-negative regularisation relative to the data: ``reg_covar`` times each
         joint column's variance in the training data (``reg_covar`` itself for a
         constant column) is added to that column's variance in every covariance,
         so the fit does not depend on the units of ``X`` and ``y``: scaling both by
         ``s`` and shifting them scales and shifts the fitted mixture and moves every
         log-density by ``-n_targets * log(s)``. scikit-learn's ``GaussianMixture``
-        adds ``reg_covar`` itself; on standardised data the two are the same.
+        adds ``reg_covar`` itself (default 1e-6); on standardised data the two are the
+        same. The default floors each component's standard deviation at 1% of the
+        column's: on real tables with tied rows and coded columns, a component that
+        collapses onto a few equal rows otherwise gives a new row a log-density of
+        -3000 (the Computers prices, K=32, at 1e-6), while no noise level a model can
+        resolve is that small.
     max_iter : int, default=100
         EM iterations per initialisation.
     n_init : int, default=1
@@ -186,7 +189,7 @@ class GMJE(JointMixtureEM):
         cv=5,
         covariance_type="full",
         tol=1e-3,
-        reg_covar=1e-6,
+        reg_covar=1e-4,
         max_iter=100,
         n_init=1,
         init_params="kmeans",
