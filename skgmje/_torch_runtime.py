@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from skorch.callbacks import Callback, PrintLog
+from skorch.history import History
 
 from .base import check_positive
 
@@ -63,6 +64,16 @@ class TerminalPrintLog(PrintLog):
         if isinstance(formatted, str) and not sys.stdout.isatty():
             return _ANSI_ESCAPE.sub("", formatted)
         return formatted
+
+
+def load_net_state(net, module_state, history):
+    """Initialise ``net`` and load a saved module ``state_dict`` (NumPy arrays) and
+    training history into it (:mod:`skgmje._persistence`)."""
+    net.initialize()
+    weights = {name: torch.as_tensor(array) for name, array in module_state.items()}
+    net.module_.load_state_dict(weights)
+    net.history = History(history)
+    return net
 
 
 class KeepFinishedEpoch(Callback):

@@ -10,7 +10,6 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback, ProgressBar
-from skorch.history import History
 from torch import nn
 from torch.nn import functional as F
 
@@ -22,6 +21,7 @@ from ._torch_runtime import (
     TerminalPrintLog,
     back_to_finished_epoch,
     check_device_and_threads,
+    load_net_state,
     seeded_torch,
     torch_seed,
     torch_threads,
@@ -752,12 +752,7 @@ class JointEmbedding(
         """The trained encoder from saved weights (:mod:`skgmje._persistence`): what
         ``transform`` needs; the optimiser's state and the loss's banks are not kept."""
         net = self._build_net(self.n_features_in_, seed=0, callbacks=[], drop_last=False)
-        net.initialize()
-        net.module_.load_state_dict(
-            {name: torch.as_tensor(array) for name, array in module_state.items()}
-        )
-        net.history = History(history)
-        return net
+        return load_net_state(net, module_state, history)
 
     def _fit_latent_density(self, X, seed):
         module = self.net_.module_

@@ -9,13 +9,13 @@ from sklearn.mixture import GaussianMixture
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
-from skorch.history import History
 
 from ._torch_runtime import (
     KeepFinishedEpoch,
     TerminalPrintLog,
     back_to_finished_epoch,
     check_device_and_threads,
+    load_net_state,
     seeded_torch,
     torch_seed,
     torch_threads,
@@ -429,12 +429,7 @@ class GMJEMDN(ConditionalDensityEstimator):
             train_split=None,
             callbacks=[],
         )
-        net.initialize()
-        net.module_.load_state_dict(
-            {name: torch.as_tensor(array) for name, array in module_state.items()}
-        )
-        net.history = History(history)
-        return net
+        return load_net_state(net, module_state, history)
 
     def _prediction_row_width(self):
         # The hidden activations and the per-row component covariances.
