@@ -427,3 +427,16 @@ def test_conditional_refinement_keeps_a_joint_mixture_and_helps_clustered_contex
     assert X_new.shape == (5, 4) and y_new.shape == (5,)
     with pytest.raises(ValueError, match="covariance_type='full'"):
         GMJE(covariance_type="diag", conditional_refinement=True).fit(X, y)
+
+
+def test_the_default_floor_keeps_tied_rows_from_giving_absurd_densities():
+    """Regression (bench_real, Computers): a component that collapses onto tied rows
+    gives a nearby new row an absurd log-density unless its variances have a floor."""
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=400)
+    X = np.r_[x, np.full(40, 3.0)][:, None]
+    y = np.r_[x + 0.3 * rng.normal(size=400), np.full(40, -3.0)]
+    near_the_ties = ([[3.0]], [-2.9])
+    floor_of_sklearn = GMJE(n_components=4, reg_covar=1e-6, random_state=0).fit(X, y)
+    assert floor_of_sklearn.score_samples(*near_the_ties)[0] < -150  # measured -187
+    assert GMJE(n_components=4, random_state=0).fit(X, y).score_samples(*near_the_ties)[0] > -40
