@@ -70,21 +70,21 @@ def block_rows(row_width):
     return max(64, _BLOCK_ELEMENTS // max(1, row_width))
 
 
-# A column whose spread is below this fraction of its magnitude is constant: its computed
-# variance is the rounding of the mean (a column of 0.1s gives ~1e-34), not data.
-CONSTANT_COLUMN_TOLERANCE = 1e-12
-
-
-def without_rounding(variances, centers):
-    """``variances`` with those a constant column's rounding produces set to zero.
+def without_rounding(variances, rows, weights=None):
+    """``variances`` with those of constant columns of ``rows`` (the rows of positive
+    weight) set to zero.
 
     A column of equal values ``c`` has a computed variance of order ``(eps * c)**2``
-    rather than 0; read as the data's scale, it made the jitter ``reg_covar`` times that
-    (1e-43 for a column of 0.1s) and the density of the fitted rows infinite.
+    rather than 0 (the rounding of its mean); read as the data's scale, it made the
+    jitter ``reg_covar`` times that (1e-43 for a column of 0.1s) and a fitted covariance
+    not positive definite. Equality of the values is tested exactly, not against a
+    tolerance: a column may legitimately spread over 1e-12 of its magnitude.
     """
-    variances = np.asarray(variances, dtype=float)
-    floor = (CONSTANT_COLUMN_TOLERANCE * np.abs(np.asarray(centers, dtype=float))) ** 2
-    return np.where(variances > floor, variances, 0.0)
+    if weights is not None:
+        rows = rows[weights > 0]
+    if len(rows) == 0:
+        return np.asarray(variances, dtype=float)
+    return np.where(np.ptp(rows, axis=0) > 0, variances, 0.0)
 
 
 def covariance_jitter(variances, reg_covar):

@@ -81,7 +81,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         # Shifting in place keeps one copy of the joint rows (the E-step's coordinates).
         center = np.average(Z, axis=0, weights=sample_weight)
         Z -= center
-        variances = _em.without_rounding(_em.weighted_variances(Z, sample_weight), center)
+        variances = _em.without_rounding(_em.weighted_variances(Z, sample_weight), Z, sample_weight)
         jitter = _em.covariance_jitter(variances, self.reg_covar)
         scales = _em.column_scales(variances, X.shape[1])
 
@@ -125,7 +125,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
             return rows[:, : X.shape[1]], rows[:, X.shape[1] :], weights
 
         self._fit_components = self._choose_hyperparameters(sample)
-        variances = _em.without_rounding(passes.variances(center, total_weight), center)
+        variances = passes.variances(center, total_weight)
         jitter = _em.covariance_jitter(variances, self.reg_covar)
         scales = _em.column_scales(variances, X.shape[1])
         self._y_ndim = y_ndim

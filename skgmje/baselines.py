@@ -117,9 +117,10 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
         residuals = Y - predictions.reshape(len(Y), -1)
         weights = np.ones(len(Y)) if sample_weight is None else sample_weight
         covariance = (residuals * (weights / weights.sum())[:, None]).T @ residuals
-        target_means = np.average(Y, axis=0, weights=weights)
         target_variances = without_rounding(
-            np.average((Y - target_means) ** 2, axis=0, weights=weights), target_means
+            np.average((Y - np.average(Y, axis=0, weights=weights)) ** 2, axis=0, weights=weights),
+            Y,
+            weights,
         )
         covariance.flat[:: Y.shape[1] + 1] += covariance_jitter(target_variances, self.reg_covar)
         self.regressor_ = regressor

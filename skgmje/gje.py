@@ -84,9 +84,10 @@ class GJE(ConditionalDensityEstimator):
         mean = weights @ Z if self.fit_mean else np.zeros(Z.shape[1])
         centred = Z - mean
         covariance = (centred * weights[:, None]).T @ centred
-        covariance.flat[:: Z.shape[1] + 1] += covariance_jitter(
-            without_rounding(np.diag(covariance), mean), self.reg_covar
-        )
+        variances = np.diag(covariance)
+        if self.fit_mean:
+            variances = without_rounding(variances, Z, weights)
+        covariance.flat[:: Z.shape[1] + 1] += covariance_jitter(variances, self.reg_covar)
         n_features = X.shape[1]
         self.conditioning_ = prepare_conditioning(
             np.ones(1), mean[None], covariance[None], n_features

@@ -696,7 +696,9 @@ class SMCGMJE(ConditionalDensityEstimator):
     def _set_jitter(self, Z, weights):
         """Keep each joint column's variance in ``Z``: ``reg_covar`` is relative to it."""
         center = np.average(Z, axis=0, weights=weights)
-        self._column_variances = without_rounding(weighted_variances(Z - center, weights), center)
+        self._column_variances = without_rounding(
+            weighted_variances(Z - center, weights), Z, weights
+        )
         self._jitter()
 
     def _jitter(self):
