@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import check_cv, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ._em import covariance_jitter, without_rounding
 from ._gaussian import check_magnitude, cholesky
@@ -33,7 +35,11 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
     ----------
     regressor : estimator, default=None
         A scikit-learn regressor, cloned at fit time. ``None`` means
-        ``LinearRegression()``.
+        ``make_pipeline(StandardScaler(), LinearRegression())``: scikit-learn's
+        least squares drops directions whose singular value is below ``tol`` of the
+        largest, so a context column in units a million times smaller than another
+        lost its coefficient; on standardised columns the fit does not depend on
+        any column's units.
     cv : int, cross-validation generator, iterable or "in_sample", default=5
         Which residuals estimate the covariance, with the meaning of
         scikit-learn's ``cv``: an int is the number of folds of an unshuffled
@@ -105,9 +111,13 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
         self.reg_covar = reg_covar
 
     def _fit(self, X, Y, sample_weight):
-        regressor = clone(self.regressor if self.regressor is not None else LinearRegression())
+        if self.regressor is None:
+            regressor = make_pipeline(StandardScaler(), LinearRegression())
+            weight_name = "linearregression__sample_weight"
+        else:
+            regressor, weight_name = clone(self.regressor), "sample_weight"
         target = Y[:, 0] if Y.shape[1] == 1 else Y
-        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        fit_params = {} if sample_weight is None else {weight_name: sample_weight}
         if isinstance(self.cv, str) and self.cv == "in_sample":
             regressor.fit(X, target, **fit_params)
             predictions = regressor.predict(X)

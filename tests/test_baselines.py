@@ -61,7 +61,9 @@ def test_covariance_is_the_weighted_outer_product_of_cross_val_predict_residuals
     X, Y = _linear(300)
     weights = np.random.RandomState(1).uniform(0.0, 3.0, size=len(X))
     cv = KFold(4, shuffle=True, random_state=0)
-    model = ResidualGaussianRegressor(cv=cv, reg_covar=0.0).fit(X, Y, sample_weight=weights)
+    model = ResidualGaussianRegressor(LinearRegression(), cv=cv, reg_covar=0.0).fit(
+        X, Y, sample_weight=weights
+    )
     predictions = cross_val_predict(
         LinearRegression(), X, Y, cv=cv, params={"sample_weight": weights}
     )
@@ -121,3 +123,18 @@ def test_folds_must_partition_the_rows():
     X, Y = _linear(50)
     with pytest.raises(ValueError, match="partition"):
         ResidualGaussianRegressor(cv=ShuffleSplit(3, random_state=0)).fit(X, Y)
+
+
+def test_the_default_regressor_does_not_depend_on_a_columns_units():
+    """Regression (bench_equivariance): scikit-learn's least squares drops directions
+    below ``tol`` of the largest singular value, so a context in units 1e6 times smaller
+    than another lost its coefficient (1.8 nats)."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 2))
+    y = X @ [1.0, -0.5] + 0.1 * rng.normal(size=300)
+    weights = rng.uniform(0.5, 2.0, size=300)
+    reference = ResidualGaussianRegressor().fit(X, y, sample_weight=weights).score(X, y)
+    for scale in (1e-6, 1e6):
+        rescaled = X * [scale, 1.0]
+        model = ResidualGaussianRegressor().fit(rescaled, y, sample_weight=weights)
+        assert model.score(rescaled, y) == pytest.approx(reference, abs=1e-8)
