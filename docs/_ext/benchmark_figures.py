@@ -511,6 +511,32 @@ def figure_bench_equivariance(report):
     return figure
 
 
+# -- bench_size: bytes on disk per model ---------------------------------------------------------
+
+
+def figure_bench_size(report):
+    sizes = list(report["sizes"])
+    names = list(report["sizes"][sizes[0]])
+    figure, (ax,) = _figure(height=0.28 * len(names) + 1.2)
+    positions = range(len(names))
+    height = 0.8 / len(sizes)
+    for index, size in enumerate(sizes):
+        ax.barh(
+            [position + index * height for position in positions],
+            [report["sizes"][size][name]["pickle_bytes"] for name in names],
+            height=height,
+            color=PALETTE[index % len(PALETTE)],
+            label=f"n = {int(size):,}",
+        )
+    ax.set_yticks([position + 0.4 - height / 2 for position in positions], names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("pickled size (bytes)")
+    ax.legend(fontsize=8, frameon=False)
+    figure.suptitle("What a fitted model keeps: pickled size per model", fontsize=10)
+    return figure
+
+
 def _number_in(text):
     """The first number in a target such as ``'>= 20.0'``, or None."""
     for word in str(text or "").split():
@@ -534,6 +560,7 @@ DRAWINGS = {
     "bench_ssl": figure_bench_ssl,
     "bench_scale": figure_bench_scale,
     "bench_equivariance": figure_bench_equivariance,
+    "bench_size": figure_bench_size,
 }
 
 ALT_TEXT = {
@@ -549,6 +576,7 @@ ALT_TEXT = {
     "bench_ssl": "Bar charts: linear-probe accuracy of every JointEmbedding objective",
     "bench_scale": "Line charts: GMJE's speed-up over scikit-learn and peak memory per row count",
     "bench_equivariance": "Line chart: worst score error of every estimator per scale",
+    "bench_size": "Bar chart: pickled size of every model at two training sizes, log scale",
 }
 
 
