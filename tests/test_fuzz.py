@@ -302,3 +302,15 @@ def test_a_constant_column_that_rounds_keeps_densities_finite(estimator, n_targe
     assert np.all(np.isfinite(log_densities))
     if not isinstance(model, GMJEMDN):  # two epochs of a network are far from the fitted value
         assert np.all(log_densities > 0)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_a_column_of_almost_no_spread_gives_an_answer_or_a_clear_error(estimator):
+    """Regression (found by CI's fuzz profile): a context column spread over 1e-150 made
+    every other value of it infinitely far from SMCGMJE's particles, and p(x) = 0 gave NaN
+    predictions for the query x = 11."""
+    X = np.zeros((3, 5))
+    X[2] = [1.35021474e-150, 0.0, 0.0, 1.0, 1.0]
+    queries = np.zeros((3, 5))
+    queries[0, 0], queries[1, 0] = 5e-324, 11.0
+    _exercise(estimator, ("float64", X, np.zeros((3, 2)), queries))
