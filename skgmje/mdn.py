@@ -172,7 +172,9 @@ class GMJEMDN(ConditionalDensityEstimator):
         The L2 penalty the optimizer used (``weight_decay``, or its ``"auto"``
         value).
     context_density_ : sklearn.mixture.GaussianMixture
-        The model of ``p(x)``.
+        The model of ``p(x)``, fitted on the contexts standardised as the network
+        sees them (``(X - mean) / std`` per column), so that its ``reg_covar`` and
+        its draws follow each column's units.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string feature names.
@@ -384,9 +386,11 @@ class GMJEMDN(ConditionalDensityEstimator):
         self.net_ = net
         self.n_epochs_ = len(net.history)
         self.weight_decay_ = weight_decay
+        # On standardised columns: GaussianMixture's reg_covar is absolute, and on raw
+        # columns of tiny spread its draws landed ~1e94 standard deviations out.
         self.context_density_ = GaussianMixture(
             self.n_context_components, covariance_type="full", random_state=seed
-        ).fit(X)
+        ).fit((X - self._x_mean) / self._x_scale)
         return self
 
     def _build_net(self, n_inputs, n_targets, weight_decay, weighted, train_split, callbacks):
@@ -454,7 +458,8 @@ class GMJEMDN(ConditionalDensityEstimator):
         components = rng.choice(len(density.weights_), size=n_samples, p=density.weights_)
         factors = np.linalg.cholesky(density.covariances_)[components]
         noise = rng.standard_normal(size=(n_samples, density.means_.shape[1]))
-        X = density.means_[components] + (factors @ noise[:, :, None])[:, :, 0]
+        standardised = density.means_[components] + (factors @ noise[:, :, None])[:, :, 0]
+        X = standardised * self._x_scale + self._x_mean
         Y = self._predict_distribution(X).sample(1, random_state=rng)[:, 0]
         return X, Y
 
@@ -471,7 +476,10 @@ class GMJEMDN(ConditionalDensityEstimator):
         log_density : ndarray of shape (n_samples,)
         """
         X, Y = self._validate_Xy(X, y)
-        return self.context_density_.score_samples(X) + self._predict_distribution(X).log_prob(Y)
+        log_context = self.context_density_.score_samples(
+            (X - self._x_mean) / self._x_scale
+        ) - np.sum(np.log(self._x_scale))
+        return log_context + self._predict_distribution(X).log_prob(Y)
 
 
 def _spread_component_means(module, targets, seed):

@@ -314,3 +314,15 @@ def test_a_column_of_almost_no_spread_gives_an_answer_or_a_clear_error(estimator
     queries = np.zeros((3, 5))
     queries[0, 0], queries[1, 0] = 5e-324, 11.0
     _exercise(estimator, ("float64", X, np.zeros((3, 2)), queries))
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_joint_draws_stay_finite_for_columns_of_tiny_spread(estimator):
+    """Regression (found by the fuzz profile): GMJEMDN's model of p(x) added an absolute
+    reg_covar to raw columns spread over 1e-97, so its draws sat ~1e94 standard
+    deviations out and the network returned NaN covariances for them."""
+    X = np.zeros((17, 2))
+    X[16] = [1.44619644e-097, 3.14296840e-126]
+    queries = np.zeros((3, 2))
+    queries[0, 0] = np.nan
+    _exercise(estimator, ("float64", X, np.zeros(17), queries))
