@@ -16,6 +16,13 @@ from threadpoolctl import threadpool_info
 PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "skorch", "gmr", "skgmje")
 
 
+def command_line():
+    """How this script was run, with file arguments by name: where a run kept its files
+    is that machine's business, not the result's."""
+    words = [Path(word).name if "/" in word else word for word in sys.argv[1:]]
+    return " ".join(["python", sys.argv[0], *words])
+
+
 def progress(message):
     # stderr, so that stdout carries only the table.
     print(message, file=sys.stderr, flush=True)

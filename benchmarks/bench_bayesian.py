@@ -18,13 +18,13 @@ seconds). Results go to ``benchmarks/results/bench_bayesian.json``.
 
 import argparse
 import json
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from _common import (
+    command_line,
     machine_info,
     make_mixture_data,
     progress,
@@ -123,7 +123,7 @@ def main(argv=None):
     report = {
         "benchmark": "bench_bayesian",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", *sys.argv]),
+        "command": command_line(),
         "config": {**config, "threads": args.threads},
         "machine": machine_info(),
         "measurements": results,

@@ -16,7 +16,6 @@ a smoke run of about ten seconds. Results go to ``benchmarks/results/bench_gmje.
 
 import argparse
 import json
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from _common import (
     best_seconds,
+    command_line,
     machine_info,
     make_mixture_data,
     progress,
@@ -298,7 +298,7 @@ def main(argv=None):
     report = {
         "benchmark": "bench_gmje",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(),
         "quick": args.quick,
         "threads": args.threads or "library defaults",
         "config": config,

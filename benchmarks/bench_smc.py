@@ -25,13 +25,12 @@ Run ``python benchmarks/bench_smc.py`` (about a minute on 2 cores) or add
 
 import argparse
 import json
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from _common import machine_info, progress
+from _common import command_line, machine_info, progress
 from threadpoolctl import threadpool_limits
 
 from skgmje._demo import DATASETS, N_TEST, N_TRAIN, SEED, _split
@@ -237,7 +236,7 @@ def main(argv=None):
     report = {
         "benchmark": "bench_smc",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(),
         "quick": args.quick,
         "threads": args.threads or "library defaults",
         "config": {**config, "n_train": N_TRAIN, "n_test": N_TEST, "data_seed": SEED},

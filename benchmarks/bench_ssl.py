@@ -49,14 +49,13 @@ Results go to ``benchmarks/results/bench_ssl.json``.
 import argparse
 import json
 import multiprocessing
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine_info, progress
+from _common import command_line, machine_info, progress
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -493,7 +492,7 @@ def main(argv=None):
         {
             "benchmark": "bench_ssl",
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(["python", *sys.argv]),
+            "command": command_line(),
             "quick": args.quick,
             "machine": machine_info(),
         }

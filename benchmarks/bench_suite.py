@@ -25,12 +25,11 @@ test sets (seeds 1 and 2), to see that the defaults were not fitted to one draw.
 
 import argparse
 import json
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import machine_info, progress
+from _common import command_line, machine_info, progress
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
@@ -145,7 +144,7 @@ def main(argv=None):
     report = {
         "benchmark": "bench_suite",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", *sys.argv]),
+        "command": command_line(),
         "config": {
             "n_train": N_TRAIN,
             "n_test": N_TEST,
