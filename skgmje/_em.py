@@ -132,9 +132,12 @@ def weighted_sum_of_squares(shifted, sample_weight=None):
 
 
 def weighted_variances(shifted, sample_weight=None):
-    """Per-column (weighted) mean of squares of rows already shifted by their mean."""
+    """Per-column (weighted) mean of squares of rows already shifted by their mean;
+    exactly 0 for a column whose values are all equal (:func:`without_rounding`)."""
     total = len(shifted) if sample_weight is None else np.sum(sample_weight)
-    return weighted_sum_of_squares(shifted, sample_weight) / total
+    return without_rounding(
+        weighted_sum_of_squares(shifted, sample_weight) / total, shifted, sample_weight
+    )
 
 
 def hard_responsibilities(labels, n_components):

@@ -81,7 +81,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         # Shifting in place keeps one copy of the joint rows (the E-step's coordinates).
         center = np.average(Z, axis=0, weights=sample_weight)
         Z -= center
-        variances = _em.without_rounding(_em.weighted_variances(Z, sample_weight), Z, sample_weight)
+        variances = _em.weighted_variances(Z, sample_weight)
         jitter = _em.covariance_jitter(variances, self.reg_covar)
         scales = _em.column_scales(variances, X.shape[1])
 

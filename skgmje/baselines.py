@@ -7,7 +7,7 @@ from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._em import covariance_jitter, without_rounding
+from ._em import covariance_jitter, weighted_variances
 from ._gaussian import check_magnitude, cholesky
 from .base import ConditionalDensityEstimator
 from .mixture import GaussianMixtureDistribution
@@ -127,11 +127,7 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
         residuals = Y - predictions.reshape(len(Y), -1)
         weights = np.ones(len(Y)) if sample_weight is None else sample_weight
         covariance = (residuals * (weights / weights.sum())[:, None]).T @ residuals
-        target_variances = without_rounding(
-            np.average((Y - np.average(Y, axis=0, weights=weights)) ** 2, axis=0, weights=weights),
-            Y,
-            weights,
-        )
+        target_variances = weighted_variances(Y - np.average(Y, axis=0, weights=weights), weights)
         covariance.flat[:: Y.shape[1] + 1] += covariance_jitter(target_variances, self.reg_covar)
         self.regressor_ = regressor
         self.residual_covariance_ = covariance

@@ -372,9 +372,7 @@ class GMJE(JointMixtureEM):
             center = self.weights_ @ self.means_
         shifted = Z - center
         if first_call:
-            variances = _em.without_rounding(
-                _em.weighted_variances(shifted, weights), shifted, weights
-            )
+            variances = _em.weighted_variances(shifted, weights)
             self.reg_covar_ = _em.covariance_jitter(variances, self.reg_covar)
             rng = check_random_state(self.random_state)
             parameters = self._initial_parameters(

@@ -400,9 +400,7 @@ class GMJEGNG(ConditionalDensityEstimator):
         statistics are mapped back to the data's units.
         """
         self._center = np.average(Z, axis=0, weights=weights)
-        variances = _em.without_rounding(
-            _em.weighted_variances(Z - self._center, weights), Z, weights
-        )
+        variances = _em.weighted_variances(Z - self._center, weights)
         self._scale = _em.column_scales(variances, n_context)
         self.reg_covar_ = _em.covariance_jitter(variances, self.reg_covar)
         self.covariance_prior_weight_ = float(

@@ -9,7 +9,7 @@ from scipy.optimize import minimize
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from ._em import covariance_jitter, weighted_variances, without_rounding
+from ._em import covariance_jitter, weighted_variances
 from ._gaussian import LOG_2PI, cholesky, log_det_from_cholesky, precision_cholesky
 from ._joint import JointConditioning, conditional_distribution, sample_joint
 from ._selection import folds
@@ -696,9 +696,7 @@ class SMCGMJE(ConditionalDensityEstimator):
     def _set_jitter(self, Z, weights):
         """Keep each joint column's variance in ``Z``: ``reg_covar`` is relative to it."""
         center = np.average(Z, axis=0, weights=weights)
-        self._column_variances = without_rounding(
-            weighted_variances(Z - center, weights), Z, weights
-        )
+        self._column_variances = weighted_variances(Z - center, weights)
         self._jitter()
 
     def _jitter(self):
