@@ -133,9 +133,9 @@ class DensityPipeline(Pipeline):
             return final.sample(
                 self._transform_contexts(X), n_samples=n_samples, random_state=random_state
             )
-        transformers = [step for _, step in self.steps[:-1] if step not in (None, "passthrough")]
-        for transformer in transformers:
-            if not hasattr(transformer, "inverse_transform"):
+        for _, transformer in self.steps[:-1]:
+            skipped = transformer in (None, "passthrough")
+            if not skipped and not hasattr(transformer, "inverse_transform"):
                 raise AttributeError(
                     f"sample() without X maps the drawn contexts back through every "
                     f"transformer, and {type(transformer).__name__} has no inverse_transform. "
@@ -143,9 +143,7 @@ class DensityPipeline(Pipeline):
                     "step (pipeline[-1].sample) for contexts in the transformed space."
                 )
         X_new, y_new = final.sample(n_samples=n_samples, random_state=random_state)
-        for transformer in reversed(transformers):
-            X_new = transformer.inverse_transform(X_new)
-        return X_new, y_new
+        return (X_new if len(self.steps) == 1 else self[:-1].inverse_transform(X_new)), y_new
 
 
 def make_density_pipeline(*steps, memory=None, transform_input=None, verbose=False):
