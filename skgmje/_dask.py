@@ -5,7 +5,7 @@ already holds a dask collection, so NumPy users never pay for it.
 
 Every pass of a distributed fit is one ``blockwise`` task per chunk of the
 inputs, run on the workers, that returns a short vector (summed sufficient
-statistics, see ``skgmje._em``); dask's tree reduction (``sum(axis=0)``) brings
+statistics, see ``skgmje._core.em``); dask's tree reduction (``sum(axis=0)``) brings
 one such vector to the client, where the M-step runs. The rows never reach the
 client.
 Prediction on a dask array is ``map_blocks`` over the fitted model, shipped once
@@ -18,8 +18,8 @@ import numpy as np
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import _em
-from ._gaussian import check_magnitude
+from ._core import em
+from ._core.gaussian import check_magnitude
 
 _INSTALL_HINT = "Install the dask extra: pip install 'skgmje[dask]'."
 
@@ -262,7 +262,7 @@ def _moments_chunk(x_block, y_block, w_block, seed):
 def _squares_chunk(x_block, y_block, w_block, seed, center):
     rows, weights = _joint(x_block, y_block, w_block)
     rows -= center
-    return _em.weighted_sum_of_squares(rows, weights)[None]
+    return em.weighted_sum_of_squares(rows, weights)[None]
 
 
 def _sample_chunk_rows(x_block, y_block, w_block, seed, probability):
@@ -280,8 +280,8 @@ def _e_step_chunk(
 ):
     rows, weights = _joint(x_block, y_block, w_block)
     rows -= center
-    statistics = _em.e_step(rows, parameters, covariance_type, weights, log_weights, entropy)
-    return _em.flatten_statistics(statistics)[None]
+    statistics = em.e_step(rows, parameters, covariance_type, weights, log_weights, entropy)
+    return em.flatten_statistics(statistics)[None]
 
 
 def _initial_statistics_chunk(
@@ -295,15 +295,15 @@ def _initial_statistics_chunk(
         if mode == "nearest":
             labels = pairwise_distances_argmin(part / scales, centers)
         elif mode == "random":
-            return _em.random_responsibilities(rng, len(part), n_components), None
+            return em.random_responsibilities(rng, len(part), n_components), None
         else:
             labels = np.full(len(part), -1)
-        return _em.hard_responsibilities(labels, n_components), None
+        return em.hard_responsibilities(labels, n_components), None
 
-    statistics = _em.accumulate_statistics(
+    statistics = em.accumulate_statistics(
         rows, n_components, covariance_type, responsibilities, weights
     )
-    return _em.flatten_statistics(statistics)[None]
+    return em.flatten_statistics(statistics)[None]
 
 
 class DistributedPasses:
@@ -353,14 +353,14 @@ class DistributedPasses:
         return self._per_chunk(function, width, rng, **kwargs).sum(axis=0).compute()
 
     def _reduce_statistics(self, function, shape, rng=None, **kwargs):
-        """Summed :class:`~skgmje._em.SufficientStatistics` of ``function`` over the chunks.
+        """Summed :class:`~skgmje._core.em.SufficientStatistics` of ``function`` over the chunks.
 
         ``shape`` is ``(n_components, covariance_type)`` of the statistics.
         """
         n_components, covariance_type = shape
-        size = _em.statistics_size(n_components, self.n_joint, covariance_type)
+        size = em.statistics_size(n_components, self.n_joint, covariance_type)
         vector = self._reduce(function, size, rng, **kwargs)
-        return _em.unflatten_statistics(vector, n_components, self.n_joint, covariance_type)
+        return em.unflatten_statistics(vector, n_components, self.n_joint, covariance_type)
 
     def moments(self):
         """``(sum of weights, rows with positive weight, weighted mean of the joint rows)``."""
@@ -410,7 +410,7 @@ class DistributedPasses:
     def e_step(self, center, parameters, covariance_type, log_weights=None, entropy=False):
         """Summed E-step statistics of every chunk (rows shifted by ``center``).
 
-        ``log_weights`` and ``entropy`` as in :func:`skgmje._em.e_step`.
+        ``log_weights`` and ``entropy`` as in :func:`skgmje._core.em.e_step`.
         """
         return self._reduce_statistics(
             _e_step_chunk,

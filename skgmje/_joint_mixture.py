@@ -16,9 +16,10 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from . import _dask, _em
-from ._gaussian import logsumexp
-from ._joint import conditional_distribution, prepare_conditioning, sample_joint
+from . import _dask
+from ._core import em
+from ._core.conditioning import conditional_distribution, prepare_conditioning, sample_joint
+from ._core.gaussian import logsumexp
 from .base import ConditionalDensityEstimator, check_option, check_positive
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -42,7 +43,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         """Check the parameters every subclass shares (``allow_auto``: ``"auto"`` components)."""
         if not (allow_auto and isinstance(self.n_components, str) and self.n_components == "auto"):
             check_positive("n_components", self.n_components, integer=True)
-        check_option("covariance_type", self.covariance_type, _em.COVARIANCE_TYPES)
+        check_option("covariance_type", self.covariance_type, em.COVARIANCE_TYPES)
         check_positive("tol", self.tol, allow_zero=True)
         check_positive("reg_covar", self.reg_covar, allow_zero=True)
         check_positive("max_iter", self.max_iter, integer=True, allow_zero=True)
@@ -59,7 +60,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         """
 
     def _e_step_options(self, parameters):
-        """Keyword arguments of :func:`skgmje._em.e_step` for these parameters."""
+        """Keyword arguments of :func:`skgmje._core.em.e_step` for these parameters."""
         return {}
 
     def _choose_hyperparameters(self, rows):
@@ -81,9 +82,9 @@ class JointMixtureEM(ConditionalDensityEstimator):
         # Shifting in place keeps one copy of the joint rows (the E-step's coordinates).
         center = np.average(Z, axis=0, weights=sample_weight)
         Z -= center
-        variances = _em.weighted_variances(Z, sample_weight)
-        jitter = _em.covariance_jitter(variances, self.reg_covar)
-        scales = _em.column_scales(variances, X.shape[1])
+        variances = em.weighted_variances(Z, sample_weight)
+        jitter = em.covariance_jitter(variances, self.reg_covar)
+        scales = em.column_scales(variances, X.shape[1])
 
         def scatter():
             rows = Z if sample_weight is None else Z * sample_weight[:, None]
@@ -99,7 +100,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
             initial_parameters=lambda rng: self._initial_parameters(
                 Z, sample_weight, rng, jitter, scales
             ),
-            e_step=lambda parameters: _em.e_step(
+            e_step=lambda parameters: em.e_step(
                 Z,
                 parameters,
                 self.covariance_type,
@@ -126,8 +127,8 @@ class JointMixtureEM(ConditionalDensityEstimator):
 
         self._fit_components = self._choose_hyperparameters(sample)
         variances = passes.variances(center, total_weight)
-        jitter = _em.covariance_jitter(variances, self.reg_covar)
-        scales = _em.column_scales(variances, X.shape[1])
+        jitter = em.covariance_jitter(variances, self.reg_covar)
+        scales = em.column_scales(variances, X.shape[1])
         self._y_ndim = y_ndim
         self.n_targets_ = Y.shape[1]
 
@@ -226,7 +227,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         self.conditioning_ = prepare_conditioning(
             weights,
             means,
-            _em.full_covariances(covariances, self.covariance_type, n_components, n_joint),
+            em.full_covariances(covariances, self.covariance_type, n_components, n_joint),
             n_context,
         )
 
@@ -234,7 +235,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         """Initial responsibilities as scikit-learn's mixtures draw them, then one M-step.
 
         k-means and k-means++ see the rows divided by ``scales``
-        (:func:`skgmje._em.column_scales`: standardised columns, balanced blocks), because
+        (:func:`skgmje._core.em.column_scales`: standardised columns, balanced blocks), because
         EM itself is equivariant under rescaling a column and their Euclidean distances
         are not. ``shifted`` is the fit's own copy of the rows: it is divided
         in place and multiplied back (a change of at most one unit in the last place),
@@ -270,10 +271,10 @@ class JointMixtureEM(ConditionalDensityEstimator):
 
         def responsibilities(block, start, stop):
             if labels is None:
-                return _em.random_responsibilities(rng, stop - start, n_components), None
-            return _em.hard_responsibilities(labels[start:stop], n_components), None
+                return em.random_responsibilities(rng, stop - start, n_components), None
+            return em.hard_responsibilities(labels[start:stop], n_components), None
 
-        statistics = _em.accumulate_statistics(
+        statistics = em.accumulate_statistics(
             shifted, n_components, self.covariance_type, responsibilities, sample_weight
         )
         return self._m_step(statistics, jitter)
@@ -324,7 +325,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         statistics = passes.initial_statistics(
             center, "none", None, n_components, covariance_type, rng
         )
-        chosen = _em.statistics_from_responsibilities(
+        chosen = em.statistics_from_responsibilities(
             rows[indices] * scales, np.diag(weights[indices]), covariance_type, weights[indices]
         )
         statistics = statistics._replace(
@@ -371,7 +372,7 @@ class JointMixtureEM(ConditionalDensityEstimator):
         log_weights = np.log(weights)
 
         def block(rows, targets):
-            log_prob = _em.log_gaussian_prob(
+            log_prob = em.log_gaussian_prob(
                 np.hstack([rows, targets]), means, precisions_cholesky, self.covariance_type
             )
             return logsumexp(log_prob + log_weights, axis=1)

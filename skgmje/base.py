@@ -14,6 +14,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._core.em import block_rows
+from ._core.gaussian import check_magnitude
 from ._dask import (
     is_dask_collection,
     lazy_average,
@@ -22,8 +24,6 @@ from ._dask import (
     lazy_score_samples,
 )
 from ._docs import DocumentationLinkMixin
-from ._em import block_rows
-from ._gaussian import check_magnitude
 from ._persistence import PersistenceMixin
 
 _FLOAT_DTYPES = (np.float64, np.float32)

@@ -7,8 +7,8 @@ from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._em import covariance_jitter, weighted_variances
-from ._gaussian import check_magnitude, cholesky
+from ._core.em import covariance_jitter, weighted_variances
+from ._core.gaussian import check_magnitude, cholesky
 from .base import ConditionalDensityEstimator
 from .mixture import GaussianMixtureDistribution
 

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
-from . import _vb
+from ._core import vb
 from ._joint_mixture import JointMixtureEM
 from ._selection import folds, select_by_cross_validation
 from .base import check_option, check_positive
@@ -229,7 +229,7 @@ degrees_of_freedom_prior_, covariance_prior_
         check_option(
             "weight_concentration_prior_type",
             self.weight_concentration_prior_type,
-            _vb.WEIGHT_PRIOR_TYPES,
+            vb.WEIGHT_PRIOR_TYPES,
         )
         for name in ("weight_concentration_prior", "mean_precision_prior"):
             if getattr(self, name) is not None:
@@ -303,7 +303,7 @@ degrees_of_freedom_prior_, covariance_prior_
                 f"= {n_joint - 1}; got {self.degrees_of_freedom_prior!r}."
             )
         self.covariance_prior_ = self._covariance_prior(total_weight, variances, scatter, n_joint)
-        self._priors = _vb.Priors(
+        self._priors = vb.Priors(
             self.weight_concentration_prior_type,
             self.weight_concentration_prior_,
             self.mean_precision_prior_,
@@ -356,22 +356,22 @@ degrees_of_freedom_prior_, covariance_prior_
         return float(self.covariance_prior)
 
     def _m_step(self, statistics, jitter):
-        return _vb.m_step(statistics, self._priors, self.covariance_type, jitter)
+        return vb.m_step(statistics, self._priors, self.covariance_type, jitter)
 
     def _e_step_options(self, parameters):
-        log_weights = _vb.scoring_log_weights(
+        log_weights = vb.scoring_log_weights(
             parameters, self.weight_concentration_prior_type, parameters.means.shape[1]
         )
         return {"log_weights": log_weights, "entropy": True}
 
     def _lower_bound(self, statistics, parameters):
-        total = _vb.lower_bound(
+        total = vb.lower_bound(
             statistics, parameters, self.weight_concentration_prior_type, self.covariance_type
         )
         return total / statistics.total_weight
 
     def _shifted_parameters(self, center):
-        return _vb.VariationalParameters(
+        return vb.VariationalParameters(
             self.weight_concentration_,
             self.mean_precision_,
             self.means_ - center,
@@ -387,7 +387,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self.degrees_of_freedom_ = parameters.degrees_of_freedom
         self.covariances_ = parameters.covariances
         self.precisions_cholesky_ = parameters.precisions_cholesky
-        self.weights_ = _vb.mixture_weights(parameters, self.weight_concentration_prior_type)
+        self.weights_ = vb.mixture_weights(parameters, self.weight_concentration_prior_type)
         active = np.flatnonzero(self.weights_ >= self.weight_threshold)
         if len(active) == 0:
             active = np.array([int(np.argmax(self.weights_))])

@@ -11,8 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Product, Sum, WhiteKernel
 from sklearn.utils import check_random_state
 
-from ._gaussian import LOG_2PI
-from ._kernel_loss import exact_dual_loss, fourier_dual_loss, fourier_features
+from ._core.gaussian import LOG_2PI
+from ._core.gp import exact_dual_loss, fourier_dual_loss, fourier_features
 from .base import ConditionalDensityEstimator, check_positive, column_standardisation
 from .mixture import GaussianMixtureDistribution
 

@@ -13,8 +13,8 @@ from skorch.callbacks import Callback, ProgressBar
 from torch import nn
 from torch.nn import functional as F
 
+from ._core.conditioning import context_log_prob
 from ._docs import DocumentationLinkMixin
-from ._joint import context_log_prob
 from ._persistence import PersistenceMixin
 from ._torch_runtime import (
     KeepFinishedEpoch,

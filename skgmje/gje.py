@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from ._em import covariance_jitter, without_rounding
-from ._gaussian import mutual_information
-from ._joint import conditional_distribution, prepare_conditioning, sample_joint
+from ._core.conditioning import conditional_distribution, prepare_conditioning, sample_joint
+from ._core.em import covariance_jitter, without_rounding
+from ._core.gaussian import mutual_information
 from .base import ConditionalDensityEstimator, check_positive
 
 

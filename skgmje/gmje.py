@@ -5,9 +5,9 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _em
+from ._core import em
+from ._core.refine import refine_conditional
 from ._joint_mixture import JointMixtureEM
-from ._refine import refine_conditional
 from ._selection import select_n_components
 from .base import check_positive
 
@@ -253,7 +253,7 @@ class GMJE(JointMixtureEM):
         refined = refine_conditional(
             self.weights_,
             self.means_,
-            _em.full_covariances(self.covariances_, "full", n_components, n_joint),
+            em.full_covariances(self.covariances_, "full", n_components, n_joint),
             X.shape[1],
             X,
             Y,
@@ -268,7 +268,7 @@ class GMJE(JointMixtureEM):
             refined.means,
             refined.covariances,
         )
-        self.precisions_cholesky_ = _em.precisions_cholesky_of(self.covariances_, "full")
+        self.precisions_cholesky_ = em.precisions_cholesky_of(self.covariances_, "full")
         self.n_refine_iter_ = refined.n_iter
         self._condition(self.weights_, self.means_, self.covariances_, X.shape[1])
 
@@ -292,14 +292,14 @@ class GMJE(JointMixtureEM):
         return n_components
 
     def _m_step(self, statistics, jitter):
-        return _em.m_step(statistics, self.covariance_type, jitter)
+        return em.m_step(statistics, self.covariance_type, jitter)
 
     def _lower_bound(self, statistics, parameters):
         return statistics.log_likelihood / statistics.total_weight
 
     def _shifted_parameters(self, center):
         """The fitted mixture in coordinates shifted by ``center`` (the E-step's)."""
-        return _em.MixtureParameters(
+        return em.MixtureParameters(
             self.weights_, self.means_ - center, self.covariances_, self.precisions_cholesky_
         )
 
@@ -372,11 +372,11 @@ class GMJE(JointMixtureEM):
             center = self.weights_ @ self.means_
         shifted = Z - center
         if first_call:
-            variances = _em.weighted_variances(shifted, weights)
-            self.reg_covar_ = _em.covariance_jitter(variances, self.reg_covar)
+            variances = em.weighted_variances(shifted, weights)
+            self.reg_covar_ = em.covariance_jitter(variances, self.reg_covar)
             rng = check_random_state(self.random_state)
             parameters = self._initial_parameters(
-                shifted, weights, rng, self.reg_covar_, _em.column_scales(variances, X.shape[1])
+                shifted, weights, rng, self.reg_covar_, em.column_scales(variances, X.shape[1])
             )
         else:
             parameters = self._shifted_parameters(center)
@@ -384,17 +384,17 @@ class GMJE(JointMixtureEM):
             running = self._running_statistics
         else:
             # A new stream starts from the statistics its parameters imply.
-            running = _em.expected_statistics(parameters, self.covariance_type, self.reg_covar_)
+            running = em.expected_statistics(parameters, self.covariance_type, self.reg_covar_)
             self.n_steps_ = 0
-        statistics = _em.e_step(shifted, parameters, self.covariance_type, weights)
+        statistics = em.e_step(shifted, parameters, self.covariance_type, weights)
         self.n_steps_ += 1
         step = (self.n_steps_ + self.learning_offset) ** -self.learning_decay
-        running = _em.add_statistics(
-            _em.scale_statistics(running, 1.0 - step),
-            _em.scale_statistics(statistics, step / weight),
+        running = em.add_statistics(
+            em.scale_statistics(running, 1.0 - step),
+            em.scale_statistics(statistics, step / weight),
         )
         self._set_parameters(
-            _em.m_step(running, self.covariance_type, self.reg_covar_), center, X.shape[1]
+            em.m_step(running, self.covariance_type, self.reg_covar_), center, X.shape[1]
         )
         self._running_statistics = running
         self._stepwise_center = center
@@ -405,7 +405,7 @@ class GMJE(JointMixtureEM):
 
     def _n_parameters(self):
         n_components, n_joint = self.means_.shape
-        return _em.n_parameters(self.covariance_type, n_components, n_joint)
+        return em.n_parameters(self.covariance_type, n_components, n_joint)
 
     def bic(self, X, y):
         """Bayesian information criterion of the joint model on ``(X, y)`` (lower is better).

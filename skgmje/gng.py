@@ -8,9 +8,9 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import connected_components
 from sklearn.utils import check_random_state
 
-from . import _em
-from ._gng import NeuralGasGraph
-from ._joint import conditional_distribution, prepare_conditioning, sample_joint
+from ._core import em
+from ._core.conditioning import conditional_distribution, prepare_conditioning, sample_joint
+from ._core.neural_gas import NeuralGasGraph
 from .base import ConditionalDensityEstimator, check_option, check_positive
 
 COVARIANCE_TYPES = ("full", "tied")
@@ -395,14 +395,14 @@ class GMJEGNG(ConditionalDensityEstimator):
         """The first data's column means, the graph's column scales, the jitter, the prior weight.
 
         The graph runs on rows centred by the means and divided by the standard
-        deviations (and balanced by block, x or y: see :func:`skgmje._em.column_scales`),
+        deviations (and balanced by block, x or y: see :func:`skgmje._core.em.column_scales`),
         so its Euclidean distances do not depend on any column's units; the mixture
         statistics are mapped back to the data's units.
         """
         self._center = np.average(Z, axis=0, weights=weights)
-        variances = _em.weighted_variances(Z - self._center, weights)
-        self._scale = _em.column_scales(variances, n_context)
-        self.reg_covar_ = _em.covariance_jitter(variances, self.reg_covar)
+        variances = em.weighted_variances(Z - self._center, weights)
+        self._scale = em.column_scales(variances, n_context)
+        self.reg_covar_ = em.covariance_jitter(variances, self.reg_covar)
         self.covariance_prior_weight_ = float(
             len(variances)
             if self.covariance_prior_weight == "auto"
@@ -466,7 +466,7 @@ class GMJEGNG(ConditionalDensityEstimator):
         self.means_ = parameters.means + center
         self.covariances_ = parameters.covariances
         self.n_components_ = len(self.weights_)
-        covariances = _em.full_covariances(
+        covariances = em.full_covariances(
             self.covariances_, self.covariance_type, self.n_components_, self.means_.shape[1]
         )
         self.conditioning_ = prepare_conditioning(
@@ -478,7 +478,7 @@ class GMJEGNG(ConditionalDensityEstimator):
         """EM from the GNG mixture, each M-step shrinking as the GNG mixture does."""
         previous = -np.inf
         for _ in range(self.n_em_steps):
-            statistics = _em.e_step(Z, parameters, self.covariance_type, weights)
+            statistics = em.e_step(Z, parameters, self.covariance_type, weights)
             mean_log_likelihood = statistics.log_likelihood / statistics.total_weight
             if abs(mean_log_likelihood - previous) < self.tol:
                 break
@@ -491,7 +491,7 @@ class GMJEGNG(ConditionalDensityEstimator):
                 )
             previous = mean_log_likelihood
             if self.covariance_type == "tied":
-                parameters = _em.m_step(statistics, "tied", self.reg_covar_)
+                parameters = em.m_step(statistics, "tied", self.reg_covar_)
             else:
                 parameters = self._shrunk_m_step(statistics)
             self.n_em_iter_ += 1
@@ -505,11 +505,11 @@ class GMJEGNG(ConditionalDensityEstimator):
         )
         scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
         covariances = self._covariances(scatter, counts)
-        return _em.MixtureParameters(
+        return em.MixtureParameters(
             counts / counts.sum(),
             means,
             covariances,
-            _em.precisions_cholesky_of(covariances, "full"),
+            em.precisions_cholesky_of(covariances, "full"),
         )
 
     def _covariances(self, scatter, counts):
@@ -544,11 +544,11 @@ class GMJEGNG(ConditionalDensityEstimator):
         )
         scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
         covariances = self._covariances(scatter, counts)
-        return _em.MixtureParameters(
+        return em.MixtureParameters(
             counts / counts.sum(),
             means,
             covariances,
-            _em.precisions_cholesky_of(covariances, self.covariance_type),
+            em.precisions_cholesky_of(covariances, self.covariance_type),
         )
 
     def _predict_distribution(self, X):

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._gaussian import LOG_2PI, cholesky, log_det_from_cholesky, logsumexp, precision_cholesky
+from ._core.gaussian import LOG_2PI, cholesky, log_det_from_cholesky, logsumexp, precision_cholesky
 
 
 class GaussianMixtureDistribution:

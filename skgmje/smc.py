@@ -9,9 +9,9 @@ from scipy.optimize import minimize
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from ._em import covariance_jitter, weighted_variances
-from ._gaussian import LOG_2PI, cholesky, log_det_from_cholesky, precision_cholesky
-from ._joint import JointConditioning, conditional_distribution, sample_joint
+from ._core.conditioning import JointConditioning, conditional_distribution, sample_joint
+from ._core.em import covariance_jitter, weighted_variances
+from ._core.gaussian import LOG_2PI, cholesky, log_det_from_cholesky, precision_cholesky
 from ._selection import folds
 from .base import ConditionalDensityEstimator, check_positive
 

@@ -180,9 +180,9 @@ def test_conditional_is_the_gmje_conditional_of_the_posterior_mixture():
 
 
 def _plug_in_parameters(model):
-    from skgmje import _em
+    from skgmje._core import em
 
-    return _em.MixtureParameters(
+    return em.MixtureParameters(
         model.weights_, model.means_, model.covariances_, model.precisions_cholesky_
     )
 

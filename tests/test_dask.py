@@ -10,7 +10,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, BayesianGMJE, DualGJE, _em
+from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, BayesianGMJE, DualGJE
+from skgmje._core import em
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches
 
@@ -185,7 +186,7 @@ def test_a_worker_killed_mid_fit_gives_the_same_model(client, monkeypatch):
         in_memory = copy.deepcopy(start).fit(X, Y)
     data = _chunked(X).persist(), _chunked(Y).persist()
     distributed.wait(data)
-    m_step, calls = _em.m_step, []
+    m_step, calls = em.m_step, []
 
     def m_step_that_kills_a_worker(*args, **kwargs):
         calls.append(1)
@@ -194,7 +195,7 @@ def test_a_worker_killed_mid_fit_gives_the_same_model(client, monkeypatch):
             os.kill(pid, signal.SIGKILL)
         return m_step(*args, **kwargs)
 
-    monkeypatch.setattr(_em, "m_step", m_step_that_kills_a_worker)
+    monkeypatch.setattr(em, "m_step", m_step_that_kills_a_worker)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         on_cluster = copy.deepcopy(start).fit(*data)

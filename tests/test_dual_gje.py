@@ -15,7 +15,7 @@ from sklearn.gaussian_process.kernels import (
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgmje import DualGJE
-from skgmje._kernel_loss import exact_dual_loss, fourier_dual_loss, fourier_features
+from skgmje._core.gp import exact_dual_loss, fourier_dual_loss, fourier_features
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 from skgmje.dual_gje import FourierKernelParts
 

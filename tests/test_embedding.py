@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch.nn import functional as F
 
-from skgmje._joint import context_log_prob
+from skgmje._core.conditioning import context_log_prob
 from skgmje.embedding import (
     DEFAULT_ENTROPY_WEIGHTS,
     DENSITY_OBJECTIVES,

@@ -1,4 +1,4 @@
-"""Property tests of the Gaussian algebra in ``skgmje._gaussian`` (MATH.md section 1).
+"""Property tests of the Gaussian algebra in ``skgmje._core.gaussian`` (MATH.md section 1).
 
 Every identity is checked against an independent computation (explicit inverses
 and solves from NumPy, densities and entropies from ``scipy.stats``) on random
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from skgmje._gaussian import (
+from skgmje._core.gaussian import (
     cholesky,
     condition,
     condition_precision,

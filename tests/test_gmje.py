@@ -8,7 +8,8 @@ from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from skgmje import GJE, GMJE, _em
+from skgmje import GJE, GMJE
+from skgmje._core import em
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 
 
@@ -87,14 +88,14 @@ def test_weighted_statistics_equal_repeated_rows(covariance_type):
     Z = np.hstack([X, Y])
     counts = np.random.RandomState(3).randint(0, 4, size=len(Z))
     parameters = GMJE(n_components=3, covariance_type=covariance_type, random_state=0).fit(X, Y)
-    mixture = _em.MixtureParameters(
+    mixture = em.MixtureParameters(
         parameters.weights_,
         parameters.means_,
         parameters.covariances_,
         parameters.precisions_cholesky_,
     )
-    weighted = _em.e_step(Z, mixture, covariance_type, counts.astype(float))
-    repeated = _em.e_step(np.repeat(Z, counts, axis=0), mixture, covariance_type)
+    weighted = em.e_step(Z, mixture, covariance_type, counts.astype(float))
+    repeated = em.e_step(np.repeat(Z, counts, axis=0), mixture, covariance_type)
     for got, expected in zip(weighted, repeated):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
@@ -247,27 +248,27 @@ def test_degenerate_data_gives_a_clear_error_not_nan():
 def test_expected_statistics_are_a_fixed_point_of_the_m_step(covariance_type):
     X, Y = _joint_data()
     model = GMJE(n_components=3, covariance_type=covariance_type, random_state=0).fit(X, Y)
-    parameters = _em.MixtureParameters(
+    parameters = em.MixtureParameters(
         model.weights_, model.means_, model.covariances_, model.precisions_cholesky_
     )
-    statistics = _em.expected_statistics(parameters, covariance_type, model.reg_covar_)
-    again = _em.m_step(statistics, covariance_type, model.reg_covar_)
+    statistics = em.expected_statistics(parameters, covariance_type, model.reg_covar_)
+    again = em.m_step(statistics, covariance_type, model.reg_covar_)
     for got, expected in zip(again, parameters):
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
 
 def test_statistics_survive_flattening():
     X, Y = _joint_data(n_samples=100)
-    for covariance_type in _em.COVARIANCE_TYPES:
+    for covariance_type in em.COVARIANCE_TYPES:
         model = GMJE(n_components=2, covariance_type=covariance_type, random_state=0).fit(X, Y)
-        parameters = _em.MixtureParameters(
+        parameters = em.MixtureParameters(
             model.weights_, model.means_, model.covariances_, model.precisions_cholesky_
         )
-        statistics = _em.e_step(np.hstack([X, Y]), parameters, covariance_type)
-        vector = _em.flatten_statistics(statistics)
-        assert len(vector) == _em.statistics_size(2, 4, covariance_type)
+        statistics = em.e_step(np.hstack([X, Y]), parameters, covariance_type)
+        vector = em.flatten_statistics(statistics)
+        assert len(vector) == em.statistics_size(2, 4, covariance_type)
         for got, expected in zip(
-            _em.unflatten_statistics(vector, 2, 4, covariance_type), statistics
+            em.unflatten_statistics(vector, 2, 4, covariance_type), statistics
         ):
             np.testing.assert_array_equal(got, expected)
 
@@ -417,10 +418,10 @@ def test_conditional_refinement_keeps_a_joint_mixture_and_helps_clustered_contex
 
     X, y = data(300, 1)
     X_test, y_test = data(2000, 2)
-    em = GMJE(n_components=4, random_state=0).fit(X, y)
+    plain = GMJE(n_components=4, random_state=0).fit(X, y)
     refined = GMJE(n_components=4, random_state=0, conditional_refinement=True).fit(X, y)
     assert refined.n_refine_iter_ > 0
-    assert refined.score(X_test, y_test) > em.score(X_test, y_test) + 0.1
+    assert refined.score(X_test, y_test) > plain.score(X_test, y_test) + 0.1
     assert refined.weights_.sum() == pytest.approx(1.0)
     assert np.all(np.linalg.eigvalsh(refined.covariances_) > 0)
     X_new, y_new = refined.sample(n_samples=5, random_state=0)

@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgmje import GMJE
-from skgmje._gng import NeuralGasGraph
+from skgmje._core.neural_gas import NeuralGasGraph
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 from skgmje.gng import GMJEGNG
 

@@ -1,5 +1,5 @@
 """Property tests of the conditional mixture (``skgmje.mixture``) and of joint conditioning
-(``skgmje._joint``, MATH.md section 4), with GJE as the one-component case.
+(``skgmje._core.conditioning``, MATH.md section 4), with GJE as the one-component case.
 
 Densities are checked against brute-force ``scipy.stats`` computations of
 ``p(x, y) / p(x)``, moments against explicit sums and Monte-Carlo draws.
@@ -14,8 +14,8 @@ from scipy.special import logsumexp as scipy_logsumexp
 from sklearn.linear_model import LinearRegression
 
 from skgmje import GJE, GaussianMixtureDistribution
-from skgmje._gaussian import condition, log_density
-from skgmje._joint import conditional_distribution, prepare_conditioning
+from skgmje._core.conditioning import conditional_distribution, prepare_conditioning
+from skgmje._core.gaussian import condition, log_density
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 PROPERTY = settings(max_examples=40, deadline=None)

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
-from skgmje import _gaussian
-from skgmje._kernel_loss import exact_dual_loss, fourier_dual_loss
+from skgmje._core import gaussian
+from skgmje._core.gp import exact_dual_loss, fourier_dual_loss
 from skgmje.nn.losses import (
     PrototypeGMJE,
     batch_prototype_scale_tril,
@@ -61,7 +61,7 @@ def _grad(output, inputs):
 
 def test_cholesky_matches_the_numpy_core():
     matrix = _spd(torch.Generator().manual_seed(0), 4)
-    expected = _gaussian.cholesky(matrix.numpy() + 1e-3 * np.eye(4))
+    expected = gaussian.cholesky(matrix.numpy() + 1e-3 * np.eye(4))
     np.testing.assert_allclose(cholesky(matrix, 1e-3).numpy(), expected, rtol=1e-12)
 
 
@@ -111,8 +111,8 @@ def test_naive_joint_nll_matches_the_numpy_joint_log_density():
     z_a, z_b = _views(1)
     z = torch.cat([z_a, z_b], dim=1).numpy()
     covariance = z.T @ z / len(z)
-    log_density = _gaussian.log_density(z, np.zeros(z.shape[1]), covariance)
-    expected = -2.0 * log_density.mean() - z.shape[1] * _gaussian.LOG_2PI
+    log_density = gaussian.log_density(z, np.zeros(z.shape[1]), covariance)
+    expected = -2.0 * log_density.mean() - z.shape[1] * gaussian.LOG_2PI
     assert float(naive_joint_nll(z_a, z_b)) == pytest.approx(expected, rel=1e-10)
 
 
@@ -142,10 +142,10 @@ def test_gje_alignment_is_the_numpy_conditional_nll(seed, eps):
     z_a, z_b = _views(seed)
     covariance = _spd(torch.Generator().manual_seed(seed + 100), 5)
     _, terms = gje_loss(z_a, z_b, eps=eps, covariance=covariance, return_terms=True)
-    conditional = _gaussian.condition(np.zeros(5), covariance.numpy() + eps * np.eye(5), 2)
+    conditional = gaussian.condition(np.zeros(5), covariance.numpy() + eps * np.eye(5), 2)
     mean = z_a.numpy() @ conditional.coef.T + conditional.intercept
-    log_density = _gaussian.log_density(z_b.numpy(), mean, conditional.covariance)
-    expected = -2.0 * log_density.mean() - 3 * _gaussian.LOG_2PI
+    log_density = gaussian.log_density(z_b.numpy(), mean, conditional.covariance)
+    expected = -2.0 * log_density.mean() - 3 * gaussian.LOG_2PI
     assert float(terms["alignment"]) == pytest.approx(expected, rel=1e-9)
 
 
@@ -398,7 +398,7 @@ def _prototype_inputs(seed, n_prototypes=3, component=False):
 def _numpy_mixture_log_density(z, prototypes, logits, scale_tril):
     covariance = scale_tril @ np.swapaxes(scale_tril, -1, -2)
     log_weights = logits - logsumexp(logits)
-    components = _gaussian.log_density(z[:, None, :], prototypes[None], covariance)
+    components = gaussian.log_density(z[:, None, :], prototypes[None], covariance)
     return logsumexp(log_weights + components, axis=1)
 
 
@@ -411,7 +411,7 @@ def test_prototype_nll_is_the_mixture_nll_without_its_constant(component, seed):
     log_density = _numpy_mixture_log_density(
         z, prototypes.numpy(), logits.numpy(), scale_tril.numpy()
     )
-    expected = -log_density.mean() - 2.5 * _gaussian.LOG_2PI
+    expected = -log_density.mean() - 2.5 * gaussian.LOG_2PI
     assert float(terms["nll"]) == pytest.approx(expected, rel=1e-10)
 
 
@@ -497,10 +497,10 @@ def test_gmje_mdn_loss_is_the_numpy_joint_nll():
     covariance = _spd(torch.Generator().manual_seed(1), 2)
     loss = gmje_mdn_loss(context, target, log_weights, means, scale_tril, covariance, eps=1e-3)
     jittered = covariance.numpy() + 1e-3 * np.eye(2)
-    marginal = _gaussian.log_density(context.numpy(), np.zeros(2), jittered)
+    marginal = gaussian.log_density(context.numpy(), np.zeros(2), jittered)
     factors = scale_tril.numpy()
     mixture_covariance = factors @ np.swapaxes(factors, -1, -2)
-    components = _gaussian.log_density(
+    components = gaussian.log_density(
         target.numpy()[:, None, :], means.numpy(), mixture_covariance
     )
     conditional = logsumexp(log_weights.numpy() + components, axis=1)

@@ -6,8 +6,8 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from skgmje import GMJE
-from skgmje._joint import conditional_distribution, prepare_conditioning, sample_joint
-from skgmje._refine import _Layout, _Objective, refine_conditional
+from skgmje._core.conditioning import conditional_distribution, prepare_conditioning, sample_joint
+from skgmje._core.refine import _Layout, _Objective, refine_conditional
 from skgmje.datasets import make_intersecting_branches, make_irrelevant_features, make_moving_ring
 
 # Small folds and short runs keep each test to a few seconds; the defaults are for fits.

@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgmje import GJE, smc
-from skgmje._joint import prepare_conditioning
+from skgmje._core.conditioning import prepare_conditioning
 from skgmje.datasets import (
     make_intersecting_branches,
     make_irrelevant_features,

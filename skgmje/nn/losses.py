@@ -420,7 +420,7 @@ def dual_gje_loss(
     ``tr(T^T K^-1 T) = (|T|^2 - a tr(P^T A^-1 P)) / s2`` with ``P = Phi^T T``
     and ``A = a Phi^T Phi + s2 I_Df``, and Weinstein-Aronszajn
     ``log|K| = (N - Df) log s2 + log|A|`` (Eq. 75, 80). Both forms equal
-    ``skgmje._kernel_loss.exact_dual_loss`` and ``fourier_dual_loss``.
+    ``skgmje._core.gp.exact_dual_loss`` and ``fourier_dual_loss``.
 
     The GP likelihood is conditional: gradients into the targets would
     collapse them (Appendix E), so ``target`` is detached. Feed it from an

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._gaussian import LOG_2PI, cholesky, logsumexp, precision_cholesky
+from .gaussian import LOG_2PI, cholesky, logsumexp, precision_cholesky
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 

@@ -8,7 +8,7 @@ and a Wishart posterior on each precision with ``degrees_of_freedom_k`` and scal
 ``(degrees_of_freedom_k covariances_k)^-1``. Every update needs only the summed
 statistics ``N_k``, ``sum r z`` and ``sum r z z^T`` of an E-step, and the lower
 bound only adds ``sum_i w_i sum_k r_ik log r_ik``, so the variational fit shares
-GMJE's block-wise, distributed and bounded-memory E-step (``_em.e_step``).
+GMJE's block-wise, distributed and bounded-memory E-step (``em.e_step``).
 
 Coordinates are those of the E-step: rows shifted by a fixed ``center``, so the
 ``mean_prior`` here is the user's minus that center.
@@ -20,8 +20,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from . import _em
-from ._persistence import saved_as_fields
+from .._persistence import saved_as_fields
+from . import em
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
@@ -59,7 +59,7 @@ class VariationalParameters(NamedTuple):
 
 def m_step(statistics, priors, covariance_type, reg_covar):
     """The posterior given the summed statistics of an E-step (or of initial responsibilities)."""
-    resp_sums, component_means, component_covariances = _em.gaussian_estimates(
+    resp_sums, component_means, component_covariances = em.gaussian_estimates(
         statistics, covariance_type, reg_covar
     )
     n_components = len(resp_sums)
@@ -111,7 +111,7 @@ def m_step(statistics, priors, covariance_type, reg_covar):
         means,
         degrees_of_freedom,
         covariances,
-        _em.precisions_cholesky_of(covariances, covariance_type),
+        em.precisions_cholesky_of(covariances, covariance_type),
     )
 
 
@@ -174,7 +174,7 @@ def lower_bound(statistics, parameters, prior_type, covariance_type):
     """
     n_components, n_features = parameters.means.shape
     degrees_of_freedom = np.asarray(parameters.degrees_of_freedom, dtype=float)
-    log_det = _em.log_det_precisions_cholesky(
+    log_det = em.log_det_precisions_cholesky(
         parameters.precisions_cholesky, covariance_type, n_features
     ) - 0.5 * n_features * np.log(degrees_of_freedom)
     log_wishart = np.sum(_log_wishart_norm(degrees_of_freedom, log_det, n_features))

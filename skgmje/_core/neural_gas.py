@@ -16,7 +16,7 @@ only the rare events (edge and node removal, insertion) take Python branches.
 
 import numpy as np
 
-from ._persistence import saved_as_fields
+from .._persistence import saved_as_fields
 
 # Stored errors are the true errors times ``error_scale``; decaying every error
 # by ``d`` then costs one scalar division per sample instead of an array

@@ -16,9 +16,9 @@ from scipy import optimize
 from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 
-from . import _em
-from ._gaussian import LOG_2PI, cholesky, condition
-from .base import check_positive
+from ..base import check_positive
+from . import em
+from .gaussian import LOG_2PI, cholesky, condition
 
 # EM on each fold's training rows stops as GMJE's does by default.
 _EM_TOL, _EM_MAX_ITER = 1e-3, 100
@@ -399,13 +399,13 @@ class _Objective:
 def _em_refit(start, Z, sample_weight, layout, jitter):
     """The start re-converged by EM on some rows (standardised units), as a vector."""
     weights, means, covariances = _from_vector(start, layout)
-    parameters = _em.MixtureParameters(
-        weights, means, covariances, _em.precisions_cholesky_of(covariances, "full")
+    parameters = em.MixtureParameters(
+        weights, means, covariances, em.precisions_cholesky_of(covariances, "full")
     )
     previous = -np.inf
     for _ in range(_EM_MAX_ITER):
-        statistics = _em.e_step(Z, parameters, "full", sample_weight)
-        parameters = _em.m_step(statistics, "full", jitter)
+        statistics = em.e_step(Z, parameters, "full", sample_weight)
+        parameters = em.m_step(statistics, "full", jitter)
         current = statistics.log_likelihood / statistics.total_weight
         if abs(current - previous) < _EM_TOL:
             break

@@ -8,7 +8,7 @@ gradient with respect to the log hyper-parameters, plus what prediction needs.
 import numpy as np
 from scipy import linalg
 
-from ._gaussian import log_det_from_cholesky
+from .gaussian import log_det_from_cholesky
 
 
 class ExactLossTerms:

@@ -10,7 +10,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._gaussian import (
+from .._persistence import saved_as_fields
+from ..mixture import GaussianMixtureDistribution
+from .gaussian import (
     LOG_2PI,
     cholesky,
     condition,
@@ -18,8 +20,6 @@ from ._gaussian import (
     logsumexp,
     precision_cholesky,
 )
-from ._persistence import saved_as_fields
-from .mixture import GaussianMixtureDistribution
 
 
 @saved_as_fields
