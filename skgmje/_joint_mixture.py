@@ -1,15 +1,14 @@
 """The EM loop shared by the joint mixtures fitted on sufficient statistics (GMJE, BayesianGMJE).
 
-A subclass says how statistics become parameters (``_m_step``), what the E-step
-adds to each component's Gaussian log-density (``_e_step_options``), what the
-convergence criterion is (``_lower_bound``) and what it stores (``_set_parameters``);
-the initialisations, the in-memory and distributed passes, the restarts, the
-stopping rule and the joint density are here, once.
+The initialisations, the in-memory and distributed passes, the restarts, the
+stopping rule and the joint density are here, once; a subclass supplies the hooks
+that :class:`JointMixtureEM` declares.
 """
 
-import sys
 import time
 import warnings
+from abc import abstractmethod
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
@@ -18,9 +17,10 @@ from sklearn.utils import check_random_state
 
 from . import _dask
 from ._core import em
-from ._core.conditioning import conditional_distribution, prepare_conditioning, sample_joint
+from ._core.conditioning import prepare_conditioning
 from ._core.gaussian import logsumexp
-from .base import ConditionalDensityEstimator, check_option, check_positive
+from ._validation import Interval, StrOptions, positive
+from .base import ConditionalDensityEstimator, ConditionedOnContext
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -30,26 +30,76 @@ _INIT_SAMPLE_ROWS = 20_000
 _INIT_ROWS_PER_COMPONENT = 100
 
 
-class JointMixtureEM(ConditionalDensityEstimator):
+class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
     """Base class: a mixture on the joint ``[x, y]`` fitted by (variational) EM on statistics.
 
-    Subclasses set ``n_components``, ``covariance_type``, ``tol``, ``reg_covar``,
-    ``max_iter``, ``n_init``, ``init_params``, ``random_state``, ``warm_start``,
-    ``verbose`` and ``verbose_interval`` and implement the hooks named in the
-    module docstring.
+    Takes the EM parameters every such mixture shares (``n_components`` to
+    ``verbose_interval``, as :class:`sklearn.mixture.GaussianMixture` names them). A
+    subclass implements the abstract hooks :meth:`_m_step`, :meth:`_lower_bound`,
+    :meth:`_set_parameters` and :meth:`_shifted_parameters`, and may override
+    :meth:`_prepare_fit`, :meth:`_e_step_options`, :meth:`_choose_hyperparameters` and
+    :meth:`_joint_mixture`.
     """
 
-    def _check_em_parameters(self, allow_auto=False):
-        """Check the parameters every subclass shares (``allow_auto``: ``"auto"`` components)."""
-        if not (allow_auto and isinstance(self.n_components, str) and self.n_components == "auto"):
-            check_positive("n_components", self.n_components, integer=True)
-        check_option("covariance_type", self.covariance_type, em.COVARIANCE_TYPES)
-        check_positive("tol", self.tol, allow_zero=True)
-        check_positive("reg_covar", self.reg_covar, allow_zero=True)
-        check_positive("max_iter", self.max_iter, integer=True, allow_zero=True)
-        check_positive("n_init", self.n_init, integer=True)
-        check_option("init_params", self.init_params, INIT_PARAMS)
-        check_positive("verbose_interval", self.verbose_interval, integer=True)
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(em.COVARIANCE_TYPES))],
+        "tol": [positive(allow_zero=True)],
+        "reg_covar": [positive(allow_zero=True)],
+        "max_iter": [positive(Integral, allow_zero=True)],
+        "n_init": [positive(Integral)],
+        "init_params": [StrOptions(set(INIT_PARAMS))],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [positive(Integral)],
+    }
+
+    def __init__(
+        self,
+        n_components,
+        *,
+        covariance_type,
+        tol,
+        reg_covar,
+        max_iter,
+        n_init,
+        init_params,
+        random_state,
+        warm_start,
+        verbose,
+        verbose_interval,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    @abstractmethod
+    def _m_step(self, statistics, jitter):
+        """Parameters from :class:`~skgmje._core.em.SufficientStatistics`, with ``jitter``
+        added to every covariance's diagonal (per column)."""
+
+    @abstractmethod
+    def _lower_bound(self, statistics, parameters):
+        """The convergence criterion per unit weight (log-likelihood or its variational bound)."""
+
+    @abstractmethod
+    def _set_parameters(self, parameters, center, n_context):
+        """Store ``parameters`` (fitted on rows shifted by ``center``) in the data's
+        coordinates as fitted attributes, and condition the mixture on the first
+        ``n_context`` columns (``self._condition``)."""
+
+    @abstractmethod
+    def _shifted_parameters(self, center):
+        """The fitted parameters in coordinates shifted by ``center`` (for ``warm_start``)."""
 
     def _prepare_fit(self, n_context, total_weight, center, variances, scatter):
         """Called once per fit before the initialisation, in shifted coordinates.
@@ -74,7 +124,6 @@ class JointMixtureEM(ConditionalDensityEstimator):
         return self.n_components
 
     def _fit(self, X, Y, sample_weight):
-        self._check_parameters()
         self._fit_components = self._choose_hyperparameters(lambda: (X, Y, sample_weight))
         Z = np.hstack([X, Y])
         n_available = len(Z) if sample_weight is None else int(np.count_nonzero(sample_weight))
@@ -111,7 +160,6 @@ class JointMixtureEM(ConditionalDensityEstimator):
 
     def _fit_dask(self, X, y, sample_weight):
         """EM over dask collections: statistics per chunk on the workers, M-step here."""
-        self._check_parameters()
         _dask.check_columns(self, X, reset=True)
         X, Y, W, y_ndim = _dask.em_arrays(X, y, sample_weight)
         if X.shape[0] < 2:
@@ -217,8 +265,6 @@ class JointMixtureEM(ConditionalDensityEstimator):
         self.n_iter_ = n_iter
         self.lower_bound_ = lower_bound
         self.lower_bounds_ = lower_bounds
-        for name in ("n_steps_", "_running_statistics", "_stepwise_center"):
-            self.__dict__.pop(name, None)
         return self
 
     def _condition(self, weights, means, covariances, n_context):
@@ -336,16 +382,6 @@ class JointMixtureEM(ConditionalDensityEstimator):
             ),
         )
         return self._m_step(statistics, jitter)
-
-    def _print(self, level, message):
-        if self.verbose >= level:
-            print(message, file=sys.stdout, flush=True)
-
-    def _predict_distribution(self, X):
-        return conditional_distribution(self.conditioning_, X)
-
-    def _sample_joint(self, n_samples, rng):
-        return sample_joint(self.conditioning_, n_samples, rng)
 
     def _joint_mixture(self):
         """``(weights, means, precisions_cholesky)`` of the joint density the model reports."""

@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from skorch.callbacks import Callback, PrintLog
 from skorch.history import History
 
-from .base import check_positive
+from ._validation import check_positive
 
 
 def check_device_and_threads(device, n_threads):

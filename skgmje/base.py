@@ -1,7 +1,9 @@
 """The estimator contract shared by every skgmje conditional density estimator."""
 
+import sys
+from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn import get_config
@@ -14,6 +16,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._core.conditioning import conditional_distribution, sample_joint
 from ._core.em import block_rows
 from ._core.gaussian import check_magnitude
 from ._dask import (
@@ -25,6 +28,9 @@ from ._dask import (
 )
 from ._docs import DocumentationLinkMixin
 from ._persistence import PersistenceMixin
+from ._validation import validate_parameters
+
+__all__ = ["ConditionalDensityEstimator", "ConditionedOnContext", "StreamingMixin"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 # Set from the data before the model is fitted (see restored_on_failure).
@@ -32,18 +38,52 @@ _SHAPE_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "n_targets_", "_y_nd
 
 
 class ConditionalDensityEstimator(
-    DocumentationLinkMixin, PersistenceMixin, RegressorMixin, BaseEstimator
+    DocumentationLinkMixin, PersistenceMixin, RegressorMixin, BaseEstimator, metaclass=ABCMeta
 ):
-    """Base class: a model of ``p(y | x)`` with the contract of DESIGN.md.
+    """Base class: a model of ``p(y | x)`` with the public contract of every skgmje estimator.
 
-    Subclasses implement ``_fit(X, Y, sample_weight)`` on validated float64
-    arrays (``Y`` always 2-D), ``_predict_distribution(X)`` returning a
-    :class:`~skgmje.GaussianMixtureDistribution`, and ``_sample_joint(n, rng)``
-    returning joint draws ``(X, Y)``. Everything else of the contract follows:
-    ``predict``, ``predict_density``, ``score_samples``, ``score`` and
-    ``sample`` accept 1-D or 2-D targets and answer in the shape of the
-    training targets.
+    ``fit``, ``partial_fit`` (for estimators that stream), ``predict``,
+    ``predict_distribution``, ``predict_density``, ``score_samples``, ``score`` and
+    ``sample`` are written here, once: they validate their inputs, accept 1-D or 2-D
+    targets, answer in the shape of the training targets, work block-wise on many rows
+    and lazily on dask collections. A subclass supplies the model:
+
+    - ``_parameter_constraints``: what each constructor parameter may be (see
+      :mod:`skgmje._validation`), checked before the data are looked at;
+    - :meth:`_fit` (abstract): fit on validated float64 arrays;
+    - :meth:`_predict_distribution` (abstract): the conditional mixture for rows of ``X``;
+    - :meth:`_sample_joint` (abstract): joint draws ``(X, Y)``;
+    - :meth:`_check_parameters_with_data` (optional): rules that need the data's widths
+      or several parameters together;
+    - with :class:`StreamingMixin`, ``_partial_fit``: one streaming step;
+    - :meth:`_fit_dask` (optional): a fit on dask collections.
     """
+
+    _parameter_constraints: dict = {}
+
+    @abstractmethod
+    def _fit(self, X, Y, sample_weight):
+        """Fit on validated float64 ``X`` (n, n_features) and ``Y`` (n, n_targets); return self.
+
+        ``sample_weight`` is None or non-negative float64 weights with a positive sum.
+        """
+
+    @abstractmethod
+    def _predict_distribution(self, X):
+        """The conditional :class:`~skgmje.GaussianMixtureDistribution` for validated rows."""
+
+    @abstractmethod
+    def _sample_joint(self, n_samples, rng):
+        """``n_samples`` joint draws ``(X, Y)``, ``Y`` 2-D, from the fitted ``p(x, y)``."""
+
+    def _check_parameters_with_data(self, n_features, n_targets):
+        """Raise a ValueError for parameters that do not fit data of these widths, or
+        that contradict each other; called once per fit after the data are validated."""
+
+    def _print(self, level, message):
+        """Print ``message`` when the ``verbose`` parameter is at least ``level``."""
+        if getattr(self, "verbose", 0) >= level:
+            print(message, file=sys.stdout, flush=True)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model of ``p(x, y)`` (and hence ``p(y | x)``).
@@ -65,6 +105,7 @@ class ConditionalDensityEstimator(
         self : object
             The fitted estimator.
         """
+        validate_parameters(self)
         with restored_on_failure(self, _SHAPE_ATTRIBUTES):
             return self._validate_and_fit(X, y, sample_weight)
 
@@ -78,6 +119,7 @@ class ConditionalDensityEstimator(
                     "Fit on an in-memory sample (e.g. X[:n].compute()) and predict on the "
                     "dask arrays: prediction is lazy and chunk-wise for every estimator."
                 )
+            self._check_parameters_with_data(X.shape[1], 1 if y.ndim == 1 else y.shape[1])
             return fit_dask(X, y, sample_weight)
         check_numpy_inputs(self, X, y, sample_weight)
         X, y = validate_data(
@@ -98,6 +140,7 @@ class ConditionalDensityEstimator(
         self._y_ndim = y.ndim
         Y = check_magnitude(np.asarray(y, dtype=np.float64).reshape(len(y), -1), "y")
         self.n_targets_ = Y.shape[1]
+        self._check_parameters_with_data(X.shape[1], Y.shape[1])
         return self._fit(check_magnitude(np.asarray(X, dtype=np.float64), "X"), Y, sample_weight)
 
     def _validate_partial_fit(self, X, y, sample_weight, first_call):
@@ -163,13 +206,10 @@ class ConditionalDensityEstimator(
     def _prediction_row_width(self):
         """Floats of working memory per predicted row (sets the rows per prediction block).
 
-        The conditional of a joint mixture forms (rows, K, n_features + n_targets)
-        arrays; estimators with another per-row cost (a kernel row, a hidden layer)
-        override this.
+        Estimators with a larger per-row cost (a kernel row, a hidden layer, K
+        components) override this.
         """
-        conditioning = getattr(self, "conditioning_", None)
-        n_components = 1 if conditioning is None else len(conditioning.log_weights)
-        return n_components * (self.n_features_in_ + self.n_targets_)
+        return self.n_features_in_ + self.n_targets_
 
     def _in_row_blocks(self, function, *arrays):
         """``function`` on consecutive row blocks of ``arrays``, results stacked along rows.
@@ -389,18 +429,58 @@ def restored_on_failure(estimator, names):
         raise
 
 
-def check_positive(name, value, *, integer=False, allow_zero=False):
-    """Raise a ValueError naming ``name`` unless ``value`` is a positive (or zero) number."""
-    kind = Integral if integer else Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
-        raise ValueError(
-            f"{name} must be {'an integer' if integer else 'a number'}; got {value!r}."
-        )
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}.")
+class ConditionedOnContext:
+    """Mixin for estimators whose fit ends in a joint Gaussian mixture conditioned in closed
+    form: they store its precomputed conditioning in ``conditioning_``
+    (:func:`skgmje._core.conditioning.prepare_conditioning`), and prediction and joint
+    sampling follow from it."""
+
+    def _predict_distribution(self, X):
+        return conditional_distribution(self.conditioning_, X)
+
+    def _sample_joint(self, n_samples, rng):
+        return sample_joint(self.conditioning_, n_samples, rng)
+
+    def _prediction_row_width(self):
+        # The conditional forms (rows, K, n_features + n_targets) arrays.
+        n_components = len(self.conditioning_.log_weights)
+        return n_components * (self.n_features_in_ + self.n_targets_)
 
 
-def check_option(name, value, options):
-    """Raise a ValueError naming ``name`` unless ``value`` is one of ``options``."""
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {sorted(options)}; got {value!r}.")
+class StreamingMixin:
+    """Mixin giving a :class:`ConditionalDensityEstimator` ``partial_fit``.
+
+    The template validates the parameters, then the batch (the first call sets the
+    data's widths, later calls must match them), and calls the subclass's
+    ``_partial_fit(X, Y, weights, first_call)``; ``first_call`` is True on an estimator
+    that is not fitted. A failed call leaves the estimator as it was.
+    """
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one batch of rows (streaming, online learning).
+
+        The first call on an unfitted estimator starts the model from its batch; later
+        calls, and calls on an estimator fitted with :meth:`fit`, move it by one step.
+        Each estimator documents its step.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        validate_parameters(self)
+        first_call = not hasattr(self, "n_targets_")
+        with restored_on_failure(self, _SHAPE_ATTRIBUTES):
+            X, Y, weights = self._validate_partial_fit(X, y, sample_weight, first_call)
+            if first_call:
+                self._check_parameters_with_data(X.shape[1], Y.shape[1])
+            return self._partial_fit(X, Y, weights, first_call)
+
+    @abstractmethod
+    def _partial_fit(self, X, Y, weights, first_call):
+        """One step on a validated batch (float64 ``X``, 2-D ``Y``, ``weights``); return self."""

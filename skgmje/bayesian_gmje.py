@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_array
 from ._core import vb
 from ._joint_mixture import JointMixtureEM
 from ._selection import folds, select_by_cross_validation
-from .base import check_option, check_positive
+from ._validation import Interval, StrOptions, check_positive, positive
 
 # The default priors (user guide, "BayesianGMJE"): scikit-learn's (nu_0 = D, beta_0 = 1,
 # the data's covariance) smooth every component towards the whole data and miss
@@ -179,6 +179,21 @@ degrees_of_freedom_prior_, covariance_prior_
     GaussianMixtureDistribution(n=1, n_components=..., n_targets=1)
     """
 
+    _parameter_constraints = {
+        **JointMixtureEM._parameter_constraints,
+        "weight_concentration_prior_type": [StrOptions(set(vb.WEIGHT_PRIOR_TYPES))],
+        "weight_concentration_prior": [positive(), None],
+        "mean_precision_prior": [positive(), None],
+        "mean_prior": ["array-like", None],
+        "degrees_of_freedom_prior": [positive(), None],
+        # Its shape and sign depend on covariance_type and the data's width.
+        "covariance_prior": ["array-like", Real, None],
+        "covariance_fraction": [positive(), StrOptions({"auto"})],
+        "cv": ["cv_object"],
+        # A threshold of 1 would drop every component.
+        "weight_threshold": [Interval(Real, 0, 1, closed="left")],
+    }
+
     def __init__(
         self,
         n_components=20,
@@ -203,13 +218,19 @@ degrees_of_freedom_prior_, covariance_prior_
         verbose=0,
         verbose_interval=10,
     ):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
+        super().__init__(
+            n_components,
+            covariance_type=covariance_type,
+            tol=tol,
+            reg_covar=reg_covar,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            verbose_interval=verbose_interval,
+        )
         self.weight_concentration_prior_type = weight_concentration_prior_type
         self.weight_concentration_prior = weight_concentration_prior
         self.mean_precision_prior = mean_precision_prior
@@ -219,31 +240,20 @@ degrees_of_freedom_prior_, covariance_prior_
         self.covariance_fraction = covariance_fraction
         self.cv = cv
         self.weight_threshold = weight_threshold
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
 
-    def _check_parameters(self):
-        self._check_em_parameters()
-        check_option(
-            "weight_concentration_prior_type",
-            self.weight_concentration_prior_type,
-            vb.WEIGHT_PRIOR_TYPES,
-        )
-        for name in ("weight_concentration_prior", "mean_precision_prior"):
-            if getattr(self, name) is not None:
-                check_positive(name, getattr(self, name))
-        if self.degrees_of_freedom_prior is not None:
-            check_positive("degrees_of_freedom_prior", self.degrees_of_freedom_prior)
-        if not (isinstance(self.covariance_fraction, str) and self.covariance_fraction == "auto"):
-            check_positive("covariance_fraction", self.covariance_fraction)
-        check_positive("weight_threshold", self.weight_threshold, allow_zero=True)
-        if self.weight_threshold >= 1:
+    def _check_parameters_with_data(self, n_features, n_targets):
+        n_joint = n_features + n_targets
+        if self.mean_prior is not None:
+            _prior_array("mean_prior", self.mean_prior, (n_joint,))
+        if self.degrees_of_freedom_prior is not None and not (
+            self.degrees_of_freedom_prior > n_joint - 1.0
+        ):
             raise ValueError(
-                f"weight_threshold must be below 1 (it would drop every component); "
-                f"got {self.weight_threshold!r}."
+                f"degrees_of_freedom_prior must be greater than n_features + n_targets - 1 "
+                f"= {n_joint - 1}; got {self.degrees_of_freedom_prior!r}."
             )
+        if self.covariance_prior is not None:
+            _check_covariance_prior(self.covariance_prior, self.covariance_type, n_joint)
 
     def _choose_hyperparameters(self, rows):
         if self.covariance_prior is not None:
@@ -292,16 +302,11 @@ degrees_of_freedom_prior_, covariance_prior_
         if self.mean_prior is None:
             self.mean_prior_ = center.copy()
         else:
-            self.mean_prior_ = self._check_prior_array("mean_prior", self.mean_prior, (n_joint,))
+            self.mean_prior_ = _prior_array("mean_prior", self.mean_prior, (n_joint,))
         if self.degrees_of_freedom_prior is None:
             self.degrees_of_freedom_prior_ = DEFAULT_PRIOR_OBSERVATIONS_PER_COLUMN * n_joint
-        elif self.degrees_of_freedom_prior > n_joint - 1.0:
-            self.degrees_of_freedom_prior_ = float(self.degrees_of_freedom_prior)
         else:
-            raise ValueError(
-                f"degrees_of_freedom_prior must be greater than n_features + n_targets - 1 "
-                f"= {n_joint - 1}; got {self.degrees_of_freedom_prior!r}."
-            )
+            self.degrees_of_freedom_prior_ = float(self.degrees_of_freedom_prior)
         self.covariance_prior_ = self._covariance_prior(total_weight, variances, scatter, n_joint)
         self._priors = vb.Priors(
             self.weight_concentration_prior_type,
@@ -312,48 +317,20 @@ degrees_of_freedom_prior_, covariance_prior_
             self.covariance_prior_,
         )
 
-    @staticmethod
-    def _check_prior_array(name, value, shape):
-        array = check_array(value, ensure_2d=False, dtype=np.float64)
-        if array.shape != shape:
-            raise ValueError(f"{name} must have shape {shape}; got {array.shape}.")
-        return array
-
     def _covariance_prior(self, total_weight, variances, scatter, n_joint):
         covariance_type = self.covariance_type
-        if self.covariance_prior is None:
-            # np.cov's denominator with frequency weights, so a weight of 2 is a repeated row.
-            unbiased = total_weight / (total_weight - 1.0) if total_weight > 1.0 else 1.0
-            # A Wishart with scale covariance_prior^-1 and nu_0 degrees of freedom expects
-            # the covariance covariance_prior / nu_0: here a fraction of the data's.
-            factor = unbiased * self.degrees_of_freedom_prior_ * self.covariance_fraction_
-            if covariance_type in ("full", "tied"):
-                return np.atleast_2d(scatter() / total_weight * factor)
-            if covariance_type == "diag":
-                return variances * factor
-            return float(np.mean(variances) * factor)
+        if self.covariance_prior is not None:
+            return _check_covariance_prior(self.covariance_prior, covariance_type, n_joint)
+        # np.cov's denominator with frequency weights, so a weight of 2 is a repeated row.
+        unbiased = total_weight / (total_weight - 1.0) if total_weight > 1.0 else 1.0
+        # A Wishart with scale covariance_prior^-1 and nu_0 degrees of freedom expects
+        # the covariance covariance_prior / nu_0: here a fraction of the data's.
+        factor = unbiased * self.degrees_of_freedom_prior_ * self.covariance_fraction_
         if covariance_type in ("full", "tied"):
-            prior = self._check_prior_array(
-                "covariance_prior", self.covariance_prior, (n_joint, n_joint)
-            )
-            if not np.allclose(prior, prior.T) or np.any(np.linalg.eigvalsh(prior) <= 0.0):
-                raise ValueError(
-                    f"covariance_prior must be symmetric and positive definite for "
-                    f"covariance_type={covariance_type!r}."
-                )
-            return prior
+            return np.atleast_2d(scatter() / total_weight * factor)
         if covariance_type == "diag":
-            prior = self._check_prior_array("covariance_prior", self.covariance_prior, (n_joint,))
-            if np.any(prior <= 0.0):
-                raise ValueError("covariance_prior must be positive for covariance_type='diag'.")
-            return prior
-        if not isinstance(self.covariance_prior, Real) or isinstance(self.covariance_prior, bool):
-            raise TypeError(
-                "covariance_prior must be a float for covariance_type='spherical'; "
-                f"got {type(self.covariance_prior).__name__}."
-            )
-        check_positive("covariance_prior", self.covariance_prior)
-        return float(self.covariance_prior)
+            return variances * factor
+        return float(np.mean(variances) * factor)
 
     def _m_step(self, statistics, jitter):
         return vb.m_step(statistics, self._priors, self.covariance_type, jitter)
@@ -406,3 +383,34 @@ degrees_of_freedom_prior_, covariance_prior_
 
     def _joint_mixture(self):
         return self._active_mixture(self.precisions_cholesky_)
+
+
+def _prior_array(name, value, shape):
+    array = check_array(value, ensure_2d=False, dtype=np.float64)
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}; got {array.shape}.")
+    return array
+
+
+def _check_covariance_prior(prior, covariance_type, n_joint):
+    """``covariance_prior`` as the array or float ``covariance_type`` needs, checked."""
+    if covariance_type in ("full", "tied"):
+        prior = _prior_array("covariance_prior", prior, (n_joint, n_joint))
+        if not np.allclose(prior, prior.T) or np.any(np.linalg.eigvalsh(prior) <= 0.0):
+            raise ValueError(
+                f"covariance_prior must be symmetric and positive definite for "
+                f"covariance_type={covariance_type!r}."
+            )
+        return prior
+    if covariance_type == "diag":
+        prior = _prior_array("covariance_prior", prior, (n_joint,))
+        if np.any(prior <= 0.0):
+            raise ValueError("covariance_prior must be positive for covariance_type='diag'.")
+        return prior
+    if not isinstance(prior, Real) or isinstance(prior, bool):
+        raise TypeError(
+            "covariance_prior must be a float for covariance_type='spherical'; "
+            f"got {type(prior).__name__}."
+        )
+    check_positive("covariance_prior", prior)
+    return float(prior)

@@ -13,24 +13,25 @@ from sklearn.utils import check_random_state
 
 from ._core.gaussian import LOG_2PI
 from ._core.gp import exact_dual_loss, fourier_dual_loss, fourier_features
-from .base import ConditionalDensityEstimator, check_positive, column_standardisation
+from ._validation import check_positive
+from .base import ConditionalDensityEstimator, column_standardisation
 from .mixture import GaussianMixtureDistribution
 
 
 class DualGJE(ConditionalDensityEstimator):
     """Dual Gaussian Joint Embedding: a Gaussian process on the targets, exact or random features.
 
-    The sample-space view of GJE (paper section 3.1, user guide, "DualGJE"): the
+    The sample-space view of GJE ([GMJE]_ Section 3.1; user guide, "DualGJE"): the
     targets ``T`` (N x dy) are ``dy`` independent Gaussian-process channels
     sharing one kernel on the contexts, ``K = k(X, X) + alpha I``. Fitting
-    minimises the dual loss (Eq. 3-4)::
+    minimises the dual loss ([GMJE]_ Eq. 3-4)::
 
         tr(T^T K^-1 T) + dy log|K|
 
     (twice the negative log marginal likelihood, so this is the criterion of
     scikit-learn's :class:`~sklearn.gaussian_process.GaussianProcessRegressor`)
     over the kernel's hyper-parameters, and predicts with the closed-form
-    posterior (Eq. 5)::
+    posterior ([GMJE]_ Eq. 5)::
 
         mu(x*)      = k*^T K^-1 T
         sigma^2(x*) = k(x*, x*) - k*^T K^-1 k* + alpha
@@ -136,7 +137,7 @@ class DualGJE(ConditionalDensityEstimator):
     See Also
     --------
     GJE : the primal (feature-space) view; with a linear kernel the dual loss
-        equals the primal one (paper Appendix J).
+        equals the primal one ([GMJE]_ Appendix J).
     GMJE : a mixture over the joint, for multi-valued targets.
     sklearn.gaussian_process.GaussianProcessRegressor : the same exact model.
 

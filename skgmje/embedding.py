@@ -26,7 +26,8 @@ from ._torch_runtime import (
     torch_seed,
     torch_threads,
 )
-from .base import check_numpy_inputs, check_option, check_positive, restored_on_failure
+from ._validation import check_option, check_positive
+from .base import check_numpy_inputs, restored_on_failure
 from .gmje import GMJE
 from .nn import augment as augmentations
 from .nn.encoders import Conv1dEncoder, ConvEncoder, MLPEncoder, ResNet18

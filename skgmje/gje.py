@@ -2,17 +2,18 @@
 
 import numpy as np
 
-from ._core.conditioning import conditional_distribution, prepare_conditioning, sample_joint
+from ._core.conditioning import prepare_conditioning
 from ._core.em import covariance_jitter, without_rounding
 from ._core.gaussian import mutual_information
-from .base import ConditionalDensityEstimator, check_positive
+from ._validation import positive
+from .base import ConditionalDensityEstimator, ConditionedOnContext
 
 
-class GJE(ConditionalDensityEstimator):
+class GJE(ConditionedOnContext, ConditionalDensityEstimator):
     """Gaussian Joint Embedding: one joint Gaussian over contexts and targets.
 
     Fits ``z = [x, y] ~ N(mu, Sigma)`` in closed form (user guide, "GJE") and
-    predicts with the exact Gaussian conditional (Eq. 10)::
+    predicts with the exact Gaussian conditional ([GMJE]_ Eq. 10)::
 
         mu_y|x    = mu_y + Sigma_tc Sigma_cc^-1 (x - mu_x)
         Sigma_y|x = Sigma_tt - Sigma_tc Sigma_cc^-1 Sigma_ct
@@ -44,7 +45,7 @@ class GJE(ConditionalDensityEstimator):
     conditional_covariance_ : ndarray of shape (n_targets, n_targets)
         The Schur complement ``Sigma_y|x``.
     mutual_information_ : float
-        ``I(x; y)`` of the fitted Gaussian, in nats (Eq. 41).
+        ``I(x; y)`` of the fitted Gaussian, in nats ([GMJE]_ Eq. 41).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string feature names.
@@ -72,12 +73,16 @@ class GJE(ConditionalDensityEstimator):
     (1, 3)
     """
 
+    _parameter_constraints = {
+        "fit_mean": ["boolean"],
+        "reg_covar": [positive(allow_zero=True)],
+    }
+
     def __init__(self, fit_mean=True, reg_covar=1e-6):
         self.fit_mean = fit_mean
         self.reg_covar = reg_covar
 
     def _fit(self, X, Y, sample_weight):
-        check_positive("reg_covar", self.reg_covar, allow_zero=True)
         Z = np.hstack([X, Y])
         weights = np.ones(len(Z)) if sample_weight is None else sample_weight
         weights = weights / weights.sum()
@@ -99,9 +104,3 @@ class GJE(ConditionalDensityEstimator):
         self.conditional_covariance_ = self.conditioning_.covariances[0]
         self.mutual_information_ = float(mutual_information(covariance, n_features))
         return self
-
-    def _predict_distribution(self, X):
-        return conditional_distribution(self.conditioning_, X)
-
-    def _sample_joint(self, n_samples, rng):
-        return sample_joint(self.conditioning_, n_samples, rng)

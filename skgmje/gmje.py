@@ -1,5 +1,7 @@
 """GMJE: a Gaussian mixture on the joint ``[x, y]`` fitted by EM, conditioned in closed form."""
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
@@ -9,10 +11,11 @@ from ._core import em
 from ._core.refine import refine_conditional
 from ._joint_mixture import JointMixtureEM
 from ._selection import select_n_components
-from .base import check_positive
+from ._validation import Interval, StrOptions, positive
+from .base import StreamingMixin
 
 
-class GMJE(JointMixtureEM):
+class GMJE(StreamingMixin, JointMixtureEM):
     """Gaussian Mixture Joint Embedding fitted by expectation-maximisation.
 
     Fits ``p(z) = sum_k pi_k N(z | mu_k, Sigma_k)`` on the joint vectors
@@ -182,6 +185,16 @@ class GMJE(JointMixtureEM):
     -0.3
     """
 
+    _parameter_constraints = {
+        **JointMixtureEM._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "cv": ["cv_object"],
+        # Stepwise EM converges only for decays in (0.5, 1].
+        "learning_decay": [Interval(Real, 0.5, 1, closed="right")],
+        "learning_offset": [positive(allow_zero=True)],
+        "conditional_refinement": ["boolean"],
+    }
+
     def __init__(
         self,
         n_components="auto",
@@ -201,38 +214,38 @@ class GMJE(JointMixtureEM):
         learning_offset=1.0,
         conditional_refinement=False,
     ):
-        self.n_components = n_components
+        super().__init__(
+            n_components,
+            covariance_type=covariance_type,
+            tol=tol,
+            reg_covar=reg_covar,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            verbose_interval=verbose_interval,
+        )
         self.cv = cv
-        self.covariance_type = covariance_type
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
         self.conditional_refinement = conditional_refinement
 
-    def _check_parameters(self):
-        self._check_em_parameters(allow_auto=True)
+    def _check_parameters_with_data(self, n_features, n_targets):
         if self.conditional_refinement and self.covariance_type != "full":
             raise ValueError(
                 "conditional_refinement=True needs covariance_type='full' (the refined "
                 f"components have full covariances); got {self.covariance_type!r}."
             )
-        check_positive("learning_offset", self.learning_offset, allow_zero=True)
-        check_positive("learning_decay", self.learning_decay)
-        if not 0.5 < self.learning_decay <= 1.0:
-            raise ValueError(
-                f"learning_decay must be in (0.5, 1] (stepwise EM converges only "
-                f"there); got {self.learning_decay!r}."
-            )
+
+    def _forget_stream(self):
+        """A fit starts afresh: the running statistics of earlier partial_fit calls go."""
+        for name in ("n_steps_", "_stream"):
+            self.__dict__.pop(name, None)
 
     def _fit(self, X, Y, sample_weight):
+        self._forget_stream()
         super()._fit(X, Y, sample_weight)
         self.__dict__.pop("n_refine_iter_", None)
         if self.conditional_refinement:
@@ -245,6 +258,7 @@ class GMJE(JointMixtureEM):
                 "conditional_refinement needs the rows in memory; fit on dask collections "
                 "without it."
             )
+        self._forget_stream()
         return super()._fit_dask(X, y, sample_weight)
 
     def _refine(self, X, Y, sample_weight):
@@ -346,9 +360,9 @@ class GMJE(JointMixtureEM):
         >>> model.n_steps_
         8
         """
-        self._check_parameters()
-        first_call = not hasattr(self, "means_")
-        X, Y, weights = self._validate_partial_fit(X, y, sample_weight, first_call)
+        return super().partial_fit(X, y, sample_weight)
+
+    def _partial_fit(self, X, Y, weights, first_call):
         Z = np.hstack([X, Y])
         if not first_call and self.means_.shape[1] != Z.shape[1]:
             raise ValueError(
@@ -357,6 +371,7 @@ class GMJE(JointMixtureEM):
         weight = float(weights.sum())
         if weight <= 0:
             raise ValueError("sample_weight must contain at least one positive weight.")
+        stream = getattr(self, "_stream", None)
         if first_call:
             self._fit_components = self._choose_hyperparameters(lambda: (X, Y, weights))
             n_available = int(np.count_nonzero(weights))
@@ -366,8 +381,8 @@ class GMJE(JointMixtureEM):
                     f"{self._fit_components} rows with positive weight; got {n_available}."
                 )
             center = np.average(Z, axis=0, weights=weights)
-        elif hasattr(self, "_running_statistics"):
-            center = self._stepwise_center
+        elif stream is not None:
+            center = stream.center
         else:
             center = self.weights_ @ self.means_
         shifted = Z - center
@@ -380,26 +395,23 @@ class GMJE(JointMixtureEM):
             )
         else:
             parameters = self._shifted_parameters(center)
-        if hasattr(self, "_running_statistics"):
-            running = self._running_statistics
-        else:
+        if stream is None:
             # A new stream starts from the statistics its parameters imply.
-            running = em.expected_statistics(parameters, self.covariance_type, self.reg_covar_)
-            self.n_steps_ = 0
+            stream = em.StepwiseState(
+                em.expected_statistics(parameters, self.covariance_type, self.reg_covar_),
+                center,
+                0,
+            )
         statistics = em.e_step(shifted, parameters, self.covariance_type, weights)
-        self.n_steps_ += 1
-        step = (self.n_steps_ + self.learning_offset) ** -self.learning_decay
-        running = em.add_statistics(
-            em.scale_statistics(running, 1.0 - step),
-            em.scale_statistics(statistics, step / weight),
-        )
+        stream = stream.step(statistics, weight, self.learning_offset, self.learning_decay)
         self._set_parameters(
-            em.m_step(running, self.covariance_type, self.reg_covar_), center, X.shape[1]
+            em.m_step(stream.statistics, self.covariance_type, self.reg_covar_),
+            center,
+            X.shape[1],
         )
-        self._running_statistics = running
-        self._stepwise_center = center
+        self._stream = stream
+        self.n_steps_ = self.n_iter_ = stream.n_steps
         self.lower_bound_ = statistics.log_likelihood / weight
-        self.n_iter_ = self.n_steps_
         self.converged_ = False
         return self
 

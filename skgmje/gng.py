@@ -11,7 +11,8 @@ from sklearn.utils import check_random_state
 from ._core import em
 from ._core.conditioning import conditional_distribution, prepare_conditioning, sample_joint
 from ._core.neural_gas import NeuralGasGraph
-from .base import ConditionalDensityEstimator, check_option, check_positive
+from ._validation import check_option, check_positive
+from .base import ConditionalDensityEstimator
 
 COVARIANCE_TYPES = ("full", "tied")
 
@@ -74,7 +75,7 @@ def _check_fraction(name, value, *, allow_zero=False):
 class GMJEGNG(ConditionalDensityEstimator):
     """Gaussian Mixture Joint Embedding whose components a Growing Neural Gas discovers.
 
-    A Growing Neural Gas (Fritzke 1995; paper section 4.5, Algo 1; user guide,
+    A Growing Neural Gas (Fritzke 1995; [GMJE]_ Section 4.5, Algo 1; user guide,
     "GMJEGNG") is trained online on the joint vectors ``z = [x, y]``: the two
     nodes nearest each sample are joined by an edge, the nearest moves towards
     the sample with its topological neighbours, edges that stop being

@@ -20,12 +20,8 @@ from ._torch_runtime import (
     torch_seed,
     torch_threads,
 )
-from .base import (
-    ConditionalDensityEstimator,
-    check_option,
-    check_positive,
-    column_standardisation,
-)
+from ._validation import check_option, check_positive
+from .base import ConditionalDensityEstimator, column_standardisation
 from .mixture import GaussianMixtureDistribution
 from .nn.losses import mdn_nll, mixture_log_prob
 from .nn.mdn import ACTIVATIONS, COVARIANCE_TYPES, MixtureDensityNetwork

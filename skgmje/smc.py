@@ -13,7 +13,8 @@ from ._core.conditioning import JointConditioning, conditional_distribution, sam
 from ._core.em import covariance_jitter, weighted_variances
 from ._core.gaussian import LOG_2PI, cholesky, log_det_from_cholesky, precision_cholesky
 from ._selection import folds
-from .base import ConditionalDensityEstimator, check_positive
+from ._validation import check_positive
+from .base import ConditionalDensityEstimator
 
 RESAMPLING = ("multinomial", "systematic")
 WEIGHT_UPDATES = ("kernel", "responsibility")
@@ -254,16 +255,16 @@ class SMCGMJE(ConditionalDensityEstimator):
 
     The joint density of ``z = [x, y]`` is a weighted mixture over a bank of
     ``n_particles`` joint vectors (the particles) with one shared full
-    covariance (user guide, "SMCGMJE", the paper's Eq. 32 and Algo 6)::
+    covariance (user guide, "SMCGMJE"; [GMJE]_ Eq. 32 and Algo 6)::
 
         p(z) = sum_m w_m N(z | mu_m, Sigma)
 
-    and ``p(y | x)`` is its exact Gaussian-mixture conditional (section 4).
+    and ``p(y | x)`` is its exact Gaussian-mixture conditional ([GMJE]_ Eq. 102-104).
     The bank is built by streaming mini-batches ``Z_b`` through it. Each step
     computes the ``B x M`` Mahalanobis matrix between the batch and the bank
     once and uses it three times:
 
-    1. **Particle weights** (Eq. 118), in log space:
+    1. **Particle weights** ([GMJE]_ Eq. 118), in log space:
        ``log w~_m = log w_m + logsumexp_b(log s_b - Maha(z_b, mu_m) / 2)``,
        with ``s_b`` the sample weights. The Gaussian normaliser and ``|Sigma|``
        are shared by all particles and cancel.
@@ -340,7 +341,7 @@ class SMCGMJE(ConditionalDensityEstimator):
         How ``M`` particles are drawn from the weighted pool at every step;
         ``None`` gives the FIFO queue (no weighting, no resampling).
     weight_update : {"kernel", "responsibility"}, default="kernel"
-        ``"kernel"`` is Eq. 118: a particle's weight is multiplied by the
+        ``"kernel"`` is [GMJE]_ Eq. 118: a particle's weight is multiplied by the
         batch's kernel sum at it, ``sum_b s_b exp(-Maha_bm / 2)``.
         ``"responsibility"`` replaces it by the responsibility mass
         ``sum_b s_b r_bm``, the weight step of EM for a mixture with fixed
@@ -447,12 +448,13 @@ class SMCGMJE(ConditionalDensityEstimator):
     FIFO queue on the paper's Datasets A and B (``benchmarks/bench_smc.py``).
     With independent, identically distributed batches the FIFO queue is
     already an unbiased sample of the data, and any selection driven by
-    weights estimated from one small batch adds noise to it. Eq. 118
+    weights estimated from one small batch adds noise to it. [GMJE]_ Eq. 118
     (``weight_update="kernel"``) also weighs a particle by the batch's kernel
     density at it, so each resampling moves the bank toward the modes of the
     smoothed density (where branches cross, for instance) and away from an
     even coverage; ``weight_update="responsibility"`` removes that bias and
-    halves the gap. What is left fades as ``batch_size`` grows past
+    narrows the gap (the Benchmarks page's SMC section has the numbers of the
+    last run). What is left fades as ``batch_size`` grows past
     ``n_particles`` (the pool is then mostly fresh keys), which is why the
     defaults use equal sizes. The bank earns its keep where FIFO's premise
     fails: a stream whose recent items are not representative.
@@ -801,7 +803,7 @@ class SMCGMJE(ConditionalDensityEstimator):
             self._masses = np.concatenate([self._masses, weights])[-n_bank:]
             self.ess_history_.append(effective_sample_size(self._masses))
         else:
-            # Eq. 118 read off the responsibilities: w_m sum_b s_b exp(-Maha_bm / 2) equals
+            # [GMJE] Eq. 118 read off the responsibilities: w_m sum_b s_b exp(-Maha_bm / 2) equals
             # sum_b s_b exp(log_density_b) r_bm, taken relative to the largest density;
             # "responsibility" drops the density factor.
             if self.weight_update == "kernel":

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._persistence import saved_as_fields
 from .gaussian import LOG_2PI, cholesky, logsumexp, precision_cholesky
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -26,6 +27,7 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _BLOCK_ELEMENTS = 1 << 18
 
 
+@saved_as_fields
 class SufficientStatistics(NamedTuple):
     """Summed, weighted statistics of a set of rows (in shifted coordinates).
 
@@ -313,6 +315,30 @@ def expected_statistics(parameters, covariance_type, reg_covar):
             variances = np.repeat((covariances - np.mean(reg_covar))[:, None], n_features, axis=1)
         second = weights[:, None] * (variances + means**2)
     return SufficientStatistics(0.0, 1.0, weights.copy(), weights[:, None] * means, second)
+
+
+@saved_as_fields
+class StepwiseState(NamedTuple):
+    """The state of stepwise (online) EM between batches (Cappé & Moulines, 2009).
+
+    ``statistics`` are the running sufficient statistics per unit weight, in
+    coordinates shifted by ``center``; ``n_steps`` counts the batches seen.
+    """
+
+    statistics: SufficientStatistics
+    center: np.ndarray
+    n_steps: int
+
+    def step(self, batch_statistics, batch_weight, learning_offset, learning_decay):
+        """The state after one batch: ``s <- (1 - eta) s + eta s_b / w_b`` with
+        ``eta = (t + learning_offset) ** -learning_decay``."""
+        n_steps = self.n_steps + 1
+        eta = (n_steps + learning_offset) ** -learning_decay
+        statistics = add_statistics(
+            scale_statistics(self.statistics, 1.0 - eta),
+            scale_statistics(batch_statistics, eta / batch_weight),
+        )
+        return StepwiseState(statistics, self.center, n_steps)
 
 
 def scale_statistics(statistics, factor):

@@ -16,7 +16,7 @@ from scipy import optimize
 from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 
-from ..base import check_positive
+from .._validation import check_positive
 from . import em
 from .gaussian import LOG_2PI, cholesky, condition
 
