@@ -15,7 +15,8 @@ from .mixture import GaussianMixtureDistribution
 from .smc import SMCGMJE
 
 # The torch estimators load on first use, so that NumPy-only work (and every dask
-# worker of a distributed GMJE fit) does not import torch: 2 s and ~200 MB a process.
+# worker of a distributed GMJE fit) does not import torch, which costs every process
+# seconds and hundreds of MB.
 _TORCH_ESTIMATORS = {"GMJEMDN": ".mdn", "JointEmbedding": ".embedding"}
 
 __version__ = "0.1.0"

@@ -3,7 +3,7 @@
 Fits each model on 2000 training points, reports the held-out conditional
 negative log-likelihood (nats) on 5000 test points beside the oracle's, and
 draws one panel per model: training points, the conditional density as a heat
-map and the conditional mean (in the spirit of the paper's Figs. 4 and 6).
+map and the conditional mean (in the spirit of [GMJE]_ Figs. 4 and 6).
 """
 
 import json

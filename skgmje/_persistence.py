@@ -101,7 +101,7 @@ class PersistenceMixin:
                     for name, tensor in net.module_.state_dict().items()
                 },
                 # One JSON string: skops stores each list and dict as a node of its own,
-                # which made a history of per-batch records 30x its pickled size.
+                # which made a history of per-batch records many times its pickled size.
                 "history": json.dumps(_plain_history(net.history.to_list())),
             }
         state["_skgmje_version"] = __version__

@@ -44,9 +44,9 @@ def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight,
     fold's training rows and scored on its test rows (weighted means under
     ``sample_weight``); a candidate whose fit fails on a fold (degenerate data) scores
     ``-inf``. Every candidate is tried: the held-out score is not unimodal in the
-    number of components (on ``bench_suite``'s irrelevant-features problem it is flat
-    from 3 to 8 and jumps at 12, where a search that stopped after two candidates in a
-    row without improvement settled at 3, 0.8 nats worse).
+    number of components (on ``bench_suite``'s irrelevant-features problem it can stay
+    flat over several candidates and then jump, where a search that stopped after two
+    candidates in a row without improvement settled on a worse, smaller K).
 
     Returns
     -------

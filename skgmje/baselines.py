@@ -9,6 +9,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ._core.em import covariance_jitter, weighted_variances
 from ._core.gaussian import check_magnitude, cholesky
+from ._validation import HasMethods, StrOptions, positive
 from .base import ConditionalDensityEstimator
 from .mixture import GaussianMixtureDistribution
 
@@ -16,7 +17,7 @@ from .mixture import GaussianMixtureDistribution
 class ResidualGaussianRegressor(ConditionalDensityEstimator):
     """Any scikit-learn regressor, read as ``y | x ~ N(f(x), Sigma_residual)``.
 
-    The deterministic baseline of the paper: a regressor trained with squared
+    The deterministic baseline of the GMJE paper [GMJE]_: a regressor trained with squared
     error predicts one value per context, and the only uncertainty it can
     express is the spread of its residuals, the same at every x. Wrapping it
     in the skgmje contract lets its held-out conditional log-likelihood be
@@ -104,6 +105,12 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
     >>> round(float(np.sqrt(out_of_fold.residual_covariance_[0, 0])), 1)
     0.7
     """
+
+    _parameter_constraints = {
+        "regressor": [HasMethods(["fit", "predict"]), None],
+        "cv": [StrOptions({"in_sample"}), "cv_object"],
+        "reg_covar": [positive(allow_zero=True)],
+    }
 
     def __init__(self, regressor=None, cv=5, reg_covar=1e-9):
         self.regressor = regressor

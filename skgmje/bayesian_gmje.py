@@ -12,8 +12,8 @@ from ._selection import folds, select_by_cross_validation
 from ._validation import Interval, StrOptions, check_positive, positive
 
 # The default priors (user guide, "BayesianGMJE"): scikit-learn's (nu_0 = D, beta_0 = 1,
-# the data's covariance) smooth every component towards the whole data and miss
-# GMJE-with-CV by up to 0.3 nats on the problem suite (benchmarks/bench_suite.py).
+# the data's covariance) smooth every component towards the whole data and fall short of
+# GMJE-with-CV on the problem suite (benchmarks/bench_suite.py; Benchmarks page).
 DEFAULT_MEAN_PRECISION_PRIOR = 0.1
 DEFAULT_PRIOR_OBSERVATIONS_PER_COLUMN = 3.0
 # The fractions of the data's covariance that covariance_fraction="auto" tries, in this
@@ -45,10 +45,11 @@ class BayesianGMJE(JointMixtureEM):
     covariance is a fraction of the data's covariance chosen by cross-validation of
     ``log p(y | x)`` (``covariance_fraction``), worth ``3 D`` observations, and the
     means are barely pulled to the data's mean. On scikit-learn's defaults every
-    component is smoothed towards the whole data, which costs up to 0.3 nats
+    component is smoothed towards the whole data, which costs held-out likelihood
     against GMJE with K chosen by cross-validation on the problem suite (user
-    guide, "BayesianGMJE"). Pass ``mean_precision_prior=1``,
-    ``degrees_of_freedom_prior=D`` and the data's covariance for scikit-learn's.
+    guide, "BayesianGMJE"; the numbers of the last run are on the Benchmarks page).
+    Pass ``mean_precision_prior=1``, ``degrees_of_freedom_prior=D`` and the data's
+    covariance for scikit-learn's.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Synthetic multi-valued regression problems, with their oracles, and data for the encoders.
 
-The paper's Datasets A and B are below; a wider suite (a 2-D ring, noise
+Datasets A and B of the GMJE paper ([GMJE]_ Section 5.1) are below; a wider suite (a 2-D ring, noise
 that grows with ``|x|``, irrelevant features, a changing number of modes)
 lives in ``skgmje._problems`` and is exported here.
 
@@ -102,7 +102,7 @@ def _make_branches(name, n_samples, noise, random_state, return_branch):
 
 
 def make_separated_branches(n_samples=1000, *, noise=0.1, random_state=None, return_branch=False):
-    """Dataset A of the paper: three branches that never meet.
+    """Dataset A of the GMJE paper ([GMJE]_ Section 5.1): three branches that never meet.
 
     ``f1 = x^2 + 1.5``, ``f2 = 0.5 sin(2 pi x)``, ``f3 = -x^2 - 1.5``.
 
@@ -140,7 +140,7 @@ def make_separated_branches(n_samples=1000, *, noise=0.1, random_state=None, ret
 def make_intersecting_branches(
     n_samples=1000, *, noise=0.1, random_state=None, return_branch=False
 ):
-    """Dataset B of the paper: three branches that all cross at the origin.
+    """Dataset B of the GMJE paper ([GMJE]_ Section 5.1): three branches that all cross at 0.
 
     ``f1 = 2x``, ``f2 = -2x``, ``f3 = x^3``.
 
@@ -184,8 +184,8 @@ def make_translated_digits(canvas=14, noise=0.05, random_state=None):
     on a ``canvas x canvas`` canvas of zeros, then Gaussian noise of standard
     deviation ``noise`` is added to every pixel (values are not clipped). Raw
     pixels no longer line up across images, so a linear probe on them does
-    poorly (about 16% on a 14x14 canvas): a test of whether a representation
-    learns translation invariance.
+    poorly (the SSL benchmark's "raw features" row, on the Benchmarks page): a
+    test of whether a representation learns translation invariance.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""DualGJE: the exact mode against GaussianProcessRegressor, random features, Appendix J."""
+"""DualGJE: exact mode against GaussianProcessRegressor, random features, [GMJE]_ Appendix J."""
 
 import numpy as np
 import pytest
@@ -273,7 +273,7 @@ def test_exact_gradient_matches_finite_differences():
     seed=st.integers(0, 2**16),
 )
 def test_linear_kernel_dual_loss_equals_primal_loss(n_samples, n_dims, jitter, seed):
-    """Appendix J: with k(z, z') = z^T z', the dual loss lives in the D x D feature space."""
+    """[GMJE]_ Appendix J: with k(z, z') = z^T z', the dual loss lives in the D x D space."""
     Z = np.random.RandomState(seed).normal(size=(n_samples, n_dims))
     linear = DotProduct(sigma_0=0.0, sigma_0_bounds="fixed")
     dual = DualGJE(linear, alpha=jitter, optimizer=None, normalize_X=False, normalize_y=False)

@@ -1,4 +1,5 @@
-"""Property tests of the Gaussian algebra in ``skgmje._core.gaussian`` (MATH.md section 1).
+"""Property tests of the Gaussian algebra in ``skgmje._core.gaussian`` (user guide,
+"Conditional mixtures", section "Gaussian identities"; [GMJE]_ Appendices A-C).
 
 Every identity is checked against an independent computation (explicit inverses
 and solves from NumPy, densities and entropies from ``scipy.stats``) on random
@@ -41,7 +42,7 @@ def random_spd(rng, dim, scale=None):
 
 
 def explicit_conditional(mean, covariance, n_context):
-    """Eq. 10 with ``np.linalg.solve``: (coef, intercept, covariance)."""
+    """[GMJE]_ Eq. 10 with ``np.linalg.solve``: (coef, intercept, covariance)."""
     c = n_context
     coef = np.linalg.solve(covariance[:c, :c], covariance[:c, c:]).T
     intercept = mean[c:] - coef @ mean[:c]
@@ -109,7 +110,7 @@ def test_condition_on_a_stack_equals_one_by_one(dim, n_stack, seed, data):
 @PROPERTY
 @given(joint_gaussians(), st.integers(1, 6))
 def test_chain_rule_of_log_densities(case, n_points):
-    """``log N(z) = log N(x) + log N(y | x)`` (MATH.md Eq. 63)."""
+    """``log N(z) = log N(x) + log N(y | x)`` ([GMJE]_ Eq. 63)."""
     rng, mean, covariance, n_context = case
     dim = len(mean)
     z = rng.multivariate_normal(mean, covariance, size=n_points)
@@ -215,7 +216,7 @@ def test_woodbury_and_weinstein_aronszajn(shape, small, extra, noise_variance, n
 @PROPERTY
 @given(st.integers(1, 8), SEEDS, st.data())
 def test_mahalanobis_trace_trap(dim, seed, data):
-    """A batch's mean Mahalanobis under its own covariance is exactly D (Appendix O)."""
+    """A batch's mean Mahalanobis under its own covariance is exactly D ([GMJE]_ Appendix O)."""
     n_samples = data.draw(st.integers(dim + 2, 80))
     rng = np.random.RandomState(seed)
     mixing = np.linalg.cholesky(random_spd(rng, dim))
@@ -238,7 +239,7 @@ def test_mahalanobis_trace_trap(dim, seed, data):
         atol=1e-10 * np.abs(np.linalg.inv(covariance)).max(),
     )
 
-    # Zero-mean version: Sigma = Z^T Z / N on the raw batch (MATH.md section 2).
+    # Zero-mean version: Sigma = Z^T Z / N on the raw batch ([GMJE] Section 3.2, Eq. 9).
     second_moment = Z.T @ Z / n_samples
     raw = mahalanobis_squared(Z, precision_cholesky(cholesky(second_moment)))
     np.testing.assert_allclose(raw.mean(), dim, rtol=1e-8)
@@ -247,7 +248,7 @@ def test_mahalanobis_trace_trap(dim, seed, data):
 @PROPERTY
 @given(st.integers(1, 6), st.integers(1, 4), SEEDS)
 def test_trace_trap_per_mixture_component(dim, n_components, seed):
-    """Responsibility-weighted batch covariances also give exactly D (Eq. 125-127)."""
+    """Responsibility-weighted batch covariances also give exactly D ([GMJE]_ Eq. 125-127)."""
     rng = np.random.RandomState(seed)
     n_samples = 4 * dim + 10
     Z = rng.standard_normal((n_samples, dim)) * 2.0

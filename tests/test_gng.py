@@ -64,7 +64,8 @@ def _reference_gng(
     split_error_decay,
     error_decay,
 ):
-    """MATH.md section 6 read literally: nodes in a dict, edges keyed by node pairs."""
+    """Fritzke's algorithm ([GMJE]_ Algo 1; user guide, "GMJEGNG") read literally: nodes in a
+    dict, edges keyed by node pairs."""
     nodes = {index: point.copy() for index, point in enumerate(start)}
     errors = dict.fromkeys(nodes, 0.0)
     edges = {}

@@ -1,5 +1,6 @@
 """Property tests of the conditional mixture (``skgmje.mixture``) and of joint conditioning
-(``skgmje._core.conditioning``, MATH.md section 4), with GJE as the one-component case.
+(``skgmje._core.conditioning``; user guide, "GMJE"; [GMJE]_ Section 4.2 and Appendix K),
+with GJE as the one-component case.
 
 Densities are checked against brute-force ``scipy.stats`` computations of
 ``p(x, y) / p(x)``, moments against explicit sums and Monte-Carlo draws.
@@ -86,7 +87,7 @@ def mixture_cases(draw, max_rows=4, max_components=4, max_targets=3):
 def test_mixture_conditional_is_joint_over_marginal(
     n_components, dx, dy, n_rows, zero_weight, seed
 ):
-    """``log p(y | x) = log sum_k pi_k N([x, y]) - log sum_k pi_k N(x)`` (Eq. 102-104)."""
+    """``log p(y | x) = log sum_k pi_k N([x, y]) - log sum_k pi_k N(x)`` ([GMJE]_ Eq. 102-104)."""
     rng = np.random.RandomState(seed)
     weights, means, covariances = random_joint_mixture(rng, n_components, dx + dy, zero_weight)
     Z = means[rng.choice(n_components, size=n_rows, p=weights)]
@@ -117,7 +118,7 @@ def test_mixture_conditional_is_joint_over_marginal(
     if dy == 1:
         np.testing.assert_allclose(dist.log_prob(Y[:, 0]), expected, rtol=1e-8, atol=1e-8)
 
-    # Routing weights are Bayes' responsibilities of x; component means are Eq. 103.
+    # Routing weights are Bayes' responsibilities of x; component means are [GMJE] Eq. 103.
     with np.errstate(divide="ignore"):
         log_resp = np.log(weights) + log_context
     responsibilities = np.exp(log_resp - scipy_logsumexp(log_resp, axis=1, keepdims=True))

@@ -155,7 +155,7 @@ def test_pooled_weights_are_normalised_equation_118_weights(resampling, monkeypa
     )
     assert pooled.sum() == pytest.approx(1.0, abs=1e-12)
 
-    # Eq. 118 by brute force: log w_m + logsumexp_b(log s_b + log N(z_b | mu_m, Sigma)).
+    # [GMJE] Eq. 118 by brute force: log w_m + logsumexp_b(log s_b + log N(z_b | mu_m, Sigma)).
     log_particles = np.log(1 / len(bank)) + logsumexp(log_kernel + np.log(sample_weight), axis=1)
     particles = np.exp(log_particles - log_particles.max())
     keys = sample_weight * particles.mean()  # each incoming key: the mean particle weight

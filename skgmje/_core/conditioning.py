@@ -98,7 +98,7 @@ def context_log_prob(conditioning, X):
 
 
 def conditional_distribution(conditioning, X):
-    """``p(y | x)`` for every row of ``X`` (Eq. 102-104), in log space."""
+    """``p(y | x)`` for every row of ``X`` ([GMJE]_ Eq. 102-104), in log space."""
     log_joint = context_log_prob(conditioning, X)
     log_evidence = logsumexp(log_joint, axis=1)
     if not np.all(np.isfinite(log_evidence)):

@@ -4,7 +4,7 @@ The E-step of a block of rows returns the summed statistics
 ``(sum_i w_i r_ik, sum_i w_i r_ik z_i, sum_i w_i r_ik z_i z_i^T)`` (the last
 reduced to what the covariance type needs) and the M-step turns summed
 statistics into parameters, so batch EM, stepwise EM and block-parallel EM
-share one code path (DESIGN.md, "Growing past one machine").
+share one code path (user guide, "Scaling out").
 
 Conventions follow scikit-learn's ``GaussianMixture``: covariances of shape
 (K, D, D) ``full``, (D, D) ``tied``, (K, D) ``diag``, (K,) ``spherical``;
@@ -116,8 +116,9 @@ def column_scales(variances, n_context):
     conditional model exist to separate the target's modes (the branches of a multi-valued
     ``y``), which are gaps in ``y``, while a smooth context has no gaps and any cut of it
     is as good as another. A start that splits the targets first ends in EM's better
-    basins more often (stepwise EM on Datasets A and B, five seeds: within 0.01 nats of
-    batch EM, against up to 0.2 nats worse with the blocks weighed alike).
+    basins more often: with the blocks weighed alike, stepwise EM on Datasets A and B
+    ended further from batch EM (the scaling benchmark, ``benchmarks/bench_scale.py``,
+    measures ``partial_fit`` against batch EM; its numbers are on the Benchmarks page).
     """
     variances = np.asarray(variances, dtype=float)
     is_context = np.arange(len(variances)) < n_context

@@ -164,7 +164,7 @@ class ConditionalGaussian(NamedTuple):
 
 
 def condition(mean, covariance, n_context):
-    """Condition a joint Gaussian on its first ``n_context`` coordinates (Eq. 10).
+    """Condition a joint Gaussian on its first ``n_context`` coordinates ([GMJE]_ Eq. 10).
 
     Parameters
     ----------
@@ -213,7 +213,7 @@ def condition_precision(mean, precision, n_context):
 
 
 def low_rank_solve(features, noise_variance, rhs):
-    """Solve ``(Phi Phi^T + s2 I) x = rhs`` by the Woodbury identity (Eq. 75).
+    """Solve ``(Phi Phi^T + s2 I) x = rhs`` by the Woodbury identity ([GMJE]_ Eq. 75).
 
     ``(Phi Phi^T + s2 I)^-1 = s2^-1 [I - Phi (Phi^T Phi + s2 I)^-1 Phi^T]``: the
     only factorisation is of the ``Df x Df`` matrix, so the cost is
@@ -232,7 +232,7 @@ def low_rank_solve(features, noise_variance, rhs):
 
 
 def low_rank_logdet(features, noise_variance):
-    """``log|Phi Phi^T + s2 I_N|`` by Weinstein–Aronszajn (Eq. 80).
+    """``log|Phi Phi^T + s2 I_N|`` by Weinstein–Aronszajn ([GMJE]_ Eq. 80).
 
     ``|I_N + A B| = |I_D + B A|`` gives
     ``(N - Df) log s2 + log|Phi^T Phi + s2 I_Df|``.
@@ -251,7 +251,7 @@ def entropy(covariance):
 
 
 def mutual_information(covariance, n_context):
-    """``I(x; y) = 0.5 log(|Sigma_cc| |Sigma_tt| / |Sigma|)`` in nats (Eq. 41)."""
+    """``I(x; y) = 0.5 log(|Sigma_cc| |Sigma_tt| / |Sigma|)`` in nats ([GMJE]_ Eq. 41)."""
     c = n_context
     log_det = log_det_from_cholesky(cholesky(covariance))
     log_det_cc = log_det_from_cholesky(cholesky(covariance[..., :c, :c]))

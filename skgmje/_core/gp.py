@@ -1,6 +1,6 @@
 """The dual (sample-space) GJE loss, exact and with random Fourier features (user guide, "DualGJE").
 
-Both forms return ``tr(T^T K^-1 T) + dy log|K|`` (Eq. 3-4; twice the Gaussian
+Both forms return ``tr(T^T K^-1 T) + dy log|K|`` ([GMJE]_ Eq. 3-4; twice the Gaussian
 process negative log marginal likelihood without its constant) and its
 gradient with respect to the log hyper-parameters, plus what prediction needs.
 """
@@ -79,7 +79,7 @@ def fourier_dual_loss(
     gradient=False,
     row_scale=None,
 ):
-    """The dual loss with ``K = a Phi Phi^T + s2 I`` in ``O(N Df^2)`` (Eq. 75, 80).
+    """The dual loss with ``K = a Phi Phi^T + s2 I`` in ``O(N Df^2)`` ([GMJE]_ Eq. 75, 80).
 
     Woodbury gives ``K^-1 T = (T - a Phi A^-1 Phi^T T) / s2`` and
     Weinstein–Aronszajn ``log|K| = (N - Df) log s2 + log|A|`` with the

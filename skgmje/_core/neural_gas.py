@@ -145,7 +145,7 @@ class NeuralGasGraph:
         self.n_nodes = last
 
     def _insert_node(self, split_error_decay):
-        """Insert a node halfway between the worst node and its worst neighbour (Eq. 26)."""
+        """Insert a node halfway between the worst node and its worst neighbour ([GMJE]_ Eq. 26)."""
         n_nodes, errors, ages = self.n_nodes, self.errors, self.ages
         worst = int(np.argmax(errors[:n_nodes]))
         neighbours = np.flatnonzero(ages[worst, :n_nodes] >= 0)
