@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
+    _Constraint,
     _CVObjects,
     make_constraint,
 )
@@ -38,7 +39,9 @@ from sklearn.utils._param_validation import (
 __all__ = [
     "HasMethods",
     "Interval",
+    "PositiveIntegers",
     "StrOptions",
+    "SubclassOf",
     "check_option",
     "check_positive",
     "validate_parameters",
@@ -126,3 +129,29 @@ def positive(kind=Real, *, allow_zero=False):
 def fraction(*, allow_zero=False):
     """The constraint ``0 < value <= 1`` (``0 <= value <= 1`` with ``allow_zero``)."""
     return Interval(Real, 0, 1, closed="both" if allow_zero else "right")
+
+
+class PositiveIntegers(_Constraint):
+    """A tuple or list of positive integers (layer sizes; empty for none)."""
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, (tuple, list)) and all(
+            isinstance(size, Integral) and not isinstance(size, bool) and size > 0 for size in val
+        )
+
+    def __str__(self):
+        return "a tuple of positive integers"
+
+
+class SubclassOf(_Constraint):
+    """A class deriving from ``base`` (a torch optimiser class, say)."""
+
+    def __init__(self, base):
+        super().__init__()
+        self.base = base
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, type) and issubclass(val, self.base)
+
+    def __str__(self):
+        return f"a {self.base.__module__}.{self.base.__qualname__} subclass"

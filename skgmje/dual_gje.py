@@ -1,19 +1,26 @@
 """DualGJE: the sample-space (Gaussian process) Joint Embedding, exact or with random features."""
 
-import sys
 import time
 import warnings
+from numbers import Integral
 
 import numpy as np
 from scipy import linalg, optimize
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Product, Sum, WhiteKernel
+from sklearn.gaussian_process.kernels import (
+    RBF,
+    ConstantKernel,
+    Kernel,
+    Product,
+    Sum,
+    WhiteKernel,
+)
 from sklearn.utils import check_random_state
 
 from ._core.gaussian import LOG_2PI
 from ._core.gp import exact_dual_loss, fourier_dual_loss, fourier_features
-from ._validation import check_positive
+from ._validation import StrOptions, positive
 from .base import ConditionalDensityEstimator, column_standardisation
 from .mixture import GaussianMixtureDistribution
 
@@ -179,6 +186,18 @@ class DualGJE(ConditionalDensityEstimator):
     True
     """
 
+    _parameter_constraints = {
+        "kernel": [Kernel, None],
+        "alpha": [positive(allow_zero=True)],
+        "optimizer": [StrOptions({"fmin_l_bfgs_b"}), callable, None],
+        "n_restarts_optimizer": [positive(Integral, allow_zero=True)],
+        "normalize_X": ["boolean"],
+        "normalize_y": ["boolean"],
+        "n_fourier_features": [positive(Integral), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         kernel=None,
@@ -223,22 +242,7 @@ class DualGJE(ConditionalDensityEstimator):
         """
         return super().fit(X, y, sample_weight=sample_weight)
 
-    def _check_parameters(self):
-        check_positive("alpha", self.alpha, allow_zero=True)
-        check_positive(
-            "n_restarts_optimizer", self.n_restarts_optimizer, integer=True, allow_zero=True
-        )
-        if not (
-            self.optimizer is None or self.optimizer == "fmin_l_bfgs_b" or callable(self.optimizer)
-        ):
-            raise ValueError(
-                f"optimizer must be 'fmin_l_bfgs_b', a callable or None; got {self.optimizer!r}."
-            )
-        if self.n_fourier_features is not None:
-            check_positive("n_fourier_features", self.n_fourier_features, integer=True)
-
     def _fit(self, X, Y, sample_weight):
-        self._check_parameters()
         kernel = (
             ConstantKernel(1.0) * RBF(np.ones(X.shape[1])) + WhiteKernel(1.0)
             if self.kernel is None
@@ -372,8 +376,7 @@ class DualGJE(ConditionalDensityEstimator):
         def traced(theta):
             loss, gradient = objective(theta)
             evaluations[0] += 1
-            if self.verbose >= 2:
-                print(f"  evaluation {evaluations[0]}: dual loss {loss:.6g}", file=sys.stdout)
+            self._print(2, f"  evaluation {evaluations[0]}: dual loss {loss:.6g}")
             return loss, gradient
 
         starts = [theta]
@@ -391,12 +394,11 @@ class DualGJE(ConditionalDensityEstimator):
         for index, start in enumerate(starts):
             started = time.perf_counter()
             theta_opt, loss = self._minimise(traced, start, bounds)
-            if self.verbose:
-                print(
-                    f"start {index + 1}/{len(starts)}: dual loss {loss:.6g} "
-                    f"({time.perf_counter() - started:.2f} s)",
-                    file=sys.stdout,
-                )
+            self._print(
+                1,
+                f"start {index + 1}/{len(starts)}: dual loss {loss:.6g} "
+                f"({time.perf_counter() - started:.2f} s)",
+            )
             if loss < best_loss:
                 best_theta, best_loss = theta_opt, loss
         if not np.isfinite(best_loss):

@@ -1,7 +1,7 @@
 """GMJE-GNG: a Growing Neural Gas on the joint ``[x, y]`` turned into a Gaussian mixture."""
 
-import sys
 import time
+from numbers import Integral
 
 import numpy as np
 from scipy.sparse import csr_array
@@ -9,10 +9,10 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.utils import check_random_state
 
 from ._core import em
-from ._core.conditioning import conditional_distribution, prepare_conditioning, sample_joint
+from ._core.conditioning import prepare_conditioning
 from ._core.neural_gas import NeuralGasGraph
-from ._validation import check_option, check_positive
-from .base import ConditionalDensityEstimator
+from ._validation import Interval, StrOptions, fraction, positive
+from .base import ConditionalDensityEstimator, ConditionedOnContext, StreamingMixin
 
 COVARIANCE_TYPES = ("full", "tied")
 
@@ -65,14 +65,7 @@ def _node_covariances(scatter, counts, prior_weight, jitter, covariance_type):
     return covariances
 
 
-def _check_fraction(name, value, *, allow_zero=False):
-    """Raise a ValueError naming ``name`` unless ``value`` lies in (0, 1] (or [0, 1])."""
-    check_positive(name, value, allow_zero=allow_zero)
-    if value > 1:
-        raise ValueError(f"{name} must be <= 1; got {value!r}.")
-
-
-class GMJEGNG(ConditionalDensityEstimator):
+class GMJEGNG(StreamingMixin, ConditionedOnContext, ConditionalDensityEstimator):
     """Gaussian Mixture Joint Embedding whose components a Growing Neural Gas discovers.
 
     A Growing Neural Gas (Fritzke 1995; [GMJE]_ Section 4.5, Algo 1; user guide,
@@ -274,6 +267,25 @@ class GMJEGNG(ConditionalDensityEstimator):
     -0.16
     """
 
+    _parameter_constraints = {
+        # GNG starts with two nodes.
+        "max_nodes": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
+        "max_edge_age": [positive(Integral)],
+        "eps_winner": [fraction()],
+        "eps_neighbor": [fraction(allow_zero=True)],
+        "insert_every": [positive(Integral)],
+        "split_error_decay": [fraction()],
+        "error_decay": [fraction()],
+        "max_iter": [positive(Integral)],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "covariance_prior_weight": [positive(allow_zero=True), StrOptions({"auto"})],
+        "reg_covar": [positive(allow_zero=True)],
+        "n_em_steps": [positive(Integral, allow_zero=True)],
+        "tol": [positive(allow_zero=True)],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         max_nodes="auto",
@@ -309,30 +321,7 @@ class GMJEGNG(ConditionalDensityEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_parameters(self):
-        if self.max_nodes != "auto":
-            check_positive("max_nodes", self.max_nodes, integer=True)
-            if self.max_nodes < 2:
-                raise ValueError(
-                    f"max_nodes must be >= 2 (GNG starts with two) or 'auto'; "
-                    f"got {self.max_nodes!r}."
-                )
-        check_positive("max_edge_age", self.max_edge_age, integer=True)
-        _check_fraction("eps_winner", self.eps_winner)
-        _check_fraction("eps_neighbor", self.eps_neighbor, allow_zero=True)
-        check_positive("insert_every", self.insert_every, integer=True)
-        _check_fraction("split_error_decay", self.split_error_decay)
-        _check_fraction("error_decay", self.error_decay)
-        check_positive("max_iter", self.max_iter, integer=True)
-        check_option("covariance_type", self.covariance_type, COVARIANCE_TYPES)
-        if self.covariance_prior_weight != "auto":
-            check_positive("covariance_prior_weight", self.covariance_prior_weight, allow_zero=True)
-        check_positive("reg_covar", self.reg_covar, allow_zero=True)
-        check_positive("n_em_steps", self.n_em_steps, integer=True, allow_zero=True)
-        check_positive("tol", self.tol, allow_zero=True)
-
     def _fit(self, X, Y, sample_weight):
-        self._check_parameters()
         Z = np.hstack([X, Y])
         weights = np.ones(len(Z)) if sample_weight is None else sample_weight
         self._rng = check_random_state(self.random_state)
@@ -368,9 +357,9 @@ class GMJEGNG(ConditionalDensityEstimator):
         -------
         self : object
         """
-        self._check_parameters()
-        first_call = not hasattr(self, "_graph")
-        X, Y, weights = self._validate_partial_fit(X, y, sample_weight, first_call)
+        return super().partial_fit(X, y, sample_weight)
+
+    def _partial_fit(self, X, Y, weights, first_call):
         Z = np.hstack([X, Y])
         if first_call:
             if not np.any(weights > 0):
@@ -434,14 +423,12 @@ class GMJEGNG(ConditionalDensityEstimator):
         )
         self.n_iter_ += 1
         self.quantization_error_ = total / len(Z)
-        if self.verbose:
-            print(
-                f"Pass {self.n_iter_}: {self._graph.n_nodes} nodes, "
-                f"{len(self._graph.edges()[0])} edges, mean quantisation error "
-                f"{self.quantization_error_:.6g} ({time.perf_counter() - started:.2f} s)",
-                file=sys.stdout,
-                flush=True,
-            )
+        self._print(
+            1,
+            f"Pass {self.n_iter_}: {self._graph.n_nodes} nodes, "
+            f"{len(self._graph.edges()[0])} edges, mean quantisation error "
+            f"{self.quantization_error_:.6g} ({time.perf_counter() - started:.2f} s)",
+        )
 
     def _export(self, n_context, refine_on):
         """Public graph attributes, then the mixture built from the node statistics."""
@@ -483,13 +470,11 @@ class GMJEGNG(ConditionalDensityEstimator):
             mean_log_likelihood = statistics.log_likelihood / statistics.total_weight
             if abs(mean_log_likelihood - previous) < self.tol:
                 break
-            if self.verbose >= 2:
-                print(
-                    f"EM iteration {self.n_em_iter_ + 1}: mean log-likelihood "
-                    f"{mean_log_likelihood:.6f} (change {mean_log_likelihood - previous:.3g})",
-                    file=sys.stdout,
-                    flush=True,
-                )
+            self._print(
+                2,
+                f"EM iteration {self.n_em_iter_ + 1}: mean log-likelihood "
+                f"{mean_log_likelihood:.6f} (change {mean_log_likelihood - previous:.3g})",
+            )
             previous = mean_log_likelihood
             if self.covariance_type == "tied":
                 parameters = em.m_step(statistics, "tied", self.reg_covar_)
@@ -551,9 +536,3 @@ class GMJEGNG(ConditionalDensityEstimator):
             covariances,
             em.precisions_cholesky_of(covariances, self.covariance_type),
         )
-
-    def _predict_distribution(self, X):
-        return conditional_distribution(self.conditioning_, X)
-
-    def _sample_joint(self, n_samples, rng):
-        return sample_joint(self.conditioning_, n_samples, rng)

@@ -1,7 +1,7 @@
 """SMCGMJE: a weighted bank of joint particles, kept by sequential Monte Carlo, as a density."""
 
-import sys
 import time
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -9,12 +9,12 @@ from scipy.optimize import minimize
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from ._core.conditioning import JointConditioning, conditional_distribution, sample_joint
+from ._core.conditioning import JointConditioning
 from ._core.em import covariance_jitter, weighted_variances
 from ._core.gaussian import LOG_2PI, cholesky, log_det_from_cholesky, precision_cholesky
 from ._selection import folds
-from ._validation import check_positive
-from .base import ConditionalDensityEstimator
+from ._validation import Interval, StrOptions, positive
+from .base import ConditionalDensityEstimator, ConditionedOnContext, StreamingMixin
 
 RESAMPLING = ("multinomial", "systematic")
 WEIGHT_UPDATES = ("kernel", "responsibility")
@@ -250,7 +250,7 @@ class _HeldOut:
         return value, np.concatenate([context_gradient, target_gradient, offset_gradient.ravel()])
 
 
-class SMCGMJE(ConditionalDensityEstimator):
+class SMCGMJE(StreamingMixin, ConditionedOnContext, ConditionalDensityEstimator):
     """Sequential Monte Carlo GMJE: a particle bank of joint vectors as a density estimator.
 
     The joint density of ``z = [x, y]`` is a weighted mixture over a bank of
@@ -495,6 +495,20 @@ class SMCGMJE(ConditionalDensityEstimator):
     ((256, 11), 3)
     """
 
+    _parameter_constraints = {
+        "n_particles": [positive(Integral)],
+        "resampling": [StrOptions(set(RESAMPLING)), None],
+        "weight_update": [StrOptions(set(WEIGHT_UPDATES))],
+        "batch_size": [positive(Integral)],
+        "max_iter": [positive(Integral)],
+        "covariance_momentum": [Interval(Real, 0, 1, closed="left")],
+        "bandwidth": [StrOptions({"auto"}), None],
+        "cv": ["cv_object"],
+        "reg_covar": [positive(allow_zero=True)],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         n_particles=2048,
@@ -522,31 +536,7 @@ class SMCGMJE(ConditionalDensityEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_parameters(self):
-        check_positive("n_particles", self.n_particles, integer=True)
-        if self.resampling is not None and not (
-            isinstance(self.resampling, str) and self.resampling in RESAMPLING
-        ):
-            raise ValueError(
-                f"resampling must be one of {sorted(RESAMPLING)} or None; got {self.resampling!r}."
-            )
-        if self.weight_update not in WEIGHT_UPDATES:
-            raise ValueError(
-                f"weight_update must be one of {list(WEIGHT_UPDATES)}; got {self.weight_update!r}."
-            )
-        check_positive("batch_size", self.batch_size, integer=True)
-        check_positive("max_iter", self.max_iter, integer=True)
-        check_positive("covariance_momentum", self.covariance_momentum, allow_zero=True)
-        if self.covariance_momentum >= 1:
-            raise ValueError(f"covariance_momentum must be < 1; got {self.covariance_momentum!r}.")
-        if self.bandwidth is not None and not (
-            isinstance(self.bandwidth, str) and self.bandwidth == "auto"
-        ):
-            raise ValueError(f"bandwidth must be 'auto' or None; got {self.bandwidth!r}.")
-        check_positive("reg_covar", self.reg_covar, allow_zero=True)
-
     def _fit(self, X, Y, sample_weight):
-        self._check_parameters()
         Z = np.hstack([X, Y])
         if sample_weight is None:
             weights = np.ones(len(Z))
@@ -568,8 +558,7 @@ class SMCGMJE(ConditionalDensityEstimator):
             for batch in np.array_split(order, n_batches):
                 # From the second pass on a batch can meet particles copied from its own rows.
                 self._consume(Z[batch], weights[batch], rows[batch], repeats=epoch > 0)
-            if self.verbose:
-                self._print_pass(epoch, first_step, time.perf_counter() - start)
+            self._print_pass(epoch, first_step, time.perf_counter() - start)
         self.n_iter_ = self.max_iter
         self.bandwidth_scales_ = self.bandwidth_score_ = None
         if self.bandwidth == "auto":
@@ -632,20 +621,10 @@ class SMCGMJE(ConditionalDensityEstimator):
         self._set_covariance(factor @ factor.T)
         self.bandwidth_scales_ = np.exp(result.x[:n_scales])
         self.bandwidth_score_ = float(-result.fun)
-        if self.verbose:
-            print(
-                f"Bandwidth: held-out log p(y|x) {self.bandwidth_score_:.5f}, scales "
-                f"{np.array2string(self.bandwidth_scales_, precision=3)}",
-                file=sys.stdout,
-                flush=True,
-            )
-
-    @staticmethod
-    def _print_search_step(intermediate_result):
-        print(
-            f"Bandwidth search: held-out log p(y|x) {-intermediate_result.fun:.5f}",
-            file=sys.stdout,
-            flush=True,
+        self._print(
+            1,
+            f"Bandwidth: held-out log p(y|x) {self.bandwidth_score_:.5f}, scales "
+            f"{np.array2string(self.bandwidth_scales_, precision=3)}",
         )
 
     def _reference_factor(self, Z, weights):
@@ -672,9 +651,9 @@ class SMCGMJE(ConditionalDensityEstimator):
         -------
         self : object
         """
-        self._check_parameters()
-        first_call = not hasattr(self, "particles_")
-        X, Y, weights = self._validate_partial_fit(X, y, sample_weight, first_call)
+        return super().partial_fit(X, y, sample_weight)
+
+    def _partial_fit(self, X, Y, weights, first_call):
         keep = weights > 0
         if first_call and np.count_nonzero(keep) < 2:
             raise ValueError(
@@ -730,12 +709,11 @@ class SMCGMJE(ConditionalDensityEstimator):
         if len(Z):
             steps = len(self.ess_history_)
             self._step(Z, weights, ids, repeats)
-            if self.verbose >= 2 and len(self.ess_history_) > steps:
-                print(
+            if len(self.ess_history_) > steps:
+                self._print(
+                    2,
                     f"Batch {len(self.ess_history_)}: ESS {self.ess_history_[-1]:.1f}, "
                     f"log-likelihood {self.log_likelihood_history_[-1]:.4f}",
-                    file=sys.stdout,
-                    flush=True,
                 )
 
     def _start_covariance(self):
@@ -821,7 +799,12 @@ class SMCGMJE(ConditionalDensityEstimator):
             self._masses = np.ones(n_bank)
         self._set_covariance(momentum * self.covariance_ + (1.0 - momentum) * scatter)
 
+    def _print_search_step(self, intermediate_result):
+        self._print(2, f"Bandwidth search: held-out log p(y|x) {-intermediate_result.fun:.5f}")
+
     def _print_pass(self, epoch, first_step, seconds):
+        if not self.verbose:
+            return
         steps = self.ess_history_[first_step:]
         if steps:
             summary = (
@@ -830,11 +813,7 @@ class SMCGMJE(ConditionalDensityEstimator):
             )
         else:
             summary = "bank filling"
-        print(
-            f"Pass {epoch + 1}/{self.max_iter}: {summary} ({seconds:.3f}s)",
-            file=sys.stdout,
-            flush=True,
-        )
+        self._print(1, f"Pass {epoch + 1}/{self.max_iter}: {summary} ({seconds:.3f}s)")
 
     # The conditioning of 2048 particles is 8x the bank itself: rebuilt from it on load.
     _recomputed_on_load = ("conditioning_",)
@@ -851,9 +830,3 @@ class SMCGMJE(ConditionalDensityEstimator):
             self._precision_cholesky,
             self._n_context,
         )
-
-    def _predict_distribution(self, X):
-        return conditional_distribution(self.conditioning_, X)
-
-    def _sample_joint(self, n_samples, rng):
-        return sample_joint(self.conditioning_, n_samples, rng)
