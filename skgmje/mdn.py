@@ -1,6 +1,7 @@
 """GMJEMDN: the mixture-density-network GMJE (torch, trained through skorch)."""
 
 import math
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from ._torch_runtime import (
     torch_seed,
     torch_threads,
 )
-from ._validation import check_option, check_positive
+from ._validation import StrOptions, positive
 from .base import ConditionalDensityEstimator, column_standardisation
 from .mixture import GaussianMixtureDistribution
 from .nn.losses import mdn_nll, mixture_log_prob
@@ -204,6 +205,31 @@ class GMJEMDN(ConditionalDensityEstimator):
     10.0
     """
 
+    # hidden_layer_sizes, optimizer, validation_fraction and device take checks of their own
+    # (a tuple's entries, an optimizer class, a fraction only with early stopping, a CUDA
+    # device torch can see): _check_parameters_with_data.
+    _parameter_constraints = {
+        "n_components": [positive(Integral)],
+        "hidden_layer_sizes": "no_validation",
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "min_scale": [positive()],
+        "max_epochs": [positive(Integral)],
+        "batch_size": [positive(Integral)],
+        "lr": [positive()],
+        "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
+        "optimizer": "no_validation",
+        "weight_decay": [positive(allow_zero=True), StrOptions({"auto"})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": "no_validation",
+        "patience": [positive(Integral)],
+        "n_context_components": [positive(Integral)],
+        "device": "no_validation",
+        "n_threads": [positive(Integral), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         n_components=8,
@@ -270,19 +296,7 @@ class GMJEMDN(ConditionalDensityEstimator):
         """
         return super().fit(X, y, sample_weight=sample_weight)
 
-    def _check_parameters(self, n_samples):
-        check_positive("n_components", self.n_components, integer=True)
-        check_option("activation", self.activation, ACTIVATIONS)
-        check_option("covariance_type", self.covariance_type, COVARIANCE_TYPES)
-        check_positive("min_scale", self.min_scale)
-        check_positive("max_epochs", self.max_epochs, integer=True)
-        check_positive("batch_size", self.batch_size, integer=True)
-        check_positive("lr", self.lr)
-        check_option("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
-            check_positive("weight_decay", self.weight_decay, allow_zero=True)
-        check_positive("patience", self.patience, integer=True)
-        check_positive("n_context_components", self.n_context_components, integer=True)
+    def _check_parameters_with_data(self, n_features, n_targets):
         sizes = self.hidden_layer_sizes
         if not isinstance(sizes, (tuple, list)) or not all(
             isinstance(size, (int, np.integer)) and size > 0 for size in sizes
@@ -291,7 +305,10 @@ class GMJEMDN(ConditionalDensityEstimator):
                 f"hidden_layer_sizes must be a tuple of positive integers; got {sizes!r}."
             )
         if isinstance(self.optimizer, str):
-            check_option("optimizer", self.optimizer, OPTIMIZERS)
+            if self.optimizer not in OPTIMIZERS:
+                raise ValueError(
+                    f"optimizer must be one of {sorted(OPTIMIZERS)}; got {self.optimizer!r}."
+                )
         elif not (
             isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)
         ):
@@ -305,14 +322,17 @@ class GMJEMDN(ConditionalDensityEstimator):
                 raise ValueError(
                     f"validation_fraction must be a float in (0, 1); got {fraction!r}."
                 )
-            if n_samples - math.ceil(fraction * n_samples) < 1:
-                raise ValueError("validation_fraction leaves no rows to train on.")
+        check_device_and_threads(self.device, self.n_threads)
+
+    def _check_sample_count(self, n_samples):
+        """Raise a ValueError for settings that the rows left after weighting cannot meet."""
+        if self.early_stopping and n_samples - math.ceil(self.validation_fraction * n_samples) < 1:
+            raise ValueError("validation_fraction leaves no rows to train on.")
         if self.n_context_components > n_samples:
             raise ValueError(
                 f"n_context_components={self.n_context_components} needs at least as many "
                 f"samples; got {n_samples}."
             )
-        check_device_and_threads(self.device, self.n_threads)
 
     def _fit(self, X, Y, sample_weight):
         if sample_weight is not None:
@@ -323,7 +343,7 @@ class GMJEMDN(ConditionalDensityEstimator):
             else:
                 sample_weight = sample_weight / sample_weight.mean()
         n_samples = len(X)
-        self._check_parameters(n_samples)
+        self._check_sample_count(n_samples)
         seed = torch_seed(self.random_state)
         self._x_mean, self._x_scale = column_standardisation(X, sample_weight)
         self._y_mean, self._y_scale = column_standardisation(Y, sample_weight)
