@@ -10,6 +10,19 @@ cannot read), and its numbers. A file whose layout this module does not know is
 still shown, as a flat list of its numbers, so a new benchmark appears on the page
 without code here.
 
+Other pages quote single numbers of the same files through the ``benchmark`` role, so
+that no page holds a measured number by hand: ``:benchmark:`FILE/KEY/KEY/...|SPEC```
+renders the value at that path of ``benchmarks/results/FILE.json`` (list items by
+index), formatted with the Python format ``SPEC`` (``.1%`` for a fraction as a
+percentage, ``.2f``, ``,`` ...; ``.2f GiB`` divides bytes by 2**30 first, see
+``UNITS``; without ``|SPEC`` as on the Benchmarks page). For example::
+
+    the default objective reached
+    :benchmark:`bench_ssl/defaults/datasets/waveforms/smc-gmje/linear_probe_mean|.1%`
+
+A path that the file does not hold is a warning (so ``-W`` fails the build, naming
+the page), not a silent stale number; the page is rebuilt when the file changes.
+
 Configuration (``conf.py``):
 
 ``benchmark_results_dir``
@@ -131,8 +144,8 @@ DESCRIPTIONS = {
         "resulting mixture on Datasets A and B."
     ),
     "bench_smc": (
-        "Held-out NLL of :class:`~skgmje.SMCGMJE` (64 particles, 5 seeds) with Eq. 118 "
-        "weights and systematic or multinomial resampling, and with the EM-style "
+        "Held-out NLL of :class:`~skgmje.SMCGMJE` (64 particles, 5 seeds) with the weights "
+        "of [GMJE]_ Eq. 118 and systematic or multinomial resampling, and with the EM-style "
         '``weight_update="responsibility"``, against the FIFO queue '
         "(``resampling=None``), at several batch sizes; and the cost of one step."
     ),
@@ -1262,9 +1275,79 @@ def write_tables(app):
         output.write_text(text)
 
 
+# -- single values inside other pages: the ``benchmark`` role --------------------------------
+
+
+def lookup(report, path):
+    """The value at ``path`` (keys, or indices of lists) of a result file's JSON."""
+    value = report
+    for key in path:
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    return value
+
+
+# A unit after the format divides a number of bytes: "|.2f GiB" shows 2000016000 as 1.86 GiB.
+UNITS = {"GiB": 2**30, "MiB": 2**20, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+
+
+def format_value(value, spec=""):
+    """``value`` as the role shows it: ``format(value, spec)``, or :func:`number`."""
+    if not spec:
+        return number(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"format {spec!r} needs a number, the file holds {value!r}")
+    spec, _, unit = spec.partition(" ")
+    if unit:
+        if unit not in UNITS:
+            raise ValueError(f"unknown unit {unit!r} (one of {', '.join(UNITS)})")
+        return f"{format(value / UNITS[unit], spec)} {unit}"
+    return format(value, spec)
+
+
+_REPORTS = {}  # path -> (modification time, parsed JSON): one read per file and build
+
+
+def read_report(path):
+    stamp = path.stat().st_mtime_ns
+    cached = _REPORTS.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _REPORTS[path] = (stamp, json.loads(path.read_text()))
+    return cached[1]
+
+
+def benchmark_value(text, results_dir):
+    """(result file, rendered value) of the role's text ``FILE/KEY/...|SPEC``."""
+    location, _, spec = text.partition("|")
+    name, *path = [part.strip() for part in location.strip().split("/")]
+    source = Path(results_dir) / f"{name}.json"
+    if not path:
+        raise KeyError(f"{text!r} names no value of {name}.json")
+    try:
+        value = lookup(read_report(source), path)
+    except (KeyError, IndexError, ValueError, TypeError) as error:
+        raise KeyError(f"{source.name} has no {'/'.join(path)!r} ({error!r})") from error
+    return source, format_value(value, spec.strip())
+
+
+def benchmark_role(name, rawtext, text, lineno, inliner, options=None, content=()):
+    from docutils import nodes
+
+    env = inliner.document.settings.env
+    directory = env.config.benchmark_results_dir or str(ROOT / "benchmarks" / "results")
+    try:
+        source, rendered = benchmark_value(text, directory)
+    except (OSError, KeyError, TypeError, ValueError) as error:
+        message = inliner.reporter.warning(f"benchmark role: {error}", line=lineno)
+        problem = inliner.problematic(rawtext, rawtext, message)
+        return [problem], [message]
+    env.note_dependency(str(source))
+    return [nodes.inline(rawtext, rendered, classes=["benchmark-value"])], []
+
+
 def setup(app):
     app.add_config_value("benchmark_results_dir", None, "env")
     app.connect("builder-inited", write_tables)
+    app.add_role("benchmark", benchmark_role)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
 
 
