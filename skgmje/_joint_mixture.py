@@ -8,7 +8,7 @@ that :class:`JointMixtureEM` declares.
 import time
 import warnings
 from abc import abstractmethod
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus

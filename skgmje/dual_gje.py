@@ -12,14 +12,19 @@ from sklearn.gaussian_process.kernels import (
     RBF,
     ConstantKernel,
     Kernel,
-    Product,
-    Sum,
     WhiteKernel,
 )
 from sklearn.utils import check_random_state
 
 from ._core.gaussian import LOG_2PI
-from ._core.gp import exact_dual_loss, fourier_dual_loss, fourier_features
+from ._core.gp import (
+    FourierKernelParts,
+    exact_dual_loss,
+    fourier_dual_loss,
+    fourier_features,
+    white_indices,
+    white_noise,
+)
 from ._validation import StrOptions, positive
 from .base import ConditionalDensityEstimator, column_standardisation
 from .mixture import GaussianMixtureDistribution
@@ -281,7 +286,7 @@ class DualGJE(ConditionalDensityEstimator):
         return self
 
     def _exact_objective(self, kernel, X, T, row_scale=None):
-        white_indices = _white_indices(kernel)
+        noise_indices = white_indices(kernel)
         if row_scale is not None:
             T = T * row_scale[:, None]
 
@@ -295,13 +300,13 @@ class DualGJE(ConditionalDensityEstimator):
                 gram[diagonal] += self.alpha
                 return gram, gram_gradient, 0.0
             weights = row_scale**2
-            white = _white_noise(candidate)
+            white = white_noise(candidate)
             gram *= np.outer(row_scale, row_scale)
             # S (white I) S = white W: put the noise back at (alpha + white) on each row.
             gram[diagonal] += self.alpha + white - white * weights
             if gram_gradient is not None:
                 gram_gradient *= np.outer(row_scale, row_scale)[:, :, None]
-                for index in white_indices:
+                for index in noise_indices:
                     gram_gradient[diagonal[0], diagonal[1], index] /= weights
             return gram, gram_gradient, -T.shape[1] * np.sum(np.log(weights))
 
@@ -324,7 +329,7 @@ class DualGJE(ConditionalDensityEstimator):
             self.dual_coef_ = (
                 terms.dual_coef if row_scale is None else terms.dual_coef * row_scale[:, None]
             )
-            self.noise_variance_ = float(self.alpha + _white_noise(fitted_kernel))
+            self.noise_variance_ = float(self.alpha + white_noise(fitted_kernel))
             return terms.loss + offset
 
         return objective, finish
@@ -433,7 +438,7 @@ class DualGJE(ConditionalDensityEstimator):
             mean = cross @ self.dual_coef_
             scaled = cross.T if self._row_scale is None else cross.T * self._row_scale[:, None]
             projected = linalg.solve_triangular(self.L_, scaled, lower=True, check_finite=False)
-            prior = self.kernel_.diag(X) - _white_noise(self.kernel_)
+            prior = self.kernel_.diag(X) - white_noise(self.kernel_)
             variance = prior - np.sum(projected**2, axis=0)
         else:
             features = fourier_features(X, self.fourier_frequencies_, self.fourier_phases_)
@@ -473,121 +478,3 @@ def _column_standardisation(values, enabled, weights=None):
     if not enabled:
         return np.zeros(values.shape[1]), np.ones(values.shape[1])
     return column_standardisation(values, weights)
-
-
-def _white_indices(kernel):
-    """``theta`` indices of the noise levels of the kernel's additive ``WhiteKernel`` terms."""
-    white_prefixes = {
-        prefix for term, prefix in _sum_terms(kernel, "") if isinstance(term, WhiteKernel)
-    }
-    indices, offset = [], 0
-    for hyperparameter in kernel.hyperparameters:
-        if hyperparameter.fixed:
-            continue
-        if _owner_prefix(hyperparameter) in white_prefixes:
-            indices.append(offset)
-        offset += hyperparameter.n_elements
-    return indices
-
-
-def _white_noise(kernel):
-    """Total ``WhiteKernel`` noise level in a (sum of) kernels; 0 if none."""
-    if isinstance(kernel, WhiteKernel):
-        return kernel.noise_level
-    if isinstance(kernel, Sum):
-        return _white_noise(kernel.k1) + _white_noise(kernel.k2)
-    return 0.0
-
-
-class FourierKernelParts:
-    """Reads ``a * RBF(l) [+ WhiteKernel(w)]`` off a kernel and maps gradients onto its theta.
-
-    Parameters
-    ----------
-    kernel : kernel instance
-        An RBF, optionally multiplied by ConstantKernel factors, optionally plus
-        one WhiteKernel, in any order.
-    """
-
-    def __init__(self, kernel):
-        self.kernel = kernel
-        self._roles = {}
-        terms = _sum_terms(kernel, "")
-        rbf_terms = [term for term in terms if not isinstance(term[0], WhiteKernel)]
-        white_terms = [term for term in terms if isinstance(term[0], WhiteKernel)]
-        if len(rbf_terms) != 1 or len(white_terms) > 1:
-            raise ValueError(self._unsupported(kernel))
-        for leaf, prefix in _product_factors(*rbf_terms[0]):
-            # Matern subclasses RBF but has another spectral density: match the exact type.
-            if type(leaf) is RBF:
-                self._roles[prefix] = "length_scale"
-            elif isinstance(leaf, ConstantKernel):
-                self._roles[prefix] = "amplitude"
-            else:
-                raise ValueError(self._unsupported(kernel))
-        if list(self._roles.values()).count("length_scale") != 1:
-            raise ValueError(self._unsupported(kernel))
-        for _, prefix in white_terms:
-            self._roles[prefix] = "noise"
-
-    @staticmethod
-    def _unsupported(kernel):
-        return (
-            "n_fourier_features needs an RBF kernel, optionally multiplied by ConstantKernel "
-            f"factors and plus one WhiteKernel; got {kernel!r}."
-        )
-
-    def _leaf(self, kernel, prefix):
-        return kernel.get_params()[prefix[:-2]] if prefix else kernel
-
-    def values(self, kernel):
-        """``(amplitude, length_scale, white_noise)`` of a kernel of this structure."""
-        amplitude, length_scale, white = 1.0, None, 0.0
-        for prefix, role in self._roles.items():
-            leaf = self._leaf(kernel, prefix)
-            if role == "amplitude":
-                amplitude *= leaf.constant_value
-            elif role == "length_scale":
-                length_scale = np.asarray(leaf.length_scale, dtype=float)
-            else:
-                white = leaf.noise_level
-        if length_scale.ndim == 0:
-            length_scale = float(length_scale)
-        return amplitude, length_scale, white
-
-    def theta_gradient(self, gradient, white, noise_variance):
-        """Map ``d/d(log a, log l..., log s2)`` onto the kernel's ``theta``."""
-        d_amplitude, d_length_scale, d_noise = gradient[0], gradient[1:-1], gradient[-1]
-        pieces = []
-        for hyperparameter in self.kernel.hyperparameters:
-            if hyperparameter.fixed:
-                continue
-            role = self._roles[_owner_prefix(hyperparameter)]
-            if role == "amplitude":
-                pieces.append([d_amplitude])
-            elif role == "length_scale":
-                pieces.append(d_length_scale)
-            else:
-                # s2 = alpha + w, so d/dlog w = (w / s2) d/dlog s2.
-                pieces.append([d_noise * white / noise_variance])
-        return np.concatenate(pieces) if pieces else np.zeros(0)
-
-
-def _owner_prefix(hyperparameter):
-    """The parameter-path prefix (``"k1__k2__"``) of the kernel that owns ``hyperparameter``."""
-    name = hyperparameter.name
-    return name.rsplit("__", 1)[0] + "__" if "__" in name else ""
-
-
-def _sum_terms(kernel, prefix):
-    if isinstance(kernel, Sum):
-        return _sum_terms(kernel.k1, prefix + "k1__") + _sum_terms(kernel.k2, prefix + "k2__")
-    return [(kernel, prefix)]
-
-
-def _product_factors(kernel, prefix):
-    if isinstance(kernel, Product):
-        return _product_factors(kernel.k1, prefix + "k1__") + _product_factors(
-            kernel.k2, prefix + "k2__"
-        )
-    return [(kernel, prefix)]

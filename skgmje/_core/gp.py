@@ -1,4 +1,5 @@
-"""The dual (sample-space) GJE loss, exact and with random Fourier features (user guide, "DualGJE").
+"""The dual (sample-space) GJE: its loss, exact and with random Fourier features, and the
+kernels it reads (user guide, "DualGJE").
 
 Both forms return ``tr(T^T K^-1 T) + dy log|K|`` ([GMJE]_ Eq. 3-4; twice the Gaussian
 process negative log marginal likelihood without its constant) and its
@@ -7,6 +8,7 @@ gradient with respect to the log hyper-parameters, plus what prediction needs.
 
 import numpy as np
 from scipy import linalg
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Product, Sum, WhiteKernel
 
 from .gaussian import log_det_from_cholesky
 
@@ -168,3 +170,121 @@ def fourier_dual_loss(
         d_length_scale = 2.0 * amplitude * np.sum(X * ((weighted * sines) @ frequencies), axis=0)
     grad = np.concatenate([[d_amplitude], d_length_scale, [d_noise]])
     return FourierLossTerms(loss, grad, factor, weight_mean)
+
+
+def white_indices(kernel):
+    """``theta`` indices of the noise levels of the kernel's additive ``WhiteKernel`` terms."""
+    white_prefixes = {
+        prefix for term, prefix in _sum_terms(kernel, "") if isinstance(term, WhiteKernel)
+    }
+    indices, offset = [], 0
+    for hyperparameter in kernel.hyperparameters:
+        if hyperparameter.fixed:
+            continue
+        if _owner_prefix(hyperparameter) in white_prefixes:
+            indices.append(offset)
+        offset += hyperparameter.n_elements
+    return indices
+
+
+def white_noise(kernel):
+    """Total ``WhiteKernel`` noise level in a (sum of) kernels; 0 if none."""
+    if isinstance(kernel, WhiteKernel):
+        return kernel.noise_level
+    if isinstance(kernel, Sum):
+        return white_noise(kernel.k1) + white_noise(kernel.k2)
+    return 0.0
+
+
+class FourierKernelParts:
+    """Reads ``a * RBF(l) [+ WhiteKernel(w)]`` off a kernel and maps gradients onto its theta.
+
+    Parameters
+    ----------
+    kernel : kernel instance
+        An RBF, optionally multiplied by ConstantKernel factors, optionally plus
+        one WhiteKernel, in any order.
+    """
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self._roles = {}
+        terms = _sum_terms(kernel, "")
+        rbf_terms = [term for term in terms if not isinstance(term[0], WhiteKernel)]
+        white_terms = [term for term in terms if isinstance(term[0], WhiteKernel)]
+        if len(rbf_terms) != 1 or len(white_terms) > 1:
+            raise ValueError(self._unsupported(kernel))
+        for leaf, prefix in _product_factors(*rbf_terms[0]):
+            # Matern subclasses RBF but has another spectral density: match the exact type.
+            if type(leaf) is RBF:
+                self._roles[prefix] = "length_scale"
+            elif isinstance(leaf, ConstantKernel):
+                self._roles[prefix] = "amplitude"
+            else:
+                raise ValueError(self._unsupported(kernel))
+        if list(self._roles.values()).count("length_scale") != 1:
+            raise ValueError(self._unsupported(kernel))
+        for _, prefix in white_terms:
+            self._roles[prefix] = "noise"
+
+    @staticmethod
+    def _unsupported(kernel):
+        return (
+            "n_fourier_features needs an RBF kernel, optionally multiplied by ConstantKernel "
+            f"factors and plus one WhiteKernel; got {kernel!r}."
+        )
+
+    def _leaf(self, kernel, prefix):
+        return kernel.get_params()[prefix[:-2]] if prefix else kernel
+
+    def values(self, kernel):
+        """``(amplitude, length_scale, white_noise)`` of a kernel of this structure."""
+        amplitude, length_scale, white = 1.0, None, 0.0
+        for prefix, role in self._roles.items():
+            leaf = self._leaf(kernel, prefix)
+            if role == "amplitude":
+                amplitude *= leaf.constant_value
+            elif role == "length_scale":
+                length_scale = np.asarray(leaf.length_scale, dtype=float)
+            else:
+                white = leaf.noise_level
+        if length_scale.ndim == 0:
+            length_scale = float(length_scale)
+        return amplitude, length_scale, white
+
+    def theta_gradient(self, gradient, white, noise_variance):
+        """Map ``d/d(log a, log l..., log s2)`` onto the kernel's ``theta``."""
+        d_amplitude, d_length_scale, d_noise = gradient[0], gradient[1:-1], gradient[-1]
+        pieces = []
+        for hyperparameter in self.kernel.hyperparameters:
+            if hyperparameter.fixed:
+                continue
+            role = self._roles[_owner_prefix(hyperparameter)]
+            if role == "amplitude":
+                pieces.append([d_amplitude])
+            elif role == "length_scale":
+                pieces.append(d_length_scale)
+            else:
+                # s2 = alpha + w, so d/dlog w = (w / s2) d/dlog s2.
+                pieces.append([d_noise * white / noise_variance])
+        return np.concatenate(pieces) if pieces else np.zeros(0)
+
+
+def _owner_prefix(hyperparameter):
+    """The parameter-path prefix (``"k1__k2__"``) of the kernel that owns ``hyperparameter``."""
+    name = hyperparameter.name
+    return name.rsplit("__", 1)[0] + "__" if "__" in name else ""
+
+
+def _sum_terms(kernel, prefix):
+    if isinstance(kernel, Sum):
+        return _sum_terms(kernel.k1, prefix + "k1__") + _sum_terms(kernel.k2, prefix + "k2__")
+    return [(kernel, prefix)]
+
+
+def _product_factors(kernel, prefix):
+    if isinstance(kernel, Product):
+        return _product_factors(kernel.k1, prefix + "k1__") + _product_factors(
+            kernel.k2, prefix + "k2__"
+        )
+    return [(kernel, prefix)]
