@@ -128,7 +128,7 @@ def test_folds_must_partition_the_rows():
 def test_the_default_regressor_does_not_depend_on_a_columns_units():
     """Regression (bench_equivariance): scikit-learn's least squares drops directions
     below ``tol`` of the largest singular value, so a context in units 1e6 times smaller
-    than another lost its coefficient (and the model most of its held-out score)."""
+    than another lost its coefficient, and the model's held-out score fell with it."""
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, 2))
     y = X @ [1.0, -0.5] + 0.1 * rng.normal(size=300)
