@@ -166,9 +166,10 @@ benchmark_results_dir = str(ROOT / "benchmarks" / "results")
 # -- sphinx-gallery -----------------------------------------------------------
 
 # The examples fit small models, for which BLAS and OpenMP threads only cost: on the 2-core
-# development machine with the other core busy, plot_uncertainty_decomposition.py took 108 s
-# with OpenBLAS's default two threads and 8 s with one. The examples run inside this
-# process, so this limit holds for all of them (tests/conftest.py does the same for the tests).
+# development machine with the other core busy, plot_uncertainty_decomposition.py ran more
+# than ten times longer with OpenBLAS's default two threads than with one. The examples run
+# inside this process, so this limit holds for all of them (tests/conftest.py does the same
+# for the tests).
 threadpool_limits(limits=1)
 os.environ.setdefault("MPLBACKEND", "Agg")
 warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib is currently using agg")
