@@ -1,8 +1,18 @@
+"""The data sets of skgmje.datasets: the branches and their oracle, the waveforms and the
+translated digits (the wider suite of problems is tested in test_problems.py)."""
+
 import numpy as np
 import pytest
+from scipy import stats
+from sklearn.datasets import load_digits
 
 from skgmje import GMJE
-from skgmje.datasets import BranchesOracle, make_intersecting_branches, make_separated_branches
+from skgmje.datasets import (
+    BranchesOracle,
+    make_intersecting_branches,
+    make_separated_branches,
+    make_translated_digits,
+)
 
 MAKERS = {"separated": make_separated_branches, "intersecting": make_intersecting_branches}
 
@@ -106,3 +116,51 @@ def test_waveforms_reject_bad_parameters(params, message):
 
     with pytest.raises(ValueError, match=message):
         make_waveforms(**params)
+
+
+# --- translated digits ----------------------------------------------------------------------
+
+
+def _digit_positions(X, canvas):
+    """Where each 8x8 digit sits: every offset whose window holds exactly the digit."""
+    digits = load_digits().images / 16.0
+    images = X.reshape(-1, canvas, canvas)
+    windows = np.lib.stride_tricks.sliding_window_view(images, (8, 8), axis=(1, 2))
+    matches = np.all(windows == digits[:, None, None], axis=(3, 4))
+    return matches, images, digits
+
+
+def test_translated_digits_hold_each_digit_exactly_once_on_a_zero_canvas():
+    X, y = make_translated_digits(canvas=14, noise=0.0, random_state=0)
+    assert X.shape == (1797, 196) and y.shape == (1797,)
+    np.testing.assert_array_equal(y, load_digits().target)
+    matches, images, digits = _digit_positions(X, 14)
+    assert np.all(matches.sum(axis=(1, 2)) == 1)
+    # Pixels are >= 0 and the window holds the digit's total: everything else is zero.
+    np.testing.assert_allclose(images.sum(axis=(1, 2)), digits.sum(axis=(1, 2)))
+    assert X.min() == 0.0 and X.max() == 1.0
+    positions = np.argwhere(matches)[:, 1:]
+    cells = np.bincount(positions[:, 0] * 7 + positions[:, 1], minlength=49)
+    assert stats.chisquare(cells).pvalue > 1e-3  # all 49 positions, equally often
+
+
+def test_translated_digits_noise_and_reproducibility():
+    clean, _ = make_translated_digits(canvas=10, noise=0.0, random_state=3)
+    assert clean.shape == (1797, 100)
+    assert np.all(_digit_positions(clean, 10)[0].sum(axis=(1, 2)) == 1)
+    noisy, _ = make_translated_digits(canvas=10, noise=0.2, random_state=3)
+    again, _ = make_translated_digits(canvas=10, noise=0.2, random_state=3)
+    other, _ = make_translated_digits(canvas=10, noise=0.2, random_state=4)
+    np.testing.assert_array_equal(noisy, again)
+    assert not np.array_equal(noisy, other)
+    noise = (noisy - clean).ravel()  # same seed, same positions: the difference is the noise
+    assert noise.std() == pytest.approx(0.2, rel=0.01) and abs(noise.mean()) < 0.002
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [({"canvas": 7}, "canvas"), ({"canvas": 14.0}, "canvas"), ({"noise": -0.1}, "noise")],
+)
+def test_translated_digits_reject_bad_parameters(params, message):
+    with pytest.raises(ValueError, match=message):
+        make_translated_digits(**params)
