@@ -106,12 +106,6 @@ def log_det_from_cholesky(factor):
     return 2.0 * np.sum(np.log(np.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
 
 
-def mahalanobis_squared(diff, precision_chol):
-    """``diff^T Sigma^-1 diff`` for rows ``diff`` (..., D) and ``P`` (D, D) or broadcastable."""
-    projected = np.einsum("...i,...ij->...j", diff, precision_chol)
-    return np.einsum("...j,...j->...", projected, projected)
-
-
 def log_density(z, mean, covariance):
     """Log-density of ``N(z | mean, covariance)``, broadcasting over leading axes.
 
@@ -137,12 +131,6 @@ def log_density(z, mean, covariance):
     return -0.5 * (
         np.sum(whitened**2, axis=-1) + log_det_from_cholesky(factor) + n_features * LOG_2PI
     )
-
-
-def marginal(mean, covariance, indices):
-    """Mean and covariance of the sub-vector ``z[indices]`` (drop the other rows/columns)."""
-    indices = np.asarray(indices)
-    return mean[..., indices], covariance[..., indices[:, None], indices[None, :]]
 
 
 class ConditionalGaussian(NamedTuple):
@@ -193,55 +181,6 @@ def condition(mean, covariance, n_context):
     schur = cov_tt - np.swapaxes(whitened_ct, -1, -2) @ whitened_ct
     intercept = mean[..., c:] - np.einsum("...ij,...j->...i", coef, mean[..., :c])
     return ConditionalGaussian(coef, intercept, _symmetrise(schur))
-
-
-def condition_precision(mean, precision, n_context):
-    """Condition a joint Gaussian given by its precision ``Lambda = Sigma^-1``.
-
-    Uses ``Sigma_y|x = Lambda_tt^-1`` and
-    ``mu_y|x = mu_y - Lambda_tt^-1 Lambda_tc (x - mu_x)``; equal to
-    :func:`condition` on ``inv(precision)``.
-    """
-    c = n_context
-    factor_tt = cholesky(precision[..., c:, c:])
-    precision_tc = precision[..., c:, :c]
-    coef = -linalg.cho_solve((factor_tt, True), precision_tc)
-    identity = np.broadcast_to(np.eye(factor_tt.shape[-1]), factor_tt.shape)
-    conditional_covariance = linalg.cho_solve((factor_tt, True), identity)
-    intercept = mean[..., c:] - np.einsum("...ij,...j->...i", coef, mean[..., :c])
-    return ConditionalGaussian(coef, intercept, _symmetrise(conditional_covariance))
-
-
-def low_rank_solve(features, noise_variance, rhs):
-    """Solve ``(Phi Phi^T + s2 I) x = rhs`` by the Woodbury identity ([GMJE]_ Eq. 75).
-
-    ``(Phi Phi^T + s2 I)^-1 = s2^-1 [I - Phi (Phi^T Phi + s2 I)^-1 Phi^T]``: the
-    only factorisation is of the ``Df x Df`` matrix, so the cost is
-    ``O(N Df^2)`` instead of ``O(N^3)``.
-
-    Parameters
-    ----------
-    features : ndarray of shape (N, Df)
-    noise_variance : float
-    rhs : ndarray of shape (N,) or (N, k)
-    """
-    inner = features.T @ features + noise_variance * np.eye(features.shape[1])
-    factor = cholesky(inner)
-    correction = features @ linalg.cho_solve((factor, True), features.T @ rhs)
-    return (rhs - correction) / noise_variance
-
-
-def low_rank_logdet(features, noise_variance):
-    """``log|Phi Phi^T + s2 I_N|`` by Weinstein–Aronszajn ([GMJE]_ Eq. 80).
-
-    ``|I_N + A B| = |I_D + B A|`` gives
-    ``(N - Df) log s2 + log|Phi^T Phi + s2 I_Df|``.
-    """
-    n_samples, n_features = features.shape
-    inner = features.T @ features + noise_variance * np.eye(n_features)
-    return (n_samples - n_features) * np.log(noise_variance) + log_det_from_cholesky(
-        cholesky(inner)
-    )
 
 
 def entropy(covariance):
