@@ -9,7 +9,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 from sklearn.preprocessing import StandardScaler
 
-from skgmje import GMJE, BayesianGMJE
+from skgmje import GMJE, BayesianGMJE, GaussianMixtureDistribution
+from skgmje._core.conditioning import conditional_distribution, prepare_conditioning
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -168,22 +169,19 @@ def test_surplus_components_are_switched_off_and_left_out_of_the_conditional():
 
 
 def test_conditional_is_the_gmje_conditional_of_the_posterior_mixture():
+    """The posterior's plug-in mixture, conditioned in closed form as GMJE conditions its
+    fit, is the model's ``p(y | x)``; its joint density is ``score_samples_joint``."""
     X, y = make_intersecting_branches(n_samples=800, random_state=0)
     model = BayesianGMJE(8, weight_threshold=0.0, random_state=0).fit(X, y)
-    plug_in = GMJE(8)
-    plug_in._set_parameters(_plug_in_parameters(model), np.zeros(2), n_context=1)
-    plug_in.n_features_in_, plug_in.n_targets_, plug_in._y_ndim = 1, 1, 1
-    np.testing.assert_allclose(model.score_samples(X, y), plug_in.score_samples(X, y), rtol=1e-10)
-    np.testing.assert_allclose(
-        model.score_samples_joint(X, y), plug_in.score_samples_joint(X, y), rtol=1e-10
+    weights, means, covariances = model.weights_, model.means_, model.covariances_
+    plug_in = conditional_distribution(prepare_conditioning(weights, means, covariances, 1), X)
+    np.testing.assert_allclose(model.score_samples(X, y), plug_in.log_prob(y), rtol=1e-10)
+    joint = GaussianMixtureDistribution(
+        weights=weights[None], means=means[None], covariances=covariances
     )
-
-
-def _plug_in_parameters(model):
-    from skgmje._core import em
-
-    return em.MixtureParameters(
-        model.weights_, model.means_, model.covariances_, model.precisions_cholesky_
+    Z = np.column_stack([X, y])
+    np.testing.assert_allclose(
+        model.score_samples_joint(X, y), joint.log_prob(Z[:, None, :])[:, 0], rtol=1e-10
     )
 
 

@@ -17,7 +17,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skgmje import DualGJE
 from skgmje._core.gp import exact_dual_loss, fourier_dual_loss, fourier_features
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
-from skgmje.dual_gje import FourierKernelParts
 
 SCORE_SAMPLES_NEEDS_Y = (
     "score_samples is the conditional log-density log p(y|x) and needs y; "
@@ -222,6 +221,20 @@ def test_fourier_loss_equals_the_exact_loss_on_the_feature_gram_matrix():
     )
 
 
+def _objective_handed_to_the_optimizer(model, X, y):
+    """The dual loss (with its gradient) and the start that ``fit`` hands to a callable
+    ``optimizer``, on the raw ``X`` and ``y``; the optimizer keeps the start."""
+    handed = []
+
+    def keep_the_start(objective, theta, bounds):
+        handed.append((objective, np.array(theta)))
+        return theta, objective(theta)[0]
+
+    model.set_params(optimizer=keep_the_start, normalize_X=False, normalize_y=False).fit(X, y)
+    (objective_and_start,) = handed
+    return objective_and_start
+
+
 @pytest.mark.parametrize(
     "kernel",
     [
@@ -236,9 +249,8 @@ def test_fourier_loss_equals_the_exact_loss_on_the_feature_gram_matrix():
 def test_fourier_gradient_maps_onto_the_kernel_theta(kernel):
     X, y = _wiggly(n_samples=60)
     model = DualGJE(kernel, alpha=0.01, n_fourier_features=40, random_state=0)
-    rng = np.random.RandomState(0)
-    base, phases = rng.normal(size=(40, 2)), rng.uniform(0, 2 * np.pi, 40)
-    objective, _ = model._fourier_objective(FourierKernelParts(kernel), X, y[:, None], base, phases)
+    objective, start = _objective_handed_to_the_optimizer(model, X, y)
+    np.testing.assert_array_equal(start, kernel.theta)
     theta = kernel.theta + 0.1
     _, gradient = objective(theta)
     numeric = np.array(
@@ -253,8 +265,7 @@ def test_fourier_gradient_maps_onto_the_kernel_theta(kernel):
 def test_exact_gradient_matches_finite_differences():
     X, y = _wiggly(n_samples=50, n_targets=2)
     kernel = ConstantKernel(1.3) * RBF([0.7, 1.1]) + WhiteKernel(0.2)
-    objective, _ = DualGJE(kernel)._exact_objective(kernel, X, y)
-    theta = kernel.theta
+    objective, theta = _objective_handed_to_the_optimizer(DualGJE(kernel), X, y)
     _, gradient = objective(theta)
     numeric = np.array(
         [

@@ -13,7 +13,8 @@ from scipy.special import logsumexp
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgmje import GJE, smc
-from skgmje._core.conditioning import prepare_conditioning
+from skgmje._core import bandwidth, particles
+from skgmje._core.conditioning import conditional_distribution, prepare_conditioning
 from skgmje.datasets import (
     make_intersecting_branches,
     make_irrelevant_features,
@@ -136,7 +137,7 @@ def _one_update_with_recorded_weights(model, X, y, sample_weight, monkeypatch):
         seen.append(weights.copy())
         return resample(weights, n_draws, method, random_state)
 
-    monkeypatch.setattr(smc, "resample", recording_resample)
+    monkeypatch.setattr(particles, "resample", recording_resample)
     model.partial_fit(X, y, sample_weight=sample_weight)
     (pooled,) = seen
     batch = np.column_stack([X, y])
@@ -444,9 +445,9 @@ def test_bandwidth_factor_sets_context_widths_slope_and_residual(n_context, n_ta
     log_context, log_target = rng.normal(size=c), rng.normal(size=n_targets)
     offset = rng.normal(size=(n_targets, c))
     theta = np.concatenate([log_context, log_target, offset.ravel()])
-    np.testing.assert_allclose(smc._bandwidth_factor(reference, c, 0 * theta), reference)
+    np.testing.assert_allclose(bandwidth.bandwidth_factor(reference, c, 0 * theta), reference)
 
-    factor = smc._bandwidth_factor(reference, c, theta)
+    factor = bandwidth.bandwidth_factor(reference, c, theta)
     assert np.allclose(np.triu(factor, 1), 0) and np.all(np.diag(factor) > 0)
     context, slope, residual = _blocks(factor @ factor.T, c)
     context_0, slope_0, residual_0 = _blocks(reference @ reference.T, c)
@@ -459,6 +460,15 @@ def test_bandwidth_factor_sets_context_widths_slope_and_residual(n_context, n_ta
     np.testing.assert_allclose(slope, slope_0 + L_t @ offset @ np.linalg.inv(L_c), rtol=1e-10)
 
 
+def _scores_with_covariance(model, covariance, X, Y):
+    """``log p(y | x)`` of the fitted bank (``particles_`` and ``weights_``) with the kernel
+    ``covariance`` in place of ``covariance_``: its joint mixture conditioned in closed form."""
+    n_particles = len(model.particles_)
+    covariances = np.broadcast_to(covariance, (n_particles,) + covariance.shape).copy()
+    conditioning = prepare_conditioning(model.weights_, model.particles_, covariances, X.shape[1])
+    return conditional_distribution(conditioning, X).log_prob(Y)
+
+
 @pytest.mark.parametrize("n_context, n_targets", [(3, 1), (2, 2)])
 def test_held_out_score_and_its_gradient_are_exact(n_context, n_targets):
     rng = np.random.RandomState(0)
@@ -469,16 +479,15 @@ def test_held_out_score_and_its_gradient_are_exact(n_context, n_targets):
     model.fit(X[:200], Y[:200])
     reference = np.linalg.cholesky(1.3 * model.covariance_)
     weights = rng.uniform(0.5, 2.0, 100)
-    held_out = smc._HeldOut(
+    held_out = bandwidth.HeldOut(
         model.particles_, np.log(model.weights_), reference, X[200:], Y[200:], weights
     )
     theta = 0.3 * rng.normal(size=n_context + n_targets + n_context * n_targets)
     value, gradient = held_out.log_likelihood(theta)
 
-    factor = smc._bandwidth_factor(reference, n_context, theta)
-    model._set_covariance(factor @ factor.T)
-    model._set_conditioning()
-    assert value == pytest.approx(weights @ model.score_samples(X[200:], Y[200:]), rel=1e-10)
+    factor = bandwidth.bandwidth_factor(reference, n_context, theta)
+    scores = _scores_with_covariance(model, factor @ factor.T, X[200:], Y[200:])
+    assert value == pytest.approx(weights @ scores, rel=1e-10)
     numerical = approx_fprime(theta, lambda t: held_out.log_likelihood(t)[0], 1e-6)
     np.testing.assert_allclose(gradient, numerical, rtol=1e-4, atol=1e-3)
 
@@ -493,9 +502,9 @@ def test_chosen_bandwidth_beats_scotts_rule_and_the_stream_on_the_held_out_rows(
     fold.fit(X[train], y[train])
     streamed = fold.score(X[test], y[test])
     Z = np.column_stack([X[train], y[train]])
-    fold._set_covariance(smc._scott_covariance(Z, np.ones(400), 200, fold.reg_covar_))
-    fold._set_conditioning()
-    assert model.bandwidth_score_ > max(streamed, fold.score(X[test], y[test])) + 0.3
+    scott = particles.scott_covariance(Z, np.ones(400), 200, fold.reg_covar_)
+    scotts_rule = np.mean(_scores_with_covariance(fold, scott, X[test], y[test]))
+    assert model.bandwidth_score_ > max(streamed, scotts_rule) + 0.3
     assert model.bandwidth_scales_.shape == (2,)
 
 
@@ -534,13 +543,13 @@ def test_partial_fit_streams_the_covariance_on_from_fit():
 def test_held_out_rows_are_a_capped_random_share_of_each_fold(monkeypatch):
     X, y = _data(n_samples=300)
     contexts = []
-    original = smc._HeldOut
+    original = smc.HeldOut
 
     def recording(particles, log_weights, reference, X, Y, weights):
         contexts.append(X)
         return original(particles, log_weights, reference, X, Y, weights)
 
-    monkeypatch.setattr(smc, "_HeldOut", recording)
+    monkeypatch.setattr(smc, "HeldOut", recording)
     monkeypatch.setattr(smc, "MAX_HELD_OUT_ROWS", 60)
     SMCGMJE(n_particles=64, batch_size=64, random_state=0).fit(X, y)
     assert [len(rows) for rows in contexts] == [20, 20, 20]  # a fifth of each fold of 100
