@@ -4,17 +4,25 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.linalg import solve_triangular
 from scipy.optimize import minimize
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from ._core.conditioning import JointConditioning
+from ._core.bandwidth import HeldOut, bandwidth_factor
 from ._core.em import covariance_jitter, weighted_variances
-from ._core.gaussian import LOG_2PI, cholesky, log_det_from_cholesky, precision_cholesky
+from ._core.gaussian import cholesky
+from ._core.particles import (
+    ParticleBank,
+    effective_sample_size,
+    resample,
+    scott_covariance,
+    shared_covariance_conditioning,
+)
 from ._selection import folds
 from ._validation import Interval, StrOptions, positive
 from .base import ConditionalDensityEstimator, ConditionedOnContext, StreamingMixin
+
+__all__ = ["SMCGMJE", "effective_sample_size", "resample"]
 
 RESAMPLING = ("multinomial", "systematic")
 WEIGHT_UPDATES = ("kernel", "responsibility")
@@ -28,226 +36,6 @@ SCALE_LIMIT = 100.0
 # log-likelihood to a small fraction of its spread, and they bound the cost of one
 # evaluation (a matrix of held-out rows by particles) whatever the size of the data.
 MAX_HELD_OUT_ROWS = 2048
-
-
-def effective_sample_size(weights):
-    """``(sum w)^2 / sum w^2``: ``1 / sum w^2`` of the normalised weights.
-
-    Between 1 (all mass on one item) and the number of items (uniform weights).
-    """
-    weights = np.asarray(weights, dtype=float)
-    return float(np.sum(weights) ** 2 / np.sum(np.square(weights)))
-
-
-def resample(weights, n_draws, method, random_state=None):
-    """Indices of ``n_draws`` items drawn with replacement with probabilities ∝ ``weights``.
-
-    Parameters
-    ----------
-    weights : ndarray of shape (n_items,)
-        Non-negative, not all zero; need not sum to one.
-    n_draws : int
-    method : {"multinomial", "systematic"}
-        ``"multinomial"`` draws independently. ``"systematic"`` uses one uniform
-        offset and ``n_draws`` evenly spaced positions, so item ``i`` is drawn
-        ``floor(n_draws p_i)`` or ``ceil(n_draws p_i)`` times: the same
-        expected counts with far less resampling noise.
-    random_state : int, RandomState instance or None, default=None
-
-    Returns
-    -------
-    indices : ndarray of shape (n_draws,)
-        Expected count of item ``i``: ``n_draws * weights[i] / sum(weights)``.
-    """
-    rng = check_random_state(random_state)
-    cumulative = np.cumsum(weights)
-    cumulative /= cumulative[-1]
-    if method == "systematic":
-        positions = (rng.uniform() + np.arange(n_draws)) / n_draws
-    else:
-        positions = rng.uniform(size=n_draws)
-    # side="right" never lands on a zero-weight item (its cumulative equals its predecessor's).
-    return np.searchsorted(cumulative, positions, side="right")
-
-
-def _shared_covariance_conditioning(weights, means, factor, precision_factor, n_context):
-    """The conditioning of K components sharing one covariance, read off its Cholesky factor.
-
-    With ``Sigma = L L^T`` partitioned as ``[[L_cc, 0], [L_tc, L_tt]]``, ``L_cc`` is the
-    factor of ``Sigma_cc``, the regression matrix is ``Sigma_tc Sigma_cc^-1 = L_tc L_cc^-1``
-    and the Schur complement is ``L_tt L_tt^T``; ``precision_factor = inv(L)^T`` has
-    ``inv(L_cc)^T`` as its leading block. Nothing is factorised again, per component or not.
-    """
-    c = n_context
-    n_components = len(means)
-    context_precision = precision_factor[:c, :c]
-    coef = factor[c:, :c] @ context_precision.T
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(weights)
-
-    def shared(array):
-        return np.broadcast_to(array, (n_components,) + np.shape(array))
-
-    return JointConditioning(
-        log_weights=log_weights,
-        context_means=means[:, :c],
-        context_precisions_cholesky=shared(context_precision),
-        context_log_dets=shared(log_det_from_cholesky(factor[:c, :c])),
-        coefs=shared(coef),
-        intercepts=means[:, c:] - means[:, :c] @ coef.T,
-        covariances=shared(factor[c:, c:] @ factor[c:, c:].T),
-        joint_means=means,
-        joint_choleskys=shared(factor),
-    )
-
-
-def _scott_covariance(Z, weights, n_bank, jitter):
-    """Scott's rule: the weighted covariance of ``Z`` times ``n_bank^(-2/(D+4))``, the
-    rule-of-thumb kernel bandwidth for ``n_bank`` centres in ``D`` dimensions, plus the
-    diagonal ``jitter``."""
-    share = weights / weights.sum()
-    centred = Z - share @ Z
-    scott = n_bank ** (-2.0 / (Z.shape[1] + 4))
-    return scott * ((centred * share[:, None]).T @ centred) + np.diag(jitter)
-
-
-def _pairwise_squares(rows, centres):
-    """``||rows_n - centres_m||^2`` for every pair, by one matrix product."""
-    squares = (
-        np.square(rows).sum(axis=1)[:, None]
-        + np.square(centres).sum(axis=1)
-        - 2.0 * (rows @ centres.T)
-    )
-    return np.maximum(squares, 0.0)
-
-
-def _pairwise_scatter(pair_weights, rows, centres, other_rows, other_centres):
-    """``sum_nm g_nm (rows_n - centres_m)(other_rows_n - other_centres_m)^T``."""
-    return (
-        (rows * pair_weights.sum(axis=1)[:, None]).T @ other_rows
-        - rows.T @ (pair_weights @ other_centres)
-        - (pair_weights @ centres).T @ other_rows
-        + (centres * pair_weights.sum(axis=0)[:, None]).T @ other_centres
-    )
-
-
-def _diagonal_of_conjugate(factor, matrix):
-    """The diagonal of ``factor @ matrix @ inv(factor)``, ``factor`` lower triangular."""
-    inverse = solve_triangular(factor, np.eye(len(factor)), lower=True)
-    return np.einsum("ij,ji->i", factor @ matrix, inverse)
-
-
-def _unpack(theta, n_context, n_targets):
-    """Log context scales, log target scales and the whitened slope offset ``B``."""
-    n_scales = n_context + n_targets
-    return (
-        theta[:n_context],
-        theta[n_context:n_scales],
-        theta[n_scales:].reshape(n_targets, n_context),
-    )
-
-
-def _bandwidth_factor(reference, n_context, theta):
-    """The Cholesky factor of the covariance ``theta`` gives, from the ``reference`` factor.
-
-    With the reference ``[[L_c, 0], [L_tc, L_t]]`` and its slope ``A_0 = L_tc inv(L_c)``,
-    the context block becomes ``D_a L_c`` (``Sigma_xx -> D_a Sigma_xx D_a``), the slope
-    ``A_0 + L_t B inv(L_c)`` and the residual factor ``D_b L_t``, with ``D_a`` and ``D_b``
-    the diagonal matrices of ``exp(theta)``'s scales: still lower triangular with a
-    positive diagonal, so the result is a valid covariance for any ``theta``.
-    """
-    c = n_context
-    log_context, log_target, offset = _unpack(theta, c, len(reference) - c)
-    context, residual = reference[:c, :c], reference[c:, c:]
-    inverse = solve_triangular(context, np.eye(c), lower=True)
-    slope = reference[c:, :c] @ inverse + residual @ offset @ inverse
-    factor = np.zeros_like(reference)
-    factor[:c, :c] = np.exp(log_context)[:, None] * context
-    factor[c:, :c] = slope @ factor[:c, :c]
-    factor[c:, c:] = np.exp(log_target)[:, None] * residual
-    return factor
-
-
-def _normalise(log_kernel):
-    """Row-normalised ``exp(log_kernel)`` and each row's log normaliser."""
-    peak = log_kernel.max(axis=1, keepdims=True)
-    kernel = np.exp(log_kernel - peak)
-    sums = kernel.sum(axis=1, keepdims=True)
-    return kernel / sums, (peak + np.log(sums))[:, 0]
-
-
-class _HeldOut:
-    """Rows left out of a fit, scored against its bank for every candidate bandwidth.
-
-    ``log_likelihood(theta)`` is the weighted sum over the rows of ``log p(y | x)`` under
-    the bank with the covariance :func:`_bandwidth_factor` gives, and its gradient.
-    ``log p(y | x)`` depends on the covariance only through the context block (the
-    weights' kernel), the slope and the residual covariance, which ``theta`` sets:
-    ``Maha = ||inv(L_c) inv(D_a) (x - mu_x)||^2 + ||inv(L_t) inv(D_b) r||^2`` with the
-    residual ``r = y - mu_y - A (x - mu_x)``.
-    """
-
-    def __init__(self, particles, log_weights, reference, X, Y, weights):
-        c = X.shape[1]
-        # Distances are taken about the rows' means so their expansion does not cancel.
-        x_origin, y_origin = X.mean(axis=0), Y.mean(axis=0)
-        self.x, self.centre_x = X - x_origin, particles[:, :c] - x_origin
-        self.y, self.centre_y = Y - y_origin, particles[:, c:] - y_origin
-        self.log_weights, self.reference, self.weights = log_weights, reference, weights
-
-    def log_likelihood(self, theta):
-        c, reference, weights = self.x.shape[1], self.reference, self.weights
-        n_targets = self.y.shape[1]
-        log_context, log_target, _ = _unpack(theta, c, n_targets)
-        factor = _bandwidth_factor(reference, c, theta)
-        slope = factor[c:, :c] @ solve_triangular(factor[:c, :c], np.eye(c), lower=True)
-        context, residual = reference[:c, :c], reference[c:, c:]
-        context_scales, target_scales = np.exp(log_context), np.exp(log_target)
-
-        def whiten(rows, lower, scales):
-            return solve_triangular(lower, (rows / scales).T, lower=True).T
-
-        rows_x = whiten(self.x, context, context_scales)
-        centres_x = whiten(self.centre_x, context, context_scales)
-        rows_r = whiten(self.y - self.x @ slope.T, residual, target_scales)
-        centres_r = whiten(self.centre_y - self.centre_x @ slope.T, residual, target_scales)
-        log_context_kernel = self.log_weights - 0.5 * _pairwise_squares(rows_x, centres_x)
-        log_joint_kernel = log_context_kernel - 0.5 * _pairwise_squares(rows_r, centres_r)
-        prior, log_prior = _normalise(log_context_kernel)
-        posterior, log_posterior = _normalise(log_joint_kernel)
-        total = weights.sum()
-        value = weights @ (log_posterior - log_prior) - total * (
-            log_target.sum() + np.log(np.diag(residual)).sum() + 0.5 * n_targets * LOG_2PI
-        )
-        # A row's log p(y | x) is log sum_m exp(-Maha_nm / 2) over the joint kernel less the
-        # same over the context kernel, so each parameter's derivative weighs the pairs'
-        # distance derivatives by the posterior (joint) less the prior (context) weights.
-        # For a context scale, d Maha / d log a_j = -2 (L_c^-T w)_j (L_c w)_j with the
-        # whitened difference w: summed over pairs, the diagonal of L_c (sum g w w^T) L_c^-1.
-        posterior *= weights[:, None]
-        shift = posterior - prior * weights[:, None]
-        context_gradient = _diagonal_of_conjugate(
-            context, _pairwise_scatter(shift, rows_x, centres_x, rows_x, centres_x)
-        )
-        target_gradient = (
-            _diagonal_of_conjugate(
-                residual, _pairwise_scatter(posterior, rows_r, centres_r, rows_r, centres_r)
-            )
-            - total
-        )
-        # d log p / d A = D_b^-1 L_t^-T sum_m posterior_nm w_r (x_n - mu_m)^T; the slope offset
-        # B enters as A_0 + L_t B L_c^-1.
-        slope_gradient = (
-            solve_triangular(
-                residual,
-                _pairwise_scatter(posterior, rows_r, centres_r, self.x, self.centre_x),
-                lower=True,
-                trans="T",
-            )
-            / target_scales[:, None]
-        )
-        offset_gradient = residual.T @ solve_triangular(context, slope_gradient.T, lower=True).T
-        return value, np.concatenate([context_gradient, target_gradient, offset_gradient.ravel()])
 
 
 class SMCGMJE(StreamingMixin, ConditionedOnContext, ConditionalDensityEstimator):
@@ -554,7 +342,7 @@ class SMCGMJE(StreamingMixin, ConditionedOnContext, ConditionalDensityEstimator)
         for epoch in range(self.max_iter):
             start = time.perf_counter()
             first_step = len(self.ess_history_)
-            order = self._rng.permutation(n_rows)
+            order = self._bank.rng.permutation(n_rows)
             for batch in np.array_split(order, n_batches):
                 # From the second pass on a batch can meet particles copied from its own rows.
                 self._consume(Z[batch], weights[batch], rows[batch], repeats=epoch > 0)
@@ -588,7 +376,7 @@ class SMCGMJE(StreamingMixin, ConditionedOnContext, ConditionalDensityEstimator)
             with np.errstate(divide="ignore"):
                 log_weights = np.log(model.weights_)
             held_out.append(
-                _HeldOut(
+                HeldOut(
                     model.particles_,
                     log_weights,
                     model._reference_factor(Z[train], weights[train]),
@@ -617,8 +405,8 @@ class SMCGMJE(StreamingMixin, ConditionedOnContext, ConditionalDensityEstimator)
             options={"ftol": 1e-6, "gtol": 1e-4},
             callback=self._print_search_step if self.verbose >= 2 else None,
         )
-        factor = _bandwidth_factor(self._reference_factor(Z, weights), c, result.x)
-        self._set_covariance(factor @ factor.T)
+        factor = bandwidth_factor(self._reference_factor(Z, weights), c, result.x)
+        self._bank.set_covariance(factor @ factor.T)
         self.bandwidth_scales_ = np.exp(result.x[:n_scales])
         self.bandwidth_score_ = float(-result.fun)
         self._print(
@@ -629,7 +417,7 @@ class SMCGMJE(StreamingMixin, ConditionedOnContext, ConditionalDensityEstimator)
 
     def _reference_factor(self, Z, weights):
         """Scott's rule for the bank of this fit, on the rows ``Z`` it was fitted on."""
-        return cholesky(_scott_covariance(Z, weights, len(self.particles_), self._jitter()))
+        return cholesky(scott_covariance(Z, weights, len(self.particles_), self._jitter()))
 
     def partial_fit(self, X, y, sample_weight=None):
         """Make one step with the batch ``(X, y)``, keeping the state of earlier calls.
@@ -686,118 +474,38 @@ class SMCGMJE(StreamingMixin, ConditionedOnContext, ConditionalDensityEstimator)
         return self.reg_covar_
 
     def _reset(self, capacity, n_context, n_joint):
-        self._rng = check_random_state(self.random_state)
-        self._capacity = capacity
+        self._bank = ParticleBank(capacity, n_joint, self.random_state)
         self._n_context = n_context
-        self.particles_ = np.empty((0, n_joint))
-        self._particle_ids = np.empty(0, dtype=np.intp)
-        self._masses = np.empty(0)
-        self.ess_history_ = []
-        self.log_likelihood_history_ = []
         self.n_iter_ = 0
 
     def _consume(self, Z, weights, ids, repeats):
         """Fill the bank while it has room, then make one step with the rest of the batch."""
-        free = self._capacity - len(self.particles_)
-        if free > 0:
-            self.particles_ = np.concatenate([self.particles_, Z[:free]])
-            self._particle_ids = np.concatenate([self._particle_ids, ids[:free]])
-            self._masses = np.concatenate([self._masses, weights[:free]])
-            if not self.ess_history_:
-                self._start_covariance()
-            Z, weights, ids = Z[free:], weights[free:], ids[free:]
+        bank = self._bank
+        Z, weights, ids = bank.fill(Z, weights, ids, self._jitter())
         if len(Z):
-            steps = len(self.ess_history_)
-            self._step(Z, weights, ids, repeats)
-            if len(self.ess_history_) > steps:
+            steps = len(bank.ess_history)
+            bank.step(
+                Z,
+                weights,
+                ids,
+                repeats,
+                jitter=self._jitter(),
+                momentum=self.covariance_momentum,
+                resampling=self.resampling,
+                weight_update=self.weight_update,
+            )
+            if len(bank.ess_history) > steps:
                 self._print(
                     2,
-                    f"Batch {len(self.ess_history_)}: ESS {self.ess_history_[-1]:.1f}, "
-                    f"log-likelihood {self.log_likelihood_history_[-1]:.4f}",
+                    f"Batch {len(bank.ess_history)}: ESS {bank.ess_history[-1]:.1f}, "
+                    f"log-likelihood {bank.log_likelihood_history[-1]:.4f}",
                 )
 
-    def _start_covariance(self):
-        self._set_covariance(
-            _scott_covariance(self.particles_, self._masses, len(self.particles_), self._jitter())
-        )
-
-    def _set_covariance(self, covariance):
-        self.covariance_ = covariance
-        self._cholesky = cholesky(covariance)
-        self._precision_cholesky = precision_cholesky(self._cholesky)
-        self._log_det = float(log_det_from_cholesky(self._cholesky))
-
-    def _step(self, Z, weights, ids, repeats):
-        particles = self.particles_
-        n_bank, n_joint = particles.shape
-        # Distances are taken about the batch mean so the expansion below does not cancel.
-        origin = Z.mean(axis=0)
-        centred = Z - origin
-        centred_particles = particles - origin
-        whitened = centred @ self._precision_cholesky
-        whitened_particles = centred_particles @ self._precision_cholesky
-        mahalanobis = (
-            np.square(whitened).sum(axis=1)[:, None]
-            + np.square(whitened_particles).sum(axis=1)
-            - 2.0 * (whitened @ whitened_particles.T)
-        )
-        log_joint = np.log(self._masses / self._masses.sum()) - 0.5 * np.maximum(mahalanobis, 0.0)
-        if repeats:
-            log_joint[ids[:, None] == self._particle_ids] = -np.inf
-        peak = log_joint.max(axis=1)
-        scored = np.isfinite(peak)
-        if not scored.all():
-            # Rows whose every particle is a copy of themselves carry no information here.
-            if not scored.any():
-                return
-            Z, weights, ids = Z[scored], weights[scored], ids[scored]
-            centred, log_joint, peak = centred[scored], log_joint[scored], peak[scored]
-        responsibilities = np.exp(log_joint - peak[:, None])
-        row_sums = responsibilities.sum(axis=1)
-        responsibilities /= row_sums[:, None]
-        # log sum_m w_m exp(-Maha_bm / 2): each item's density under the bank, up to N's constant.
-        log_density = peak + np.log(row_sums)
-
-        batch_mass = weights.sum()
-        share = weights / batch_mass
-        self.log_likelihood_history_.append(
-            float(share @ log_density - 0.5 * (self._log_det + n_joint * LOG_2PI))
-        )
-        weighted = responsibilities * share[:, None]
-        cross = (centred.T @ weighted) @ centred_particles
-        scatter = (
-            (centred * share[:, None]).T @ centred
-            - cross
-            - cross.T
-            + (centred_particles * weighted.sum(axis=0)[:, None]).T @ centred_particles
-        )
-        scatter = 0.5 * (scatter + scatter.T)
-        scatter.flat[:: n_joint + 1] += self._jitter()
-        momentum = self.covariance_momentum
-
-        if self.resampling is None:
-            self.particles_ = np.concatenate([particles, Z])[-n_bank:]
-            self._particle_ids = np.concatenate([self._particle_ids, ids])[-n_bank:]
-            self._masses = np.concatenate([self._masses, weights])[-n_bank:]
-            self.ess_history_.append(effective_sample_size(self._masses))
-        else:
-            # [GMJE] Eq. 118 read off the responsibilities: w_m sum_b s_b exp(-Maha_bm / 2) equals
-            # sum_b s_b exp(log_density_b) r_bm, taken relative to the largest density;
-            # "responsibility" drops the density factor.
-            if self.weight_update == "kernel":
-                support = weights * np.exp(log_density - log_density.max())
-            else:
-                support = weights
-            particle_weights = responsibilities.T @ support
-            key_weights = weights * particle_weights.mean()
-            pool_weights = np.concatenate([particle_weights, key_weights])
-            pool_weights /= pool_weights.sum()
-            self.ess_history_.append(effective_sample_size(pool_weights))
-            chosen = resample(pool_weights, n_bank, self.resampling, self._rng)
-            self.particles_ = np.concatenate([particles, Z])[chosen]
-            self._particle_ids = np.concatenate([self._particle_ids, ids])[chosen]
-            self._masses = np.ones(n_bank)
-        self._set_covariance(momentum * self.covariance_ + (1.0 - momentum) * scatter)
+    # The bank's state, under the estimator's public names.
+    particles_ = property(lambda self: self._bank.particles)
+    covariance_ = property(lambda self: self._bank.covariance)
+    ess_history_ = property(lambda self: self._bank.ess_history)
+    log_likelihood_history_ = property(lambda self: self._bank.log_likelihood_history)
 
     def _print_search_step(self, intermediate_result):
         self._print(2, f"Bandwidth search: held-out log p(y|x) {-intermediate_result.fun:.5f}")
@@ -822,11 +530,8 @@ class SMCGMJE(StreamingMixin, ConditionedOnContext, ConditionalDensityEstimator)
         self._set_conditioning()
 
     def _set_conditioning(self):
-        self.weights_ = self._masses / self._masses.sum()
-        self.conditioning_ = _shared_covariance_conditioning(
-            self.weights_,
-            self.particles_,
-            self._cholesky,
-            self._precision_cholesky,
-            self._n_context,
+        bank = self._bank
+        self.weights_ = bank.masses / bank.masses.sum()
+        self.conditioning_ = shared_covariance_conditioning(
+            self.weights_, bank.particles, bank.cholesky, bank.precision_cholesky, self._n_context
         )
