@@ -136,8 +136,7 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
         scales = em.column_scales(variances, X.shape[1])
 
         def scatter():
-            rows = Z if sample_weight is None else Z * sample_weight[:, None]
-            return rows.T @ Z
+            return em.weighted_scatter(Z, sample_weight)
 
         self._prepare_fit(X.shape[1], total_weight, center, variances, scatter)
         return self._run_em(

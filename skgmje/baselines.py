@@ -7,7 +7,7 @@ from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._core.em import covariance_jitter, weighted_variances
+from ._core.em import covariance_jitter, weighted_scatter, weighted_variances
 from ._core.gaussian import check_magnitude, cholesky
 from ._validation import HasMethods, StrOptions, positive
 from .base import ConditionalDensityEstimator
@@ -133,7 +133,7 @@ class ResidualGaussianRegressor(ConditionalDensityEstimator):
             regressor.fit(X, target, **fit_params)
         residuals = Y - predictions.reshape(len(Y), -1)
         weights = np.ones(len(Y)) if sample_weight is None else sample_weight
-        covariance = (residuals * (weights / weights.sum())[:, None]).T @ residuals
+        covariance = weighted_scatter(residuals, weights / weights.sum())
         target_variances = weighted_variances(Y - np.average(Y, axis=0, weights=weights), weights)
         covariance.flat[:: Y.shape[1] + 1] += covariance_jitter(target_variances, self.reg_covar)
         self.regressor_ = regressor

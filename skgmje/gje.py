@@ -3,7 +3,7 @@
 import numpy as np
 
 from ._core.conditioning import prepare_conditioning
-from ._core.em import covariance_jitter, without_rounding
+from ._core.em import covariance_jitter, weighted_scatter, without_rounding
 from ._core.gaussian import mutual_information
 from ._validation import positive
 from .base import ConditionalDensityEstimator, ConditionedOnContext
@@ -88,7 +88,7 @@ class GJE(ConditionedOnContext, ConditionalDensityEstimator):
         weights = weights / weights.sum()
         mean = weights @ Z if self.fit_mean else np.zeros(Z.shape[1])
         centred = Z - mean
-        covariance = (centred * weights[:, None]).T @ centred
+        covariance = weighted_scatter(centred, weights)
         variances = np.diag(covariance)
         if self.fit_mean:
             variances = without_rounding(variances, Z, weights)

@@ -134,6 +134,15 @@ def weighted_sum_of_squares(shifted, sample_weight=None):
     return np.einsum("n,nd,nd->d", sample_weight, shifted, shifted)
 
 
+def weighted_scatter(rows, weights=None):
+    """``sum_i w_i r_i r_i^T`` of shape (D, D): the moment-form scatter (``rows.T @ rows``
+    without weights). Rows shifted by their weighted mean give ``total weight`` times
+    their covariance."""
+    if weights is None:
+        return rows.T @ rows
+    return (rows * weights[:, None]).T @ rows
+
+
 def weighted_variances(shifted, sample_weight=None):
     """Per-column (weighted) mean of squares of rows already shifted by their mean;
     exactly 0 for a column whose values are all equal (:func:`without_rounding`)."""

@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 
 from .._persistence import saved_as_fields
 from .conditioning import JointConditioning
+from .em import weighted_scatter
 from .gaussian import LOG_2PI, cholesky, log_det_from_cholesky, precision_cholesky
 
 __all__ = [
@@ -102,7 +103,7 @@ def scott_covariance(Z, weights, n_bank, jitter):
     share = weights / weights.sum()
     centred = Z - share @ Z
     scott = n_bank ** (-2.0 / (Z.shape[1] + 4))
-    return scott * ((centred * share[:, None]).T @ centred) + np.diag(jitter)
+    return scott * weighted_scatter(centred, share) + np.diag(jitter)
 
 
 @saved_as_fields
@@ -196,7 +197,7 @@ class ParticleBank:
         weighted = responsibilities * share[:, None]
         cross = (centred.T @ weighted) @ centred_particles
         scatter = (
-            (centred * share[:, None]).T @ centred
+            weighted_scatter(centred, share)
             - cross
             - cross.T
             + (centred_particles * weighted.sum(axis=0)[:, None]).T @ centred_particles
