@@ -13,6 +13,8 @@ from ._validation import HasMethods, StrOptions, positive
 from .base import ConditionalDensityEstimator
 from .mixture import GaussianMixtureDistribution
 
+__all__ = ["ResidualGaussianRegressor"]
+
 
 class ResidualGaussianRegressor(ConditionalDensityEstimator):
     """Any scikit-learn regressor, read as ``y | x ~ N(f(x), Sigma_residual)``.

@@ -11,6 +11,8 @@ from ._joint_mixture import JointMixtureEM
 from ._selection import folds, select_by_cross_validation
 from ._validation import Interval, StrOptions, check_positive, positive
 
+__all__ = ["BayesianGMJE"]
+
 # The default priors (user guide, "BayesianGMJE"): scikit-learn's (nu_0 = D, beta_0 = 1,
 # the data's covariance) smooth every component towards the whole data and fall short of
 # GMJE-with-CV on the problem suite (benchmarks/bench_suite.py; Benchmarks page).

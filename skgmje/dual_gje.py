@@ -29,6 +29,8 @@ from ._validation import StrOptions, positive
 from .base import ConditionalDensityEstimator, column_standardisation
 from .mixture import GaussianMixtureDistribution
 
+__all__ = ["DualGJE"]
+
 
 class DualGJE(ConditionalDensityEstimator):
     """Dual Gaussian Joint Embedding: a Gaussian process on the targets, exact or random features.

@@ -8,6 +8,8 @@ from ._core.gaussian import mutual_information
 from ._validation import positive
 from .base import ConditionalDensityEstimator, ConditionedOnContext
 
+__all__ = ["GJE"]
+
 
 class GJE(ConditionedOnContext, ConditionalDensityEstimator):
     """Gaussian Joint Embedding: one joint Gaussian over contexts and targets.

@@ -14,6 +14,8 @@ from ._selection import select_n_components
 from ._validation import Interval, StrOptions, positive
 from .base import StreamingMixin
 
+__all__ = ["GMJE"]
+
 
 class GMJE(StreamingMixin, JointMixtureEM):
     """Gaussian Mixture Joint Embedding fitted by expectation-maximisation.

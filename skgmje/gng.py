@@ -14,6 +14,8 @@ from ._core.neural_gas import NeuralGasGraph
 from ._validation import Interval, StrOptions, fraction, positive
 from .base import ConditionalDensityEstimator, ConditionedOnContext, StreamingMixin
 
+__all__ = ["GMJEGNG"]
+
 COVARIANCE_TYPES = ("full", "tied")
 
 # The "auto" graph's ceiling, reached whenever rows are plentiful (see max_nodes).

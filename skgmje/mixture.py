@@ -5,6 +5,8 @@ from sklearn.utils import check_random_state
 
 from ._core.gaussian import LOG_2PI, cholesky, log_det_from_cholesky, logsumexp, precision_cholesky
 
+__all__ = ["GaussianMixtureDistribution"]
+
 
 class GaussianMixtureDistribution:
     """A batch of Gaussian mixtures ``p(y | x_i) = sum_k w_ik N(y | mu_ik, Sigma_k)``.
