@@ -30,16 +30,16 @@ from ._validation import check_option, check_positive
 from .base import check_numpy_inputs, restored_on_failure
 from .gmje import GMJE
 from .nn import augment as augmentations
+from .nn._linalg import batch_log_det
 from .nn.encoders import Conv1dEncoder, ConvEncoder, MLPEncoder, ResNet18
 from .nn.losses import (
     PrototypeGMJE,
-    cholesky,
     dual_gje_loss,
     gje_loss,
     gmje_mdn_loss,
     hsic_loss,
+    infonce_from_logits,
     infonce_loss,
-    second_moment,
     whiten_batch,
 )
 from .nn.mdn import MixtureDensityNetwork
@@ -155,7 +155,10 @@ class JointObjective(nn.Module):
         self.whiten = whiten
         if objective == "gmje":
             self.prototypes = PrototypeGMJE(
-                2 * embedding_dim, n_prototypes, lam=entropy_weight, covariance=prototype_covariance
+                2 * embedding_dim,
+                n_prototypes,
+                entropy_weight=entropy_weight,
+                covariance=prototype_covariance,
             )
         elif objective == "gmje-mdn":
             self.head = MixtureDensityNetwork(
@@ -191,7 +194,7 @@ class JointObjective(nn.Module):
     def _pair_loss(self, z_a, z_b, index, update):
         objective = self.objective
         if objective == "gje":
-            return gje_loss(z_a, z_b, lam=self.entropy_weight)
+            return gje_loss(z_a, z_b, entropy_weight=self.entropy_weight)
         query, key = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
         if objective == "hsic":
             if self.whiten:
@@ -216,7 +219,7 @@ class JointObjective(nn.Module):
             return self._with_view_entropies(loss, query, key)
         logits = self.bank.logits(query, key, self.temperature, ids=index)
         targets = self.bank.n_keys + torch.arange(len(query), device=logits.device)
-        loss = F.cross_entropy(logits, targets)
+        loss = infonce_from_logits(logits, targets)
         if update:
             self.bank.update(key, logits, ids=index)
         return self._with_entropy(loss, query)
@@ -274,8 +277,7 @@ def _predict_agreement(head, scale):
 
 def _log_det(embeddings):
     """``log|S + 1e-4 I|`` of the centred batch second moment ``S``."""
-    factor = cholesky(second_moment(embeddings - embeddings.mean(0)), 1e-4)
-    return 2.0 * torch.log(torch.diagonal(factor)).sum()
+    return batch_log_det(embeddings, 1e-4)
 
 
 class EMATarget(Callback):

@@ -28,13 +28,13 @@ from skgmje.embedding import (
     TwoViewModule,
 )
 from skgmje.nn.losses import (
-    cholesky,
     dual_gje_loss,
     gje_loss,
     hsic_loss,
     second_moment,
     whiten_batch,
 )
+from skgmje.nn.losses import jittered_cholesky as cholesky
 
 
 def _tiny(objective="gmje", **params):

@@ -12,11 +12,11 @@ from skgmje._core.gp import exact_dual_loss, fourier_dual_loss
 from skgmje.nn.losses import (
     PrototypeGMJE,
     batch_prototype_scale_tril,
-    cholesky,
     dual_gje_loss,
     gje_loss,
     gmje_mdn_loss,
     hsic_loss,
+    infonce_from_logits,
     infonce_loss,
     naive_joint_nll,
     prototype_gmje_loss,
@@ -25,6 +25,7 @@ from skgmje.nn.losses import (
     smc_infonce_loss,
     whiten_batch,
 )
+from skgmje.nn.losses import jittered_cholesky as cholesky
 
 FAST = settings(max_examples=25, deadline=None)
 DOUBLE = torch.float64
@@ -160,7 +161,9 @@ def _numpy_log_det(covariance, entropy, n_first=2):
 def test_gje_entropy_is_the_log_determinant_of_the_batch_covariance(entropy):
     z_a, z_b = _views(3)
     eps, lam = 1e-3, 0.3
-    loss, terms = gje_loss(z_a, z_b, lam=lam, eps=eps, entropy=entropy, return_terms=True)
+    loss, terms = gje_loss(
+        z_a, z_b, entropy_weight=lam, eps=eps, entropy=entropy, return_terms=True
+    )
     z = torch.cat([z_a, z_b], dim=1).numpy()
     moment = z.T @ z / len(z) + eps * np.eye(5)
     expected = _numpy_log_det(moment, entropy)
@@ -185,10 +188,10 @@ def test_gje_alignment_pull_dies_at_lam_one_with_the_joint_entropy():
     # Mahalanobis of z_a: the first bracket is the trace trap, so z_b feels no gradient.
     z_a, z_b = _views(5)
     z_b.requires_grad_(True)
-    (trapped,) = _grad(gje_loss(z_a, z_b, lam=1.0, eps=0.0, entropy="joint"), z_b)
+    (trapped,) = _grad(gje_loss(z_a, z_b, entropy_weight=1.0, eps=0.0, entropy="joint"), z_b)
     assert float(trapped.abs().max()) < 1e-10
     for lam, entropy in ((0.5, "joint"), (1.0, "views")):
-        (pulled,) = _grad(gje_loss(z_a, z_b, lam=lam, eps=0.0, entropy=entropy), z_b)
+        (pulled,) = _grad(gje_loss(z_a, z_b, entropy_weight=lam, eps=0.0, entropy=entropy), z_b)
         assert float(pulled.abs().max()) > 1e-3
 
 
@@ -433,7 +436,7 @@ def test_prototype_entropy_is_the_log_determinant_of_the_ema_covariance(entropy)
         prototypes,
         logits,
         scale_tril,
-        lam=lam,
+        entropy_weight=lam,
         eps=eps,
         covariance_ema=ema,
         ema_momentum=momentum,
@@ -457,7 +460,7 @@ def test_prototype_module_builds_valid_factors_and_tracks_the_covariance():
 
     loss = objective(*first)
     expected = prototype_gmje_loss(
-        *first, objective.prototypes, objective.mixing_logits, factor, lam=1.0, eps=1e-4
+        *first, objective.prototypes, objective.mixing_logits, factor, entropy_weight=1.0, eps=1e-4
     )
     assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
     assert torch.allclose(objective.covariance_ema, moments[0])  # the first batch sets it
@@ -500,9 +503,7 @@ def test_gmje_mdn_loss_is_the_numpy_joint_nll():
     marginal = gaussian.log_density(context.numpy(), np.zeros(2), jittered)
     factors = scale_tril.numpy()
     mixture_covariance = factors @ np.swapaxes(factors, -1, -2)
-    components = gaussian.log_density(
-        target.numpy()[:, None, :], means.numpy(), mixture_covariance
-    )
+    components = gaussian.log_density(target.numpy()[:, None, :], means.numpy(), mixture_covariance)
     conditional = logsumexp(log_weights.numpy() + components, axis=1)
     assert float(loss) == pytest.approx(-(marginal + conditional).mean(), rel=1e-10)
 
@@ -730,7 +731,9 @@ def test_batch_prototype_covariance_is_the_m_step_around_the_prototypes(covarian
 
 def test_batch_covariance_module_trains_prototypes_and_holds_the_factor_constant():
     generator = torch.Generator().manual_seed(1)
-    objective = PrototypeGMJE(n_features=4, n_prototypes=3, covariance="batch", lam=0.5).double()
+    objective = PrototypeGMJE(
+        n_features=4, n_prototypes=3, covariance="batch", entropy_weight=0.5
+    ).double()
     z_a = torch.randn(40, 2, generator=generator, dtype=torch.float64, requires_grad=True)
     z_b = torch.randn(40, 2, generator=generator, dtype=torch.float64, requires_grad=True)
     loss = objective(z_a, z_b)
@@ -739,7 +742,7 @@ def test_batch_covariance_module_trains_prototypes_and_holds_the_factor_constant
         z, objective.prototypes.detach(), objective.mixing_logits.detach()
     )
     expected = prototype_gmje_loss(
-        z_a, z_b, objective.prototypes, objective.mixing_logits, factor, lam=0.5
+        z_a, z_b, objective.prototypes, objective.mixing_logits, factor, entropy_weight=0.5
     )
     assert torch.isclose(loss, expected)
     torch.testing.assert_close(objective.scale_tril(), factor)
@@ -748,3 +751,48 @@ def test_batch_covariance_module_trains_prototypes_and_holds_the_factor_constant
     assert not any(name.startswith("raw_") for name, _ in objective.named_parameters())
     with pytest.raises(ValueError, match="covariance"):
         PrototypeGMJE(4, 3, covariance="ema")
+
+
+# --- renamed names ----------------------------------------------------------------------------
+
+
+def test_lam_is_the_deprecated_name_of_entropy_weight():
+    z_a, z_b = _views(0)
+    expected = gje_loss(z_a, z_b, entropy_weight=0.3)
+    with pytest.warns(FutureWarning, match="'lam' was renamed 'entropy_weight'"):
+        assert torch.equal(gje_loss(z_a, z_b, lam=0.3), expected)
+    with pytest.raises(TypeError, match="both"):
+        gje_loss(z_a, z_b, lam=0.3, entropy_weight=0.3)
+    inputs = _prototype_inputs(0)
+    with pytest.warns(FutureWarning, match="'lam'"):
+        old = prototype_gmje_loss(*inputs, lam=0.7)
+    assert torch.equal(old, prototype_gmje_loss(*inputs, entropy_weight=0.7))
+    with pytest.warns(FutureWarning, match="'lam'"):
+        objective = PrototypeGMJE(4, 3, lam=0.2)
+    assert objective.entropy_weight == 0.2
+    with pytest.warns(FutureWarning, match="PrototypeGMJE.lam was renamed"):
+        assert objective.lam == 0.2
+
+
+def test_cholesky_is_the_deprecated_name_of_jittered_cholesky():
+    from skgmje.nn import losses
+
+    with pytest.warns(FutureWarning, match="losses.cholesky was renamed"):
+        assert losses.cholesky is losses.jittered_cholesky
+    assert "cholesky" not in losses.__all__
+    with pytest.raises(AttributeError, match="no attribute 'cholesky_'"):
+        losses.cholesky_  # noqa: B018
+
+
+def test_every_infonce_is_one_weighted_softmax():
+    generator = torch.Generator().manual_seed(5)
+    q, k, bank = _randn(generator, 4, 3), _randn(generator, 4, 3), _randn(generator, 6, 3)
+    log_weights = _randn(generator, 6)
+    qn, kn, bn = (torch.nn.functional.normalize(t, dim=1) for t in (q, k, bank))
+    logits = torch.cat([(qn * kn).sum(1, keepdim=True), qn @ bn.T], dim=1) / 0.5
+    first = torch.zeros(4, dtype=torch.long)
+    assert torch.isclose(infonce_from_logits(logits, first), infonce_loss(q, k, bank, 0.5))
+    positive = torch.logsumexp(log_weights, 0) - np.log(6)
+    pool = torch.cat([positive.expand(4, 1), log_weights.expand(4, 6)], dim=1)
+    weighted = infonce_from_logits(logits, first, pool)
+    assert torch.isclose(weighted, smc_infonce_loss(q, k, bank, log_weights, 0.5))
