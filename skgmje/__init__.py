@@ -6,6 +6,7 @@ multi-valued, with calibrated uncertainty and generative sampling.
 
 import importlib
 
+from ._optional import require_torch
 from .bayesian_gmje import BayesianGMJE
 from .dual_gje import DualGJE
 from .gje import GJE
@@ -16,7 +17,7 @@ from .smc import SMCGMJE
 
 # The torch estimators load on first use, so that NumPy-only work (and every dask
 # worker of a distributed GMJE fit) does not import torch, which costs every process
-# seconds and hundreds of MB.
+# seconds and hundreds of MB; torch and skorch are the "torch" extra.
 _TORCH_ESTIMATORS = {"GMJEMDN": ".mdn", "JointEmbedding": ".embedding"}
 
 __version__ = "0.1.0"
@@ -37,6 +38,7 @@ __all__ = [
 
 def __getattr__(name):
     if name in _TORCH_ESTIMATORS:
+        require_torch(f"skgmje.{name}")
         value = getattr(importlib.import_module(_TORCH_ESTIMATORS[name], __name__), name)
         globals()[name] = value
         return value
