@@ -169,16 +169,16 @@ def random_responsibilities(rng, n_rows, n_components):
 
 def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
     """``log N(z_i | mu_k, Sigma_k)`` for rows ``Z`` (n, D); returns (n, K)."""
-    n_samples, n_features = Z.shape
+    n_samples, n_joint = Z.shape
     n_components = means.shape[0]
     if covariance_type == "full":
         # One GEMM against every component's precision factor at once: Z @ [P_1 ... P_K].
-        stacked = np.transpose(precisions_chol, (1, 0, 2)).reshape(n_features, -1)
+        stacked = np.transpose(precisions_chol, (1, 0, 2)).reshape(n_joint, -1)
         offsets = np.einsum("kd,kde->ke", means, precisions_chol).reshape(-1)
         projected = Z @ stacked
         projected -= offsets
         np.square(projected, out=projected)
-        mahalanobis = projected.reshape(n_samples, n_components, n_features).sum(axis=2)
+        mahalanobis = projected.reshape(n_samples, n_components, n_joint).sum(axis=2)
     elif covariance_type == "tied":
         projected = Z @ precisions_chol
         projected_means = means @ precisions_chol
@@ -201,11 +201,11 @@ def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
             - 2.0 * (Z @ means.T) * precisions
             + np.outer(np.einsum("nd,nd->n", Z, Z), precisions)
         )
-    log_det = log_det_precisions_cholesky(precisions_chol, covariance_type, n_features)
-    return -0.5 * (n_features * LOG_2PI + mahalanobis) + log_det
+    log_det = log_det_precisions_cholesky(precisions_chol, covariance_type, n_joint)
+    return -0.5 * (n_joint * LOG_2PI + mahalanobis) + log_det
 
 
-def log_det_precisions_cholesky(precisions_chol, covariance_type, n_features):
+def log_det_precisions_cholesky(precisions_chol, covariance_type, n_joint):
     """``log |P_k|`` of each component's precision factor: (K,), or a float for ``tied``."""
     if covariance_type == "full":
         return np.sum(np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)), axis=1)
@@ -213,7 +213,7 @@ def log_det_precisions_cholesky(precisions_chol, covariance_type, n_features):
         return np.sum(np.log(np.diag(precisions_chol)))
     if covariance_type == "diag":
         return np.sum(np.log(precisions_chol), axis=1)
-    return n_features * np.log(precisions_chol)
+    return n_joint * np.log(precisions_chol)
 
 
 def statistics_from_responsibilities(Z, resp, covariance_type, sample_weight=None):
@@ -221,11 +221,11 @@ def statistics_from_responsibilities(Z, resp, covariance_type, sample_weight=Non
 
     ``log_likelihood`` is left at 0: the caller knows it.
     """
-    n_samples, n_features = Z.shape
+    n_samples, n_joint = Z.shape
     n_components = resp.shape[1]
     if covariance_type == "full":
         weighted = (resp[:, :, None] * Z[:, None, :]).reshape(n_samples, -1)
-        second = (weighted.T @ Z).reshape(n_components, n_features, n_features)
+        second = (weighted.T @ Z).reshape(n_components, n_joint, n_joint)
     elif covariance_type == "tied":
         rows = Z if sample_weight is None else Z * sample_weight[:, None]
         second = rows.T @ Z
@@ -279,8 +279,8 @@ def accumulate_statistics(Z, n_components, covariance_type, responsibilities, sa
     optionally followed by each row's ``sum_k r_ik log r_ik``, so no array larger
     than a block times K*D is ever formed.
     """
-    n_samples, n_features = Z.shape
-    step = block_rows(n_components * n_features)
+    n_samples, n_joint = Z.shape
+    step = block_rows(n_components * n_joint)
     totals = None
     for start in range(0, max(n_samples, 1), step):
         stop = min(start + step, n_samples)
@@ -310,19 +310,19 @@ def expected_statistics(parameters, covariance_type, reg_covar):
     continuing from fitted parameters.
     """
     weights, means = parameters.weights, parameters.means
-    n_features = means.shape[1]
+    n_joint = means.shape[1]
     covariances = np.array(parameters.covariances, dtype=float)
     if covariance_type == "full":
-        covariances[:, np.arange(n_features), np.arange(n_features)] -= reg_covar
+        covariances[:, np.arange(n_joint), np.arange(n_joint)] -= reg_covar
         second = weights[:, None, None] * (covariances + np.einsum("kd,ke->kde", means, means))
     elif covariance_type == "tied":
-        covariances.flat[:: n_features + 1] -= reg_covar
+        covariances.flat[:: n_joint + 1] -= reg_covar
         second = covariances + (weights * means.T) @ means
     else:
         if covariance_type == "diag":
             variances = covariances - reg_covar
         else:
-            variances = np.repeat((covariances - np.mean(reg_covar))[:, None], n_features, axis=1)
+            variances = np.repeat((covariances - np.mean(reg_covar))[:, None], n_joint, axis=1)
         second = weights[:, None] * (variances + means**2)
     return SufficientStatistics(0.0, 1.0, weights.copy(), weights[:, None] * means, second)
 
@@ -356,13 +356,13 @@ def scale_statistics(statistics, factor):
     return SufficientStatistics(*(factor * value for value in statistics))
 
 
-def statistics_size(n_components, n_features, covariance_type):
+def statistics_size(n_components, n_joint, covariance_type):
     """Length of :func:`flatten_statistics`'s vector."""
     second = {
-        "full": n_components * n_features * n_features,
-        "tied": n_features * n_features,
-    }.get(covariance_type, n_components * n_features)
-    return 3 + n_components + n_components * n_features + second
+        "full": n_components * n_joint * n_joint,
+        "tied": n_joint * n_joint,
+    }.get(covariance_type, n_components * n_joint)
+    return 3 + n_components + n_components * n_joint + second
 
 
 def flatten_statistics(statistics):
@@ -377,9 +377,9 @@ def flatten_statistics(statistics):
     )
 
 
-def unflatten_statistics(vector, n_components, n_features, covariance_type):
+def unflatten_statistics(vector, n_components, n_joint, covariance_type):
     """Inverse of :func:`flatten_statistics`."""
-    K, D = n_components, n_features
+    K, D = n_components, n_joint
     first_end = 3 + K + K * D
     shape = {"full": (K, D, D), "tied": (D, D)}.get(covariance_type, (K, D))
     return SufficientStatistics(
@@ -446,24 +446,24 @@ def precisions_cholesky_of(covariances, covariance_type):
     return 1.0 / np.sqrt(covariances)
 
 
-def full_covariances(covariances, covariance_type, n_components, n_features):
+def full_covariances(covariances, covariance_type, n_components, n_joint):
     """Expand any covariance type to a (K, D, D) stack."""
     if covariance_type == "full":
         return covariances
     if covariance_type == "tied":
-        return np.broadcast_to(covariances, (n_components, n_features, n_features)).copy()
+        return np.broadcast_to(covariances, (n_components, n_joint, n_joint)).copy()
     variances = (
-        covariances if covariance_type == "diag" else covariances[:, None] * np.ones(n_features)
+        covariances if covariance_type == "diag" else covariances[:, None] * np.ones(n_joint)
     )
-    return variances[:, :, None] * np.eye(n_features)
+    return variances[:, :, None] * np.eye(n_joint)
 
 
-def n_parameters(covariance_type, n_components, n_features):
+def n_parameters(covariance_type, n_components, n_joint):
     """Number of free parameters of the mixture (as ``GaussianMixture._n_parameters``)."""
     covariance_parameters = {
-        "full": n_components * n_features * (n_features + 1) / 2.0,
-        "tied": n_features * (n_features + 1) / 2.0,
-        "diag": n_components * n_features,
+        "full": n_components * n_joint * (n_joint + 1) / 2.0,
+        "tied": n_joint * (n_joint + 1) / 2.0,
+        "diag": n_components * n_joint,
         "spherical": n_components,
     }[covariance_type]
-    return int(covariance_parameters + n_features * n_components + n_components - 1)
+    return int(covariance_parameters + n_joint * n_components + n_components - 1)

@@ -127,7 +127,7 @@ def expected_log_weights(parameters, prior_type):
     return digamma(concentration) - digamma(np.sum(concentration))
 
 
-def scoring_log_weights(parameters, prior_type, n_features):
+def scoring_log_weights(parameters, prior_type, n_joint):
     """What the variational E-step adds to ``log N(z | means_k, covariances_k)`` per component.
 
     ``E[log pi_k] + (E[log|Lambda_k|] - D / mean_precision_k - D log nu_k) / 2``:
@@ -135,13 +135,11 @@ def scoring_log_weights(parameters, prior_type, n_features):
     Lambda_k^-1)])`` and ``covariances_k`` is the Wishart scale over ``nu_k``.
     """
     degrees_of_freedom = np.asarray(parameters.degrees_of_freedom, dtype=float)
-    log_lambda = n_features * math.log(2.0) + np.sum(
-        digamma(0.5 * (degrees_of_freedom - np.arange(n_features)[:, None])), axis=0
+    log_lambda = n_joint * math.log(2.0) + np.sum(
+        digamma(0.5 * (degrees_of_freedom - np.arange(n_joint)[:, None])), axis=0
     )
     return expected_log_weights(parameters, prior_type) + 0.5 * (
-        log_lambda
-        - n_features / parameters.mean_precision
-        - n_features * np.log(degrees_of_freedom)
+        log_lambda - n_joint / parameters.mean_precision - n_joint * np.log(degrees_of_freedom)
     )
 
 
@@ -156,12 +154,12 @@ def mixture_weights(parameters, prior_type):
     return concentration / np.sum(concentration)
 
 
-def _log_wishart_norm(degrees_of_freedom, log_det_precisions_chol, n_features):
+def _log_wishart_norm(degrees_of_freedom, log_det_precisions_chol, n_joint):
     """Log normaliser of the Wishart posteriors (without the ``log pi`` term, as scikit-learn)."""
     return -(
         degrees_of_freedom * log_det_precisions_chol
-        + degrees_of_freedom * n_features * 0.5 * math.log(2.0)
-        + np.sum(gammaln(0.5 * (degrees_of_freedom - np.arange(n_features)[:, None])), axis=0)
+        + degrees_of_freedom * n_joint * 0.5 * math.log(2.0)
+        + np.sum(gammaln(0.5 * (degrees_of_freedom - np.arange(n_joint)[:, None])), axis=0)
     )
 
 
@@ -172,12 +170,12 @@ def lower_bound(statistics, parameters, prior_type, covariance_type):
     (``BayesianGaussianMixture._compute_lower_bound``); ``statistics`` are those
     of the E-step whose responsibilities led to ``parameters``.
     """
-    n_components, n_features = parameters.means.shape
+    n_components, n_joint = parameters.means.shape
     degrees_of_freedom = np.asarray(parameters.degrees_of_freedom, dtype=float)
     log_det = em.log_det_precisions_cholesky(
-        parameters.precisions_cholesky, covariance_type, n_features
-    ) - 0.5 * n_features * np.log(degrees_of_freedom)
-    log_wishart = np.sum(_log_wishart_norm(degrees_of_freedom, log_det, n_features))
+        parameters.precisions_cholesky, covariance_type, n_joint
+    ) - 0.5 * n_joint * np.log(degrees_of_freedom)
+    log_wishart = np.sum(_log_wishart_norm(degrees_of_freedom, log_det, n_joint))
     if covariance_type == "tied":
         log_wishart *= n_components
     if prior_type == "dirichlet_process":
@@ -189,5 +187,5 @@ def lower_bound(statistics, parameters, prior_type, covariance_type):
         -statistics.resp_entropy
         - log_wishart
         - log_norm_weight
-        - 0.5 * n_features * np.sum(np.log(parameters.mean_precision))
+        - 0.5 * n_joint * np.sum(np.log(parameters.mean_precision))
     )
