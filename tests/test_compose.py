@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from _roster import estimators
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, QuantileTransformer, StandardScaler
@@ -56,6 +58,21 @@ def test_every_method_equals_the_estimator_on_transformed_contexts():
     np.testing.assert_array_equal(
         pipe.sample(X[:5], n_samples=3, random_state=0),
         alone.sample(Xt[:5], n_samples=3, random_state=0),
+    )
+
+
+@pytest.mark.parametrize("estimator", estimators(), ids=repr)
+def test_every_estimator_behind_a_scaler_is_itself_on_the_scaled_contexts(estimator):
+    X, y = _data(200)
+    pipe = make_density_pipeline(StandardScaler(), clone(estimator)).fit(X, y)
+    Xt = StandardScaler().fit_transform(X)
+    alone = clone(estimator).fit(Xt, y)
+    np.testing.assert_allclose(pipe.score_samples(X, y), alone.score_samples(Xt, y), rtol=1e-12)
+    np.testing.assert_allclose(pipe.predict(X[:5]), alone.predict(Xt[:5]), rtol=1e-12)
+    np.testing.assert_allclose(
+        pipe.sample(X[:5], n_samples=3, random_state=0),
+        alone.sample(Xt[:5], n_samples=3, random_state=0),
+        rtol=1e-12,
     )
 
 

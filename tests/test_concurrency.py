@@ -5,31 +5,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from _roster import estimators, transformers
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
-from skgmje import (
-    GJE,
-    GMJE,
-    GMJEGNG,
-    GMJEMDN,
-    SMCGMJE,
-    BayesianGMJE,
-    DualGJE,
-    JointEmbedding,
-)
 from skgmje.datasets import make_intersecting_branches
 
-ESTIMATORS = [
-    GJE(),
-    GMJE(n_components=4, random_state=0),
-    BayesianGMJE(n_components=4, random_state=0),
-    DualGJE(random_state=0),
-    DualGJE(n_fourier_features=64, random_state=0),
-    GMJEGNG(max_nodes=12, max_iter=2, random_state=0),
-    SMCGMJE(n_particles=64, batch_size=64, max_iter=2, random_state=0),
-    GMJEMDN(hidden_layer_sizes=(16,), max_epochs=3, random_state=0),
-]
+ESTIMATORS = estimators()
 
 
 def _fitted(estimator):
@@ -58,14 +40,8 @@ def test_eight_threads_at_once_answer_as_one(estimator):
 
 def test_eight_threads_embed_as_one():
     digits = np.random.RandomState(0).uniform(size=(256, 16))
-    model = JointEmbedding(
-        "infonce",
-        hidden_layer_sizes=(16,),
-        embedding_dim=4,
-        max_epochs=2,
-        batch_size=64,
-        random_state=0,
-    ).fit(digits)
+    (model,) = transformers()
+    model.fit(digits)
     parts = np.array_split(digits, 8)
     sequential = [model.transform(part) for part in parts]
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -7,12 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
+from _roster import DISTRIBUTED_FIT, estimators
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-from skgmje import GJE, GMJE, GMJEGNG, GMJEMDN, SMCGMJE, BayesianGMJE, DualGJE
+from skgmje import GJE, GMJE, BayesianGMJE
 from skgmje._core import em
-from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches
 
 da = pytest.importorskip("dask.array", reason="needs the dask extra: pip install 'skgmje[dask]'")
@@ -248,19 +248,24 @@ def test_bad_chunks_raise_clear_errors(client):
         model.predict(_chunked(X)).compute()
 
 
-ESTIMATORS = [
-    GJE(),
-    GMJE(n_components=3, random_state=0),
-    BayesianGMJE(n_components=3, random_state=0),
-    DualGJE(n_fourier_features=32, random_state=0),
-    GMJEGNG(max_nodes=8, max_iter=2, random_state=0),
-    SMCGMJE(n_particles=32, batch_size=64, max_iter=2, random_state=0),
-    GMJEMDN(hidden_layer_sizes=(8,), max_epochs=3, random_state=0),
-    ResidualGaussianRegressor(),
-]
+@pytest.mark.parametrize("estimator", estimators(DISTRIBUTED_FIT), ids=repr)
+def test_the_distributed_fits_take_dask_collections(client, estimator):
+    X, Y = _data(n_samples=1200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = clone(estimator).fit(_chunked(X, chunks=(300, 500)), _chunked(Y, chunks=(300, 500)))
+    assert model.n_features_in_ == 3 and model.n_targets_ == 2
+    assert np.all(np.isfinite(model.score_samples(X, Y)))
 
 
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda estimator: type(estimator).__name__)
+@pytest.mark.parametrize("estimator", estimators(without=(DISTRIBUTED_FIT,)), ids=repr)
+def test_the_other_fits_refuse_dask_collections(client, estimator):
+    X, Y = _data(n_samples=400)
+    with pytest.raises(TypeError, match="does not take dask collections"):
+        clone(estimator).fit(_chunked(X), _chunked(Y))
+
+
+@pytest.mark.parametrize("estimator", estimators(), ids=repr)
 @pytest.mark.parametrize("n_targets", [1, 2])
 def test_lazy_prediction_on_dask_arrays_equals_in_memory(client, estimator, n_targets):
     X, Y = _data(n_samples=1200)

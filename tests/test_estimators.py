@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from _roster import STREAMING, estimators, missing_from_roster
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -11,16 +12,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgmje import (
-    GJE,
-    GMJE,
-    GMJEGNG,
-    GMJEMDN,
-    SMCGMJE,
-    BayesianGMJE,
-    DualGJE,
-    GaussianMixtureDistribution,
-)
+import skgmje
+from skgmje import GJE, GMJE, BayesianGMJE, GaussianMixtureDistribution
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import make_intersecting_branches, make_separated_branches
 
@@ -50,19 +43,30 @@ def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS
 
 
-ESTIMATORS = [
-    GJE(),
-    GMJE(random_state=0),
-    GMJE(n_components=3, random_state=0),
-    BayesianGMJE(n_components=3, random_state=0),
-    DualGJE(),
-    DualGJE(n_fourier_features=64, random_state=0),
-    GMJEGNG(max_nodes=12, max_iter=3, random_state=0),
-    SMCGMJE(n_particles=64, batch_size=64, max_iter=3, random_state=0),
-    SMCGMJE(n_particles=64, batch_size=64, max_iter=3, resampling=None, random_state=0),
-    GMJEMDN(hidden_layer_sizes=(16,), max_epochs=10, random_state=0),
-    ResidualGaussianRegressor(),
-]
+# Every configuration of the roster (tests/_roster.py), its variants included.
+ESTIMATORS = estimators(variants=True)
+
+
+def test_every_public_estimator_is_on_the_roster():
+    """A public estimator without a configuration on the roster would be left out of every
+    suite that tests all of them; add one to tests/_roster.py."""
+    assert missing_from_roster() == []
+
+
+def test_a_forgotten_estimator_fails_the_roster_check(monkeypatch):
+    class Forgotten(GJE):
+        pass
+
+    monkeypatch.setattr(skgmje, "Forgotten", Forgotten, raising=False)
+    monkeypatch.setattr(skgmje, "__all__", [*skgmje.__all__, "Forgotten"])
+    assert missing_from_roster() == ["Forgotten"]
+
+
+def test_the_streaming_tag_marks_exactly_the_estimators_with_partial_fit():
+    streaming = {repr(estimator) for estimator in estimators(STREAMING, variants=True)}
+    assert streaming == {
+        repr(estimator) for estimator in ESTIMATORS if hasattr(estimator, "partial_fit")
+    }
 
 
 @parametrize_with_checks(

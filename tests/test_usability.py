@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from _roster import documented_path, estimators, transformers
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_html_repr
@@ -16,18 +17,24 @@ from skgmje.baselines import ResidualGaussianRegressor
 
 
 @pytest.mark.parametrize(
-    "estimator, path",
-    [
-        (GMJE(), "skgmje.GMJE"),
-        (GMJEMDN(), "skgmje.GMJEMDN"),
-        (JointEmbedding(), "skgmje.JointEmbedding"),
-        (ResidualGaussianRegressor(), "skgmje.baselines.ResidualGaussianRegressor"),
-    ],
+    "estimator",
+    # One configuration of each class: the link depends on the class only.
+    list({type(estimator): estimator for estimator in estimators() + transformers()}.values()),
+    ids=lambda estimator: type(estimator).__name__,
 )
-def test_the_html_repr_links_to_the_api_page(estimator, path):
-    link = f"{DOCUMENTATION_URL}/generated/{path}.html"
+def test_the_html_repr_links_to_the_api_page(estimator):
+    link = f"{DOCUMENTATION_URL}/generated/{documented_path(estimator)}.html"
     assert estimator._get_doc_link() == link
     assert link in estimator_html_repr(make_pipeline(StandardScaler(), estimator))
+
+
+def test_the_api_pages_are_the_exported_paths():
+    assert documented_path(GMJE()) == "skgmje.GMJE"
+    assert documented_path(GMJEMDN()) == "skgmje.GMJEMDN"
+    assert documented_path(JointEmbedding()) == "skgmje.JointEmbedding"
+    assert (
+        documented_path(ResidualGaussianRegressor()) == "skgmje.baselines.ResidualGaussianRegressor"
+    )
 
 
 def test_a_users_subclass_gets_no_link():
