@@ -1,17 +1,14 @@
 """JointEmbedding: two-view encoders trained with the paper's objectives, as a transformer."""
 
 import copy
-import math
 
 import numpy as np
 import torch
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
-from skorch.callbacks import Callback, ProgressBar
+from skorch.callbacks import ProgressBar
 from torch import nn
-from torch.nn import functional as F
 
 from ._core.conditioning import context_log_prob
 from ._docs import DocumentationLinkMixin
@@ -30,297 +27,37 @@ from ._validation import check_option, check_positive
 from .base import check_numpy_inputs, restored_on_failure
 from .gmje import GMJE
 from .nn import augment as augmentations
-from .nn._linalg import batch_log_det
+from .nn._two_view_training import BankESS, EMATarget, TwoViewNet
 from .nn.encoders import Conv1dEncoder, ConvEncoder, MLPEncoder, ResNet18
-from .nn.losses import (
-    PrototypeGMJE,
-    dual_gje_loss,
-    gje_loss,
-    gmje_mdn_loss,
-    hsic_loss,
-    infonce_from_logits,
-    infonce_loss,
-    whiten_batch,
-)
-from .nn.mdn import MixtureDensityNetwork
-from .nn.memory import FIFOBank, SMCBank
+from .nn.objectives import REGISTRY, objectives_where
+from .nn.two_view import JointObjective, TwoViewModule
 
-OBJECTIVES = ("gje", "dual-gje", "hsic", "gmje", "gmje-mdn", "infonce", "moco", "smc-gmje")
-# The target view goes through a slowly moving copy of the encoder (MoCo's key
-# encoder): bank keys stay comparable across steps, and the dual loss gets a
-# target that does not chase its own context.
-EMA_OBJECTIVES = ("dual-gje", "moco", "smc-gmje")
-DENSITY_OBJECTIVES = ("gmje", "gmje-mdn", "smc-gmje")
-# Losses unchanged by swapping the views: scoring the swapped pair would only cost time.
-SYMMETRIC_OBJECTIVES = ("gje", "hsic")
-# entropy_weight=None takes these (measured on translated digits, benchmarks/bench_ssl.py);
-# PAPER_ENTROPY_WEIGHTS give each objective as the paper (or its baseline) states it.
-DEFAULT_ENTROPY_WEIGHTS = {
-    "gje": 0.5,
-    "dual-gje": 0.0,
-    "hsic": 0.0,
-    "gmje": 0.5,
-    "gmje-mdn": 2.0,
-    "infonce": 0.0,
-    "moco": 0.0,
-    "smc-gmje": 0.01,
-}
-PAPER_ENTROPY_WEIGHTS = {
-    "gje": 1.0,
-    "dual-gje": 0.0,
-    "hsic": 0.0,
-    "gmje": 1.0,
-    "gmje-mdn": 0.0,
-    "infonce": 0.0,
-    "moco": 0.0,
-    "smc-gmje": 0.0,
-}
-# The objectives that whiten the views and take a kernel (the remedy of the user guide's
-# "Kernel objectives"), and the GP noise variance of "dual-gje" on whitened views: there the
-# linear kernel's log-determinant moves only through the whitening's jitter, and the paper's
-# 0.1 lets that reward damping context dimensions.
-KERNEL_OBJECTIVES = ("dual-gje", "hsic")
+__all__ = [
+    "AUGMENTS",
+    "DEFAULT_ENTROPY_WEIGHTS",
+    "DENSITY_OBJECTIVES",
+    "EMA_OBJECTIVES",
+    "ENCODERS",
+    "KERNELS",
+    "KERNEL_OBJECTIVES",
+    "OBJECTIVES",
+    "PAPER_ENTROPY_WEIGHTS",
+    "SYMMETRIC_OBJECTIVES",
+    "JointEmbedding",
+]
+
+# Snapshots of skgmje.nn.objectives.REGISTRY, where each objective states its policy, for
+# those who read them; the estimator reads the registry itself.
+OBJECTIVES = tuple(REGISTRY)
+EMA_OBJECTIVES = objectives_where("uses_ema_target")
+DENSITY_OBJECTIVES = objectives_where("has_latent_density")
+SYMMETRIC_OBJECTIVES = objectives_where("view_symmetric")
+KERNEL_OBJECTIVES = objectives_where("takes_kernel")
+DEFAULT_ENTROPY_WEIGHTS = {name: cls.default_entropy_weight for name, cls in REGISTRY.items()}
+PAPER_ENTROPY_WEIGHTS = {name: cls.paper_entropy_weight for name, cls in REGISTRY.items()}
 KERNELS = ("linear", "rbf")
-WHITENED_NOISE_VARIANCE = 0.01
 ENCODERS = ("mlp", "cnn", "cnn1d", "resnet18")
 AUGMENTS = ("tabular", "image", "signal")
-
-
-class TwoViewModule(nn.Module):
-    """The encoder and, in training mode, the two augmented views it embeds.
-
-    ``forward`` in training mode returns ``(pairs, index)``. ``pairs`` holds
-    ``(query, key)``: the online encoder on view a and the target encoder (an
-    EMA copy, or the online encoder itself) on view b; with ``symmetric``,
-    first the swapped pair, view b online against view a's target. ``index``
-    holds the rows' indices in the training set (for the banks). In
-    evaluation mode it returns the online embedding of the input.
-    """
-
-    def __init__(self, encoder, augment, use_ema, seed, symmetric=False):
-        super().__init__()
-        self.encoder = encoder
-        self.target_encoder = copy.deepcopy(encoder) if use_ema else None
-        if self.target_encoder is not None:
-            self.target_encoder.requires_grad_(False)
-        self.views = augmentations.TwoViews(augment)
-        self.symmetric = symmetric
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def forward(self, X, index=None):
-        if not self.training:
-            return self.encoder(X)
-        view_a, view_b = self.views(X, self.generator)
-        z_a, z_b = self.encoder(view_a), self._target(view_b)
-        if not self.symmetric:
-            return ((z_a, z_b),), index
-        if self.target_encoder is None:
-            return ((z_b, z_a), (z_a, z_b)), index
-        return ((self.encoder(view_b), self._target(view_a)), (z_a, z_b)), index
-
-    def _target(self, view):
-        if self.target_encoder is None:
-            return self.encoder(view)
-        with torch.no_grad():
-            return self.target_encoder(view)
-
-
-class JointObjective(nn.Module):
-    """skorch criterion: the chosen objective of the views, with its parameters and bank.
-
-    Its learnable parameters (prototypes, the MDN head) are trained with the
-    encoder: skorch hands the criterion's parameters to the optimizer too.
-    ``entropy_weight`` weighs the entropy term of the contrastive objectives.
-    """
-
-    def __init__(
-        self,
-        objective,
-        embedding_dim,
-        temperature,
-        n_prototypes,
-        bank_size,
-        seed,
-        entropy_weight=0.0,
-        bank_tempering=1.0,
-        prototype_covariance="learned",
-        kernel="rbf",
-        whiten=False,
-    ):
-        super().__init__()
-        self.objective = objective
-        self.temperature = temperature
-        self.entropy_weight = entropy_weight
-        self.kernel = kernel
-        self.whiten = whiten
-        if objective == "gmje":
-            self.prototypes = PrototypeGMJE(
-                2 * embedding_dim,
-                n_prototypes,
-                entropy_weight=entropy_weight,
-                covariance=prototype_covariance,
-            )
-        elif objective == "gmje-mdn":
-            self.head = MixtureDensityNetwork(
-                embedding_dim,
-                embedding_dim,
-                n_prototypes,
-                hidden_layer_sizes=(),
-                covariance_type="diag",
-                min_scale=1e-2,
-            )
-            _predict_agreement(self.head, scale=0.1)
-            self.register_buffer("context_covariance", torch.eye(embedding_dim))
-        elif objective == "moco":
-            self.bank = FIFOBank(bank_size, embedding_dim)
-        elif objective == "smc-gmje":
-            self.bank = SMCBank(
-                bank_size, embedding_dim, tempering=bank_tempering, random_state=seed
-            )
-
-    def forward(self, views, _=None):
-        """The mean loss over the ``(query, key)`` pairs of ``views = (pairs, index)``.
-
-        State (the bank, the MDN's context marginal) moves once per step, with
-        the last pair, after every pair has been scored against the old state.
-        """
-        pairs, index = views
-        losses = [
-            self._pair_loss(z_a, z_b, index, update=self.training and i == len(pairs) - 1)
-            for i, (z_a, z_b) in enumerate(pairs)
-        ]
-        return sum(losses) / len(losses)
-
-    def _pair_loss(self, z_a, z_b, index, update):
-        objective = self.objective
-        if objective == "gje":
-            return gje_loss(z_a, z_b, entropy_weight=self.entropy_weight)
-        query, key = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
-        if objective == "hsic":
-            if self.whiten:
-                z_a, z_b = whiten_batch(z_a), whiten_batch(z_b)
-            return self._with_view_entropies(hsic_loss(z_a, z_b, kernel=self.kernel), query, key)
-        if objective == "dual-gje":
-            return self._with_entropy(self._dual_loss(z_a, z_b, query, key) / len(query), query)
-        if objective == "gmje":
-            return self.prototypes(query, key)
-        if objective == "infonce":
-            return self._with_entropy(infonce_loss(query, key, temperature=self.temperature), query)
-        if objective == "gmje-mdn":
-            loss = gmje_mdn_loss(
-                query, key, *self.head(query), context_covariance=self.context_covariance
-            )
-            if update:
-                # Footnote 31: the context marginal trails the batch, never sees its gradient.
-                batch = query.detach()
-                self.context_covariance.lerp_(batch.T @ batch / len(batch), 0.1)
-            # Eq. 23 alone rewards collapse (a point target has unbounded density); the
-            # Gaussian entropy of each view's batch, as in the GJE recipe, prevents it.
-            return self._with_view_entropies(loss, query, key)
-        logits = self.bank.logits(query, key, self.temperature, ids=index)
-        targets = self.bank.n_keys + torch.arange(len(query), device=logits.device)
-        loss = infonce_from_logits(logits, targets)
-        if update:
-            self.bank.update(key, logits, ids=index)
-        return self._with_entropy(loss, query)
-
-    def _dual_loss(self, z_a, z_b, query, key):
-        """The GP loss of the normalised views, or of the whitened raw ones.
-
-        Whitened views sit at distance about ``sqrt(2 D)`` from each other, so
-        the RBF kernel's length scale grows to ``sqrt(D)`` with them.
-        """
-        if not self.whiten:
-            return dual_gje_loss(query, key, kernel=self.kernel)
-        return dual_gje_loss(
-            whiten_batch(z_a),
-            whiten_batch(z_b.detach()),
-            kernel=self.kernel,
-            length_scale=math.sqrt(z_a.shape[1]),
-            noise_variance=WHITENED_NOISE_VARIANCE,
-        )
-
-    def _with_entropy(self, loss, query):
-        """``loss - entropy_weight * log|S_q + 1e-4 I|``: the GJE entropy fix (Algo 5).
-
-        Only the queries carry a gradient in the bank objectives (their keys
-        come from the EMA target), so the term spreads the context marginal.
-        """
-        if not self.entropy_weight:
-            return loss
-        return loss - self.entropy_weight * _log_det(query)
-
-    def _with_view_entropies(self, loss, query, key):
-        """``loss - (entropy_weight / 2) (E(q) + E(k))``: both views carry a gradient."""
-        if not self.entropy_weight:
-            return loss
-        return loss - 0.5 * self.entropy_weight * (_log_det(query) + _log_det(key))
-
-
-def _predict_agreement(head, scale):
-    """Start a linear MDN head at "the views agree": every component's mean is the context.
-
-    Means ``mu_k(q) = q`` (plus noise of 0.01 to tell the components apart)
-    and scales ``softplus^-1(scale)`` above the head's floor. From a random
-    head the encoder chases the head's arbitrary predictions, as it chases
-    a learned prototype covariance; on translated digits the linear probe
-    went from 24% to 56% (with ``entropy_weight=2``).
-    """
-    n_components, n_targets = head.n_components, head.n_targets
-    with torch.no_grad():
-        identity = torch.eye(n_targets, head.means.in_features).repeat(n_components, 1)
-        head.means.weight.copy_(identity + 0.01 * torch.randn_like(identity))
-        head.means.bias.zero_()
-        head.diagonal.weight.zero_()
-        head.diagonal.bias.fill_(math.log(math.expm1(scale)))
-
-
-def _log_det(embeddings):
-    """``log|S + 1e-4 I|`` of the centred batch second moment ``S``."""
-    return batch_log_det(embeddings, 1e-4)
-
-
-class EMATarget(Callback):
-    """After every training step, move the target encoder toward the online one."""
-
-    def __init__(self, momentum):
-        self.momentum = momentum
-
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        target = net.module_.target_encoder
-        if not training or target is None:
-            return
-        with torch.no_grad():
-            for theirs, ours in zip(target.parameters(), net.module_.encoder.parameters()):
-                theirs.lerp_(ours, 1.0 - self.momentum)
-            for theirs, ours in zip(target.buffers(), net.module_.encoder.buffers()):
-                theirs.copy_(ours)
-
-
-class BankESS(Callback):
-    """Record the mean effective sample size of the SMC bank's updates in each epoch."""
-
-    def on_train_begin(self, net, **kwargs):
-        self.seen_ = 0
-
-    def on_epoch_end(self, net, **kwargs):
-        history = net.criterion_.bank.ess_history
-        if len(history) > self.seen_:
-            net.history.record("ess", float(np.mean(history[self.seen_ :])))
-        self.seen_ = len(history)
-
-
-class TwoViewNet(NeuralNet):
-    """skorch net for unsupervised two-view training: the loss needs no ``y``."""
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"The {self.criterion_.objective!r} loss became {loss.item()} in epoch "
-                f"{len(self.history)}; lower lr or raise the temperature."
-            )
-        return loss
 
 
 class JointEmbedding(
@@ -333,14 +70,15 @@ class JointEmbedding(
     """Self-supervised two-view encoder trained with a GJE/GMJE objective; a transformer.
 
     Each training batch is augmented twice; an encoder embeds both views and
-    the chosen objective of the paper (the user guide's estimator pages) ties the two
-    embeddings together. ``transform`` returns the encoder's embedding of
-    the data as it is (no augmentation). Training goes through skorch
-    (``net_``, with the per-epoch loss in ``net_.history`` and, for
+    the chosen objective of the paper (the user guide's estimator pages) ties
+    the two embeddings together. ``transform`` returns the encoder's
+    embedding of the data as it is (no augmentation). Training goes through
+    skorch (``net_``, with the per-epoch loss in ``net_.history`` and, for
     ``"smc-gmje"``, the epoch's mean effective sample size of the bank as
     ``"ess"``; every update's is in ``net_.criterion_.bank.ess_history``).
 
-    Objectives (``skgmje.nn.losses``):
+    Objectives (one class each in :mod:`skgmje.nn.objectives`, which states
+    each one's loss and policy; the losses are :mod:`skgmje.nn.losses`):
 
     - ``"gje"``: primal GJE with the log-determinant entropy fix;
     - ``"dual-gje"``: the Gaussian-process loss against an EMA target (by
@@ -348,38 +86,39 @@ class JointEmbedding(
     - ``"hsic"``: maximised HSIC between the views (by default whitened,
       with a linear kernel, below);
     - ``"gmje"``: prototype GMJE (learnable prototypes and mixing logits on
-      the joint ``[z_a, z_b]`` with one shared covariance, Eq. 15): by
-      default the batch's M-step covariance around the prototypes, held
+      the joint ``[z_a, z_b]`` with one shared covariance, [GMJE]_ Eq. 15):
+      by default the batch's M-step covariance around the prototypes, held
       constant (``prototype_covariance``);
     - ``"gmje-mdn"``: a mixture density network from view a to view b plus
-      the context marginal (Eq. 23), minus each view's Gaussian batch entropy
-      (without it the objective rewards collapsing the targets to a point);
-      its linear head starts at "the views agree", every component's mean
-      the context itself;
+      the context marginal ([GMJE]_ Eq. 23), minus each view's Gaussian
+      batch entropy (without it the objective rewards collapsing the targets
+      to a point); its linear head starts at "the views agree", every
+      component's mean the context itself;
     - ``"infonce"``: SimCLR's InfoNCE with in-batch negatives;
     - ``"moco"``: InfoNCE against a FIFO bank of EMA keys;
     - ``"smc-gmje"`` (the default): InfoNCE against an SMC particle bank
-      (Algo 2): keys are reweighted by the queries and resampled, so the
-      plain loss over the bank is the weighted one of Eq. 33; by default with
-      the GJE entropy term on the queries.
+      ([GMJE]_ Algo 2): keys are reweighted by the queries and resampled, so
+      the plain loss over the bank is the weighted one of Eq. 33; by default
+      with the GJE entropy term on the queries.
 
     ``entropy_weight`` ``w`` weighs the log-determinant entropy term of every
     objective, ``E(z) = log|S_z + 1e-4 I|`` with ``S_z`` the centred batch
     covariance of the l2-normalised embeddings (the entropy fix of primal
-    GJE, Algo 5, the term the paper credits with preventing dimensional
-    collapse):
+    GJE, [GMJE]_ Algo 5, the term the paper credits with preventing
+    dimensional collapse):
 
-    - ``"gje"``: ``w`` is ``lam`` of :func:`~skgmje.nn.losses.gje_loss`
-      (on the raw embeddings). The paper's 1 lets the loss fall without end
-      as the embeddings grow; at 0.5 the alignment's log-determinant and the
-      entropy's scale alike, so the loss no longer depends on the
-      embeddings' scale (translated digits: linear probe 0.54 against 0.23);
+    - ``"gje"``: ``w`` is ``entropy_weight`` of
+      :func:`~skgmje.nn.losses.gje_loss` (on the raw embeddings). The
+      paper's 1 lets the loss fall without end as the embeddings grow; at
+      0.5 the alignment's log-determinant and the entropy's scale alike, so
+      the loss no longer depends on the embeddings' scale;
     - ``"dual-gje"``: ``L_dual / N - w E(q)``, ``q`` the queries (the
       targets come from the EMA encoder and carry no gradient);
     - ``"hsic"``: ``-HSIC - (w / 2) (E(z_a) + E(z_b))``;
-    - ``"gmje"``: ``lam`` of :class:`~skgmje.nn.losses.PrototypeGMJE`;
-      0.5 with the batch covariance (at 0.4 the embedding collapsed, at 1 it
-      learned little: a linear probe of about 0.2 on translated digits);
+    - ``"gmje"``: ``entropy_weight`` of
+      :class:`~skgmje.nn.losses.PrototypeGMJE`; 0.5 with the batch
+      covariance (a lower weight let the embedding collapse, 1 learned
+      little);
     - ``"gmje-mdn"``: ``L_Eq.23 - (w / 2) (E(q) + E(k))``;
     - ``"infonce"``, ``"moco"``, ``"smc-gmje"``: ``L - w E(q)``.
 
@@ -387,11 +126,12 @@ class JointEmbedding(
     ``PAPER_ENTROPY_WEIGHTS`` are the objectives as published (pass the
     objective's entry to get it; for ``"gmje"`` also
     ``prototype_covariance="learned"``, for ``"dual-gje"`` and ``"hsic"``
-    also ``kernel="rbf", whiten=False``).
+    also ``kernel="rbf", whiten=False``). Both tables are read from the
+    objectives' classes.
 
     The paper's ``"dual-gje"`` and ``"hsic"`` losses collapse the embedding
-    to effective rank 1 of 32 on translated digits, and with the entropy term
-    instead they keep their rank but learn little (linear probe 21% and 19%).
+    to an effective rank near 1 on translated digits, and with the entropy
+    term instead they keep their rank but learn little (see the user guide).
     By default (``whiten=True``, ``kernel="linear"``) both see each view's
     batch whitened, ``W(z) = (z - m) L^-T`` with ``m`` the batch mean and
     ``L L^T = S + 0.01 s I``, ``S`` the batch covariance of the raw
@@ -404,27 +144,26 @@ class JointEmbedding(
       the squared canonical correlations between the views;
     - ``"dual-gje"``: ``L_dual(W(q), W(k)) / N`` with the linear kernel and
       noise variance 0.01: the GP of Bayesian linear regression of the
-      whitened EMA target on the whitened context (Appendix J), whose data
-      fit falls as the squared canonical correlations rise, and whose
-      log-determinant no longer changes but through the jitter.
+      whitened EMA target on the whitened context ([GMJE]_ Appendix J),
+      whose data fit falls as the squared canonical correlations rise, and
+      whose log-determinant no longer changes but through the jitter.
 
     A loss of whitened views cannot fall by shrinking or merging dimensions,
     so nothing collapses, and every direction must be shared by the views
     to count. With ``kernel="rbf"`` (the median heuristic for ``"hsic"``,
     length scale ``sqrt(D)`` for ``"dual-gje"``, as whitened views lie about
     ``sqrt(2 D)`` apart) the embedding keeps a high rank and its nearest
-    neighbours share a digit (5-NN 59.5% for ``"dual-gje"`` on translated
-    digits, against 43.0% with the linear kernel), but a linear probe
-    reaches 17% to 19%: a kernel's Gram matrix rewards local, not linear,
-    structure.
+    neighbours share a digit more often than with the linear kernel, but a
+    linear probe learns little: a kernel's Gram matrix rewards local, not
+    linear, structure.
 
-    SMC-GMJE keeps its term by default, a deviation from Algo 2: Eq. 34
-    favours the keys nearest the queries, hard negatives; on translated
-    digits (``benchmarks/bench_ssl.py``), where near neighbours are often the
-    same digit (class collisions, the paper's Section 4.6), the plain loss at
-    bank 256 collapsed the embedding (effective rank 2.6 of 32, linear probe
-    33.8%, three seeds); with the term at 0.01: rank 13.4 and 75.3%. InfoNCE
-    and MoCo default to 0, as published; giving them the same weight is the
+    SMC-GMJE keeps its term by default, a deviation from Algo 2: the
+    weights of [GMJE]_ Eq. 34 favour the keys nearest the queries, hard
+    negatives; on translated digits (``benchmarks/bench_ssl.py``), where
+    near neighbours are often the same digit (class collisions, [GMJE]_
+    Section 4.6), the plain loss with a large bank collapsed the embedding,
+    and a weight of 0.01 kept it spread (see the user guide). InfoNCE and
+    MoCo default to 0, as published; giving them the same weight is the
     like-for-like comparison of the banks (it helps them too).
 
     In both banks a key stored from an earlier view of the same training row
@@ -441,9 +180,9 @@ class JointEmbedding(
         ``hidden_layer_sizes``; ``"cnn"``: a small CNN for square
         single-channel images given as flat rows; ``"cnn1d"``:
         :class:`~skgmje.nn.encoders.Conv1dEncoder`, a small 1-D CNN for
-        single-channel signals given as rows of time steps (about five times
-        the MLP's time per epoch, and far more invariant: see the user
-        guide); ``"resnet18"``: the
+        single-channel signals given as rows of time steps (slower per epoch
+        than the MLP, and far more invariant: see the user guide);
+        ``"resnet18"``: the
         CIFAR-style ResNet-18 for flat 3-channel images. A module is copied at
         every fit and must map ``(n, n_features)`` float32 rows to
         ``(n, embedding_dim)``.
@@ -461,7 +200,8 @@ class JointEmbedding(
     max_shift : int, default=2
         Largest shift of the ``"image"`` augmentation, in pixels. On
         translated digits, where the digits already sit anywhere on the
-        canvas, 1 or 2 learned more than 3 or 4 (``benchmarks/bench_ssl.py``).
+        canvas, small shifts learned more than large ones
+        (``benchmarks/bench_ssl.py``).
     temperature : float, default=0.2
         InfoNCE temperature (``"infonce"``, ``"moco"``, ``"smc-gmje"``).
     entropy_weight : float or None, default=None
@@ -469,7 +209,7 @@ class JointEmbedding(
         entry of ``DEFAULT_ENTROPY_WEIGHTS``: 0.5 for ``"gje"`` and ``"gmje"``,
         0.01 for ``"smc-gmje"``, 2 for ``"gmje-mdn"``, 0 for ``"infonce"``,
         ``"moco"``, ``"dual-gje"`` and ``"hsic"`` (whitening keeps the last
-        two from collapsing; with ``whiten=False``, 0.1 and 0.01 did).
+        two from collapsing; with ``whiten=False`` a positive weight does).
     kernel : {"linear", "rbf"}, default="linear"
         Kernel of ``"dual-gje"`` and ``"hsic"`` (ignored by the others): the
         linear ``z^T z'`` or the RBF (see above).
@@ -483,13 +223,13 @@ class JointEmbedding(
         Keys in the ``"moco"`` and ``"smc-gmje"`` banks.
     ema_momentum : float, default=0.9
         Momentum of the target encoder (``"dual-gje"``, ``"moco"``,
-        ``"smc-gmje"``). A few hundred steps (60 epochs of a thousand rows)
-        leave a target at 0.99 far behind the online encoder.
+        ``"smc-gmje"``). Over a few hundred steps a target at 0.99 stays far
+        behind the online encoder.
     bank_tempering : float in [0, 1], default=0.6
-        Exponent of the ``"smc-gmje"`` bank's Eq. 34 weights
+        Exponent of the ``"smc-gmje"`` bank's [GMJE]_ Eq. 34 weights
         (:class:`~skgmje.nn.memory.SMCBank`'s ``tempering``): 1 is Algo 2,
         0 resamples the pool uniformly. On translated digits 0.6 did better
-        than 1 with banks of 32 and of 256 keys (see the user guide).
+        than 1 with small and large banks (see the user guide).
     symmetric : bool, default=True
         Score both directions, view a against view b and view b against view
         a, and average the two losses (the symmetrised loss of MoCo v3 and of
@@ -508,8 +248,8 @@ class JointEmbedding(
         Mahalanobis term aligns the views from the first step; or
         ``"learned"``, a Cholesky factor trained with the encoder (the
         paper's relaxed EM by back-propagation; with ``entropy_weight=1``
-        the paper's objective). On translated digits (60 epochs, three seeds)
-        the linear probe was 52.5% against 24.9%.
+        the paper's objective). On translated digits the batch covariance
+        learned the better embedding (see the user guide).
     max_epochs : int, default=50
     batch_size : int, default=256
     lr : float, default=3e-3
@@ -607,7 +347,7 @@ class JointEmbedding(
         self.verbose = verbose
 
     def _check_parameters(self):
-        check_option("objective", self.objective, OBJECTIVES)
+        check_option("objective", self.objective, REGISTRY)
         check_option("prototype_covariance", self.prototype_covariance, ("batch", "learned"))
         check_option("kernel", self.kernel, KERNELS)
         if isinstance(self.encoder, str):
@@ -643,7 +383,7 @@ class JointEmbedding(
     def _entropy_weight(self):
         if self.entropy_weight is not None:
             return float(self.entropy_weight)
-        return DEFAULT_ENTROPY_WEIGHTS.get(self.objective, 0.0)
+        return REGISTRY[self.objective].default_entropy_weight
 
     def _make_encoder(self, n_features):
         if isinstance(self.encoder, nn.Module):
@@ -695,7 +435,7 @@ class JointEmbedding(
     def _fit(self, X):
         seed = torch_seed(self.random_state)
         callbacks = [("ema_target", EMATarget(self.ema_momentum))]
-        if self.objective == "smc-gmje":
+        if REGISTRY[self.objective].records_ess:
             callbacks.append(("ess", BankESS()))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -712,18 +452,19 @@ class JointEmbedding(
         # A user's encoder module may embed to any width: ask it, for get_feature_names_out.
         self._n_features_out = self._embed(X[:1]).shape[1]
         self.latent_density_ = None
-        if self.objective in DENSITY_OBJECTIVES:
+        if REGISTRY[self.objective].has_latent_density:
             self.latent_density_ = self._fit_latent_density(X, seed)
         return self
 
     def _build_net(self, n_features, seed, callbacks, drop_last):
+        objective = REGISTRY[self.objective]
         return TwoViewNet(
             module=TwoViewModule,
             module__encoder=self._make_encoder(n_features),
             module__augment=self._make_augment(),
-            module__use_ema=self.objective in EMA_OBJECTIVES,
+            module__use_ema=objective.uses_ema_target,
             module__seed=seed,
-            module__symmetric=bool(self.symmetric) and self.objective not in SYMMETRIC_OBJECTIVES,
+            module__symmetric=bool(self.symmetric) and not objective.view_symmetric,
             criterion=JointObjective,
             criterion__objective=self.objective,
             criterion__embedding_dim=self.embedding_dim,
@@ -792,7 +533,7 @@ class JointEmbedding(
         if self.latent_density_ is None:
             raise AttributeError(
                 f"objective={self.objective!r} fits no latent density; use one of "
-                f"{DENSITY_OBJECTIVES}."
+                f"{objectives_where('has_latent_density')}."
             )
 
     def sample_embeddings(self, n_samples=1, random_state=None):
