@@ -209,6 +209,19 @@ def test_methods_before_fit_raise_not_fitted(estimator):
             call()
 
 
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_a_failed_refit_leaves_the_previous_model(estimator):
+    X, y = make_separated_branches(n_samples=300, random_state=0)
+    model = clone(estimator).fit(X, y)
+    before = model.score_samples(X, y)
+    bad = np.hstack([X, X])
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(bad, np.column_stack([y, y]))
+    assert model.n_features_in_ == 1 and model.n_targets_ == 1
+    np.testing.assert_array_equal(model.score_samples(X, y), before)
+
+
 def test_grid_search_over_pipeline_picks_several_components_on_dataset_a():
     X, y = make_separated_branches(n_samples=2000, random_state=0)
     search = GridSearchCV(

@@ -88,20 +88,6 @@ def test_an_interrupted_embedding_keeps_its_last_finished_epoch(monkeypatch):
     assert model.transform(X).shape == (128, 4)
 
 
-def test_a_failed_refit_leaves_the_previous_model():
-    from skgmje import GMJE
-
-    X, y = make_separated_branches(n_samples=300, random_state=0)
-    model = GMJE(n_components=2, random_state=0).fit(X, y)
-    before = model.score_samples(X, y)
-    bad = np.hstack([X, X])
-    bad[0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        model.fit(bad, np.column_stack([y, y]))
-    assert model.n_features_in_ == 1 and model.n_targets_ == 1
-    np.testing.assert_array_equal(model.score_samples(X, y), before)
-
-
 def test_an_embedding_interrupted_in_its_first_epoch_stays_unfitted(monkeypatch):
     X = np.random.RandomState(0).uniform(size=(128, 16)).astype(np.float32)
     _interrupt_at_call(monkeypatch, embedding.JointObjective, 1)
