@@ -1,4 +1,13 @@
-"""What the torch-backed estimators share: device and thread checks, and a seeded torch context."""
+"""What the torch-backed estimators share: their skorch net, its training, and its torch context.
+
+:func:`train_net` is the one training skeleton of :class:`~skgmje.GMJEMDN`
+and :class:`~skgmje.JointEmbedding`: build the net in a seeded torch
+context, initialise it, train it, and after an interrupt return it to its
+last finished epoch. Their nets are :class:`EstimatorNet` s, which take the
+estimator's ``verbose`` as it is: 0 prints nothing, 1 skorch's per-epoch
+table (without colour codes outside a terminal), 2 also a progress bar per
+epoch.
+"""
 
 import copy
 import re
@@ -9,10 +18,24 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from skorch.callbacks import Callback, PrintLog
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping, PrintLog, ProgressBar
 from skorch.history import History
 
 from ._validation import check_positive
+
+__all__ = [
+    "EstimatorNet",
+    "KeepFinishedEpoch",
+    "TerminalPrintLog",
+    "back_to_finished_epoch",
+    "check_device_and_threads",
+    "load_net_state",
+    "seeded_torch",
+    "torch_seed",
+    "torch_threads",
+    "train_net",
+]
 
 
 def check_device_and_threads(device, n_threads):
@@ -64,6 +87,91 @@ class TerminalPrintLog(PrintLog):
         if isinstance(formatted, str) and not sys.stdout.isatty():
             return _ANSI_ESCAPE.sub("", formatted)
         return formatted
+
+
+class EstimatorNet(NeuralNet):
+    """The skorch net of skgmje's torch estimators.
+
+    ``verbose`` is the estimator's (see :mod:`skgmje._torch_runtime`): the
+    epoch table is :class:`TerminalPrintLog`, and ``verbose >= 2`` adds a
+    progress bar. A loss that is not finite stops training with a
+    ``FloatingPointError`` that names the loss (:meth:`loss_name`) and what
+    to try (``nonfinite_remedy``), instead of training on NaN weights.
+    """
+
+    nonfinite_remedy = "lower lr"
+
+    def get_default_callbacks(self):
+        callbacks = [
+            (name, TerminalPrintLog() if name == "print_log" else callback)
+            for name, callback in super().get_default_callbacks()
+        ]
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    def loss_name(self):
+        """How the error of a non-finite loss names the loss."""
+        return "loss"
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"The {self.loss_name()} became {loss.item()} in epoch {len(self.history)}; "
+                f"{self.nonfinite_remedy}."
+            )
+        return loss
+
+
+def train_net(make_net, X, y=None, *, seed, device, n_threads, callbacks=(), prepare=None):
+    """Build, seed and train a skorch net; after an interrupt, its last finished epoch.
+
+    Parameters
+    ----------
+    make_net : callable
+        ``make_net(callbacks)`` returns the :class:`EstimatorNet`, not yet
+        initialised. It runs in the seeded context, so modules it builds draw
+        their weights from ``seed``.
+    X, y
+        The training data, as skorch takes them.
+    seed : int
+        The torch seed (:func:`torch_seed`).
+    device : str
+    n_threads : int or None
+    callbacks : sequence of (str, skorch.callbacks.Callback), default=()
+        The estimator's own callbacks.
+    prepare : callable, optional
+        ``prepare(net)`` after initialisation, before training (to start
+        weights from the data, say).
+
+    Returns
+    -------
+    net : EstimatorNet
+        Trained; after a ``KeyboardInterrupt``, as its last finished epoch
+        left it (see :func:`back_to_finished_epoch`).
+    """
+    keeper = KeepFinishedEpoch()
+    # First, so that an epoch which early stopping ends still counts as finished.
+    callbacks = [("keep_finished_epoch", keeper), *callbacks]
+    with seeded_torch(seed, device, n_threads):
+        net = make_net(callbacks)
+        net.initialize()
+        if prepare is not None:
+            prepare(net)
+        net.partial_fit(X, y)
+    back_to_finished_epoch(net, keeper, weights_restored=_best_epoch_restored(net))
+    return net
+
+
+def _best_epoch_restored(net):
+    """Whether early stopping has put the weights of its best, finished, epoch back."""
+    return any(
+        isinstance(callback, EarlyStopping)
+        and callback.load_best
+        and callback.best_model_weights_ is not None
+        for _, callback in net.callbacks_
+    )
 
 
 def load_net_state(net, module_state, history):

@@ -7,21 +7,17 @@ import torch
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import ProgressBar
 from torch import nn
 
 from ._core.conditioning import context_log_prob
 from ._docs import DocumentationLinkMixin
 from ._persistence import PersistenceMixin
 from ._torch_runtime import (
-    KeepFinishedEpoch,
-    TerminalPrintLog,
-    back_to_finished_epoch,
     check_device_and_threads,
     load_net_state,
-    seeded_torch,
     torch_seed,
     torch_threads,
+    train_net,
 )
 from ._validation import check_option, check_positive
 from .base import check_numpy_inputs, restored_on_failure
@@ -437,18 +433,17 @@ class JointEmbedding(
         callbacks = [("ema_target", EMATarget(self.ema_momentum))]
         if REGISTRY[self.objective].records_ess:
             callbacks.append(("ess", BankESS()))
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        keeper = KeepFinishedEpoch()
-        callbacks.append(("keep_finished_epoch", keeper))
         # A last batch of one row has no covariance and no negatives.
         drop_last = len(X) > self.batch_size and len(X) % self.batch_size == 1
-        with seeded_torch(seed, self.device, self.n_threads):
-            net = self._build_net(X.shape[1], seed, callbacks, drop_last)
+        self.net_ = train_net(
+            lambda callbacks: self._build_net(X.shape[1], seed, callbacks, drop_last),
             # Row indices travel with the batch so a bank can tell a row's old keys from negatives.
-            net.fit({"X": X, "index": np.arange(len(X))}, None)
-        back_to_finished_epoch(net, keeper)
-        self.net_ = net
+            {"X": X, "index": np.arange(len(X))},
+            seed=seed,
+            device=self.device,
+            n_threads=self.n_threads,
+            callbacks=callbacks,
+        )
         # A user's encoder module may embed to any width: ask it, for get_feature_names_out.
         self._n_features_out = self._embed(X[:1]).shape[1]
         self.latent_density_ = None
@@ -484,12 +479,10 @@ class JointEmbedding(
             batch_size=self.batch_size,
             train_split=None,
             callbacks=callbacks,
-            # skorch's default table, without colour codes outside a terminal.
-            callbacks__print_log=TerminalPrintLog(),
             iterator_train__shuffle=True,
             iterator_train__drop_last=drop_last,
             device=self.device,
-            verbose=int(self.verbose > 0),
+            verbose=self.verbose,
         )
 
     def _restore_net(self, module_state, history):

@@ -7,25 +7,25 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit
 
 from ._torch_runtime import (
-    KeepFinishedEpoch,
-    TerminalPrintLog,
-    back_to_finished_epoch,
+    EstimatorNet,
     check_device_and_threads,
     load_net_state,
-    seeded_torch,
     torch_seed,
     torch_threads,
+    train_net,
 )
 from ._validation import StrOptions, positive
 from .base import ConditionalDensityEstimator, column_standardisation
 from .mixture import GaussianMixtureDistribution
+from .nn._deprecation import deprecated_aliases
 from .nn.losses import mdn_nll, mixture_log_prob
 from .nn.mdn import ACTIVATIONS, COVARIANCE_TYPES, MixtureDensityNetwork
+
+__all__ = ["LR_SCHEDULES", "OPTIMIZERS", "GMJEMDN", "GMJEMDNNet", "MixtureNLL"]
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 LR_SCHEDULES = ("cosine", "constant")
@@ -53,18 +53,17 @@ class MixtureNLL(torch.nn.Module):
         return -(weights * mixture_log_prob(*output, targets)).mean()
 
 
-class MixtureDensityNet(NeuralNet):
-    """skorch ``NeuralNet`` that refuses to keep training on a non-finite loss."""
+class GMJEMDNNet(EstimatorNet):
+    """The skorch net of :class:`GMJEMDN`, which trains a :class:`MixtureDensityNetwork`.
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = super().get_loss(y_pred, y_true, X=X, training=training)
-        if not torch.isfinite(loss):
-            epoch = len(self.history)
-            raise FloatingPointError(
-                f"The mixture negative log-likelihood became {loss.item()} in epoch {epoch}; "
-                "lower lr, raise min_scale or standardise extreme inputs."
-            )
-        return loss
+    Formerly ``MixtureDensityNet``, a name too close to the network's; the old
+    name still works, with a ``FutureWarning``.
+    """
+
+    nonfinite_remedy = "lower lr, raise min_scale or standardise extreme inputs"
+
+    def loss_name(self):
+        return "mixture negative log-likelihood"
 
 
 class GMJEMDN(ConditionalDensityEstimator):
@@ -335,36 +334,15 @@ class GMJEMDN(ConditionalDensityEstimator):
             )
 
     def _fit(self, X, Y, sample_weight):
-        if sample_weight is not None:
-            keep = sample_weight > 0
-            X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
-            if np.all(sample_weight == sample_weight[0]):
-                sample_weight = None
-            else:
-                sample_weight = sample_weight / sample_weight.mean()
+        X, Y, sample_weight = _rows_of_positive_weight(X, Y, sample_weight)
         n_samples = len(X)
         self._check_sample_count(n_samples)
         seed = torch_seed(self.random_state)
         self._x_mean, self._x_scale = column_standardisation(X, sample_weight)
         self._y_mean, self._y_scale = column_standardisation(Y, sample_weight)
-        callbacks = []
-        train_split = None
         n_train = n_samples
         if self.early_stopping:
             n_train -= math.ceil(self.validation_fraction * n_samples)
-            train_split = ValidSplit(self.validation_fraction, random_state=seed)
-            callbacks.append(
-                ("early_stopping", EarlyStopping(patience=self.patience, load_best=True))
-            )
-        if self.lr_schedule == "cosine":
-            callbacks.append(
-                ("lr_schedule", LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs))
-            )
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        keeper = KeepFinishedEpoch()
-        # First, so that an epoch which early stopping ends still counts as finished.
-        callbacks.insert(0, ("keep_finished_epoch", keeper))
         # The loss is a mean over the training rows, so a fixed prior on the weights adds
         # its precision over n_train to it: a penalty that fades as the rows grow.
         weight_decay = (
@@ -372,35 +350,33 @@ class GMJEMDN(ConditionalDensityEstimator):
             if self.weight_decay == "auto"
             else float(self.weight_decay)
         )
-        net = self._build_net(
-            X.shape[1],
-            Y.shape[1],
-            weight_decay,
-            weighted=sample_weight is not None,
-            train_split=train_split,
-            callbacks=callbacks,
-        )
         inputs = ((X - self._x_mean) / self._x_scale).astype(np.float32)
         targets = ((Y - self._y_mean) / self._y_scale).astype(np.float32)
-        with seeded_torch(seed, self.device, self.n_threads):
-            net.initialize()
-            _spread_component_means(net.module_, targets, seed)
-            net.partial_fit(
-                inputs,
-                targets
-                if sample_weight is None
-                else np.column_stack([targets, sample_weight]).astype(np.float32),
-            )
-        early_stopping = dict(net.callbacks_).get("early_stopping")
-        back_to_finished_epoch(
-            net,
-            keeper,
-            # Early stopping has already put its best finished epoch back.
-            weights_restored=early_stopping is not None
-            and early_stopping.best_model_weights_ is not None,
+        training_targets = targets
+        if sample_weight is not None:
+            # MixtureNLL(weighted=True) reads each row's weight from the last column.
+            training_targets = np.column_stack([targets, sample_weight]).astype(np.float32)
+        train_split = (
+            ValidSplit(self.validation_fraction, random_state=seed) if self.early_stopping else None
         )
-        self.net_ = net
-        self.n_epochs_ = len(net.history)
+        self.net_ = train_net(
+            lambda callbacks: self._build_net(
+                X.shape[1],
+                Y.shape[1],
+                weight_decay,
+                weighted=sample_weight is not None,
+                train_split=train_split,
+                callbacks=callbacks,
+            ),
+            inputs,
+            training_targets,
+            seed=seed,
+            device=self.device,
+            n_threads=self.n_threads,
+            callbacks=self._training_callbacks(),
+            prepare=lambda net: _spread_component_means(net.module_, targets, seed),
+        )
+        self.n_epochs_ = len(self.net_.history)
         self.weight_decay_ = weight_decay
         # On standardised columns: GaussianMixture's reg_covar is absolute, and on raw
         # columns of tiny spread its draws landed ~1e94 standard deviations out.
@@ -409,11 +385,23 @@ class GMJEMDN(ConditionalDensityEstimator):
         ).fit((X - self._x_mean) / self._x_scale)
         return self
 
+    def _training_callbacks(self):
+        callbacks = []
+        if self.early_stopping:
+            callbacks.append(
+                ("early_stopping", EarlyStopping(patience=self.patience, load_best=True))
+            )
+        if self.lr_schedule == "cosine":
+            callbacks.append(
+                ("lr_schedule", LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs))
+            )
+        return callbacks
+
     def _build_net(self, n_inputs, n_targets, weight_decay, weighted, train_split, callbacks):
         optimizer = (
             OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
         )
-        return MixtureDensityNet(
+        return GMJEMDNNet(
             module=MixtureDensityNetwork,
             module__n_inputs=n_inputs,
             module__n_targets=n_targets,
@@ -431,11 +419,9 @@ class GMJEMDN(ConditionalDensityEstimator):
             batch_size=self.batch_size,
             train_split=train_split,
             callbacks=callbacks,
-            # skorch's default table, without colour codes outside a terminal.
-            callbacks__print_log=TerminalPrintLog(),
             iterator_train__shuffle=True,
             device=self.device,
-            verbose=int(self.verbose > 0),
+            verbose=self.verbose,
         )
 
     def _restore_net(self, module_state, history):
@@ -498,6 +484,20 @@ class GMJEMDN(ConditionalDensityEstimator):
         return log_context + self._predict_distribution(X).log_prob(Y)
 
 
+def _rows_of_positive_weight(X, Y, sample_weight):
+    """The rows of positive weight, and their weights normalised to mean 1 (None if equal).
+
+    A row of weight zero is as if it were not given; equal weights are no weights.
+    """
+    if sample_weight is None:
+        return X, Y, None
+    keep = sample_weight > 0
+    X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
+    if np.all(sample_weight == sample_weight[0]):
+        return X, Y, None
+    return X, Y, sample_weight / sample_weight.mean()
+
+
 def _spread_component_means(module, targets, seed):
     """Start the K component means at k-means centres of the targets, nearly independent of x.
 
@@ -510,3 +510,6 @@ def _spread_component_means(module, targets, seed):
     with torch.no_grad():
         module.means.bias.copy_(torch.as_tensor(centres.reshape(-1), dtype=module.means.bias.dtype))
         module.means.weight.mul_(0.1)
+
+
+__getattr__ = deprecated_aliases(__name__, {"MixtureDensityNet": ("GMJEMDNNet", GMJEMDNNet)})

@@ -368,3 +368,22 @@ def test_sample_weight_zero_rows_are_dropped_and_weights_shift_the_fit():
     assert np.mean(tilted.predict(X)) > np.mean(plain.predict(X)) + 0.1
     with pytest.raises(ValueError, match="(?i)negative"):
         GMJEMDN(**options).fit(X, y, sample_weight=-weights)
+
+
+def test_the_skorch_net_is_named_apart_from_the_network():
+    from skgmje import mdn
+
+    model = _fast(max_epochs=2).fit(*_data(100))
+    assert isinstance(model.net_, mdn.GMJEMDNNet) and isinstance(model.net_, NeuralNet)
+    assert isinstance(model.net_.module_, MixtureDensityNetwork)
+    with pytest.warns(FutureWarning, match="MixtureDensityNet was renamed .*GMJEMDNNet"):
+        assert mdn.MixtureDensityNet is mdn.GMJEMDNNet
+    with pytest.raises(AttributeError, match="no attribute 'MixtureDensityNets'"):
+        mdn.MixtureDensityNets  # noqa: B018
+
+
+@pytest.mark.parametrize("verbose", [0, 1, 2])
+def test_verbose_two_adds_a_progress_bar(verbose, capsys):
+    model = _fast(max_epochs=1, early_stopping=False, verbose=verbose).fit(*_data(60))
+    assert ("progress_bar" in dict(model.net_.callbacks_)) == (verbose == 2)
+    assert ("train_loss" in capsys.readouterr().out) == (verbose > 0)

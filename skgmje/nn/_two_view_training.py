@@ -6,8 +6,9 @@ Unlike the rest of :mod:`skgmje.nn` this module needs skorch; only
 
 import numpy as np
 import torch
-from skorch import NeuralNet
 from skorch.callbacks import Callback
+
+from .._torch_runtime import EstimatorNet
 
 __all__ = ["BankESS", "EMATarget", "TwoViewNet"]
 
@@ -42,14 +43,10 @@ class BankESS(Callback):
         self.seen_ = len(history)
 
 
-class TwoViewNet(NeuralNet):
-    """skorch net for unsupervised two-view training: the loss needs no ``y``."""
+class TwoViewNet(EstimatorNet):
+    """skorch net for unsupervised two-view training: the loss ignores ``y``."""
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"The {self.criterion_.objective!r} loss became {loss.item()} in epoch "
-                f"{len(self.history)}; lower lr or raise the temperature."
-            )
-        return loss
+    nonfinite_remedy = "lower lr or raise the temperature"
+
+    def loss_name(self):
+        return f"{self.criterion_.objective!r} loss"
