@@ -67,8 +67,10 @@ class JointEmbedding(
 
     Each training batch is augmented twice; an encoder embeds both views and
     the chosen objective of the paper (the user guide's estimator pages) ties
-    the two embeddings together. ``transform`` returns the encoder's
-    embedding of the data as it is (no augmentation). Training goes through
+    the two embeddings together: the query ``q`` (the encoder's embedding of
+    view a) and the key ``k`` (view b's, by the encoder or its EMA copy).
+    ``transform`` returns the encoder's embedding of the data as it is (no
+    augmentation). Training goes through
     skorch (``net_``, with the per-epoch loss in ``net_.history`` and, for
     ``"smc-gmje"``, the epoch's mean effective sample size of the bank as
     ``"ess"``; every update's is in ``net_.criterion_.bank.ess_history``).
@@ -82,10 +84,10 @@ class JointEmbedding(
     - ``"hsic"``: maximised HSIC between the views (by default whitened,
       with a linear kernel, below);
     - ``"gmje"``: prototype GMJE (learnable prototypes and mixing logits on
-      the joint ``[z_a, z_b]`` with one shared covariance, [GMJE]_ Eq. 15):
+      the joint ``[q, k]`` with one shared covariance, [GMJE]_ Eq. 15):
       by default the batch's M-step covariance around the prototypes, held
       constant (``prototype_covariance``);
-    - ``"gmje-mdn"``: a mixture density network from view a to view b plus
+    - ``"gmje-mdn"``: a mixture density network from ``q`` to ``k`` plus
       the context marginal ([GMJE]_ Eq. 23), minus each view's Gaussian
       batch entropy (without it the objective rewards collapsing the targets
       to a point); its linear head starts at "the views agree", every
@@ -108,9 +110,9 @@ class JointEmbedding(
       paper's 1 lets the loss fall without end as the embeddings grow; at
       0.5 the alignment's log-determinant and the entropy's scale alike, so
       the loss no longer depends on the embeddings' scale;
-    - ``"dual-gje"``: ``L_dual / N - w E(q)``, ``q`` the queries (the
-      targets come from the EMA encoder and carry no gradient);
-    - ``"hsic"``: ``-HSIC - (w / 2) (E(z_a) + E(z_b))``;
+    - ``"dual-gje"``: ``L_dual / N - w E(q)`` (the keys come from the EMA
+      encoder and carry no gradient);
+    - ``"hsic"``: ``-HSIC - (w / 2) (E(q) + E(k))``;
     - ``"gmje"``: ``entropy_weight`` of
       :class:`~skgmje.nn.losses.PrototypeGMJE`; 0.5 with the batch
       covariance (a lower weight let the embedding collapse, 1 learned
@@ -134,7 +136,7 @@ class JointEmbedding(
     embeddings and ``s`` its mean variance
     (:func:`~skgmje.nn.losses.whiten_batch`):
 
-    - ``"hsic"``: ``-HSIC(W(z_a), W(z_b))`` with linear kernels, that is
+    - ``"hsic"``: ``-HSIC(W(q), W(k))`` with linear kernels, that is
       ``-|C_ab|_F^2``, ``C_ab`` the cross-covariance of the whitened views:
       the normalised cross-covariance of Fukumizu et al. (2008), the sum of
       the squared canonical correlations between the views;
@@ -264,9 +266,10 @@ class JointEmbedding(
     net_ : skorch.NeuralNet
         The trained net (``module_.encoder`` is the encoder).
     latent_density_ : GMJE or None
-        For ``"gmje"``, ``"gmje-mdn"`` and ``"smc-gmje"``: a :class:`GMJE` on the
-        joint embeddings ``[z_a, z_b]`` of two views of the training rows, so
-        :meth:`sample_embeddings` and :meth:`score_samples` work.
+        For ``"gmje"``, ``"gmje-mdn"`` and ``"smc-gmje"``: a :class:`GMJE` on
+        the joint embeddings ``[q, k]`` of two views of the training rows
+        (both by the online encoder), so :meth:`sample_embeddings` and
+        :meth:`score_samples` work.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names (a pandas DataFrame).
@@ -495,10 +498,10 @@ class JointEmbedding(
         module = self.net_.module_
         generator = torch.Generator().manual_seed(seed)
         view_a, view_b = module.views(torch.as_tensor(X), generator)
-        z_a, z_b = self._embed(view_a), self._embed(view_b)
+        query, key = self._embed(view_a), self._embed(view_b)
         # About ten rows per component at the least, so EM is not fitting single points.
         n_components = max(1, min(self.n_prototypes, len(X) // 10))
-        return GMJE(n_components=n_components, reg_covar=1e-3, random_state=seed).fit(z_a, z_b)
+        return GMJE(n_components=n_components, reg_covar=1e-3, random_state=seed).fit(query, key)
 
     def _embed(self, X):
         with torch_threads(self.n_threads):

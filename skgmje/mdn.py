@@ -70,7 +70,7 @@ class GMJEMDN(ConditionalDensityEstimator):
     """GMJE with a mixture density network: ``p(y | x)``'s weights, means and scales depend on x.
 
     A neural network reads the context ``x`` (and only the context: the
-    information bottleneck of the paper's Appendix M) and outputs a
+    information bottleneck of [GMJE]_ Appendix M) and outputs a
     K-component Gaussian mixture over the target (user guide, "GMJEMDN")::
 
         p(y | x) = sum_k w_k(x) N(y | mu_k(x), L_k(x) L_k(x)^T)
@@ -80,7 +80,7 @@ class GMJEMDN(ConditionalDensityEstimator):
     :class:`GMJE`, whose components are global linear regressions, every
     parameter may vary with x, so branches can bend, cross and change their
     noise level. A Gaussian mixture on the contexts completes the joint model
-    ``p(x) p(y | x)`` for generative sampling and the joint objective (Eq. 23).
+    ``p(x) p(y | x)`` for generative sampling and the joint objective ([GMJE]_ Eq. 23).
 
     Training goes through skorch (:class:`skorch.NeuralNet`), with early
     stopping on a held-out validation fraction and a Gaussian prior on the
@@ -149,9 +149,9 @@ class GMJEMDN(ConditionalDensityEstimator):
         torch device for training and prediction, e.g. ``"cuda"``.
     n_threads : int or None, default=1
         torch intra-op threads while fitting and predicting (restored
-        afterwards). Networks this small run fastest on one thread: on a busy
-        2-core machine two threads made training six times slower. ``None``
-        keeps torch's own setting.
+        afterwards). Networks this small run fastest on one thread; on a busy
+        machine more threads slow training down. ``None`` keeps torch's own
+        setting.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch order and the validation split
         (through a forked torch RNG: the global torch state is left alone).
@@ -466,7 +466,7 @@ class GMJEMDN(ConditionalDensityEstimator):
         return X, Y
 
     def score_samples_joint(self, X, y):
-        """Joint log-density ``log p(x_i) + log p(y_i | x_i)`` (the objective of Eq. 23).
+        """Joint log-density ``log p(x_i) + log p(y_i | x_i)`` (the objective of [GMJE]_ Eq. 23).
 
         Parameters
         ----------

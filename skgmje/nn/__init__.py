@@ -1,4 +1,4 @@
-"""Torch building blocks (no scikit-learn): the paper's objectives and networks.
+"""Torch building blocks (no scikit-learn): the GMJE paper's objectives and networks.
 
 Needs the ``torch`` extra (``pip install "skgmje[torch]"``).
 """
@@ -6,3 +6,5 @@ Needs the ``torch`` extra (``pip install "skgmje[torch]"``).
 from .._optional import require_torch
 
 require_torch("skgmje.nn")
+
+__all__ = ["augment", "encoders", "losses", "mdn", "memory", "objectives", "two_view"]

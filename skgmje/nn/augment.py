@@ -18,6 +18,19 @@ import torch
 
 from .encoders import to_images
 
+__all__ = [
+    "AmplitudeScaling",
+    "CircularShift",
+    "Compose",
+    "FeatureMasking",
+    "GaussianNoise",
+    "RandomErasing",
+    "RandomShift",
+    "TimeStretch",
+    "TwoViews",
+    "check_generator",
+]
+
 
 def check_generator(random_state=None):
     """A ``torch.Generator`` from a seed, a generator, or None.

@@ -13,6 +13,15 @@ from torch import nn
 
 from .mdn import ACTIVATIONS
 
+__all__ = [
+    "BasicBlock",
+    "Conv1dEncoder",
+    "ConvEncoder",
+    "MLPEncoder",
+    "ResNet18",
+    "to_images",
+]
+
 
 def to_images(X, in_channels=1):
     """Views flat rows of square images as an ``(n, c, h, w)`` batch.

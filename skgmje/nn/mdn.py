@@ -1,8 +1,14 @@
-"""The mixture density network of GMJE-MDN (paper section 4.4, Appendix M; user guide "GMJEMDN")."""
+"""The mixture density network of GMJE-MDN ([GMJE]_ Section 4.4; user guide, "GMJEMDN")."""
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+__all__ = [
+    "ACTIVATIONS",
+    "COVARIANCE_TYPES",
+    "MixtureDensityNetwork",
+]
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU}
 COVARIANCE_TYPES = ("spherical", "diag", "full")
@@ -12,7 +18,7 @@ class MixtureDensityNetwork(nn.Module):
     """Maps a context ``x`` to ``p(y | x) = sum_k w_k(x) N(mu_k(x), L_k(x) L_k(x)^T)``.
 
     The network sees the context only (the information bottleneck of
-    Appendix M): the target enters through the loss, never the input.
+    [GMJE]_ Appendix M): the target enters through the loss, never the input.
 
     Parameters
     ----------

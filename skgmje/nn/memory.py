@@ -1,7 +1,7 @@
 """Memory banks of keys: MoCo's FIFO queue and the SMC particle bank (user guide, "SMCGMJE").
 
 A bank holds up to ``M = bank_size`` key embeddings (the particles of the
-non-parametric GMJE ``p(z) = sum_m w_m N(z | z_m, tau I)``, Eq. 27 and 32)
+non-parametric GMJE ``p(z) = sum_m w_m N(z | z_m, tau I)``, [GMJE]_ Eq. 27 and 32)
 that an InfoNCE-style loss contrasts the queries against. Both banks are
 ``nn.Module`` s whose keys live in a non-persistent buffer, so they follow
 ``module.to(device, dtype)`` with the model, stay out of its ``state_dict``,
@@ -23,6 +23,13 @@ import torch
 from torch import nn
 
 from .augment import check_generator
+
+__all__ = [
+    "RESAMPLING",
+    "FIFOBank",
+    "SMCBank",
+    "resample",
+]
 
 RESAMPLING = ("multinomial", "systematic")
 
@@ -109,7 +116,7 @@ class _MemoryBank(nn.Module):
 
         Uniform in both banks: a FIFO queue never weights its keys, and the
         SMC bank turns its weights into copies of the keys at every update
-        (Algo 2; user guide, "SMCGMJE"), so the weighted InfoNCE of Eq. 33 over
+        ([GMJE]_ Algo 2; user guide, "SMCGMJE"), so the weighted InfoNCE of Eq. 33 over
         the bank is the plain one.
         """
         return self._keys.new_full((self.n_keys,), -math.log(max(self.n_keys, 1)))
@@ -120,7 +127,7 @@ class _MemoryBank(nn.Module):
         With ``ids``, a bank key that came from the same source as query ``b``
         (an earlier view of the same training row) scores ``-inf`` for that
         query: it is no negative, and its query must not vote for keeping it
-        (Eq. 34 would favour it, as it is among the keys most similar to
+        ([GMJE]_ Eq. 34 would favour it, as it is among the keys most similar to
         that query).
 
         Parameters
@@ -137,7 +144,7 @@ class _MemoryBank(nn.Module):
         logits : Tensor of shape (B, n_keys + B)
             Differentiable in ``queries`` and ``keys``; the bank is a constant.
             Cross-entropy with targets ``n_keys + arange(B)`` is InfoNCE
-            (Eq. 31) over the bank and the batch; pass the same tensor to
+            ([GMJE]_ Eq. 31) over the bank and the batch; pass the same tensor to
             :meth:`update`.
         """
         logits = queries @ torch.cat([self._keys.to(keys), keys]).T / temperature
@@ -226,7 +233,7 @@ class FIFOBank(_MemoryBank):
 
 
 class SMCBank(_MemoryBank):
-    """The SMC particle bank of SMC-GMJE (Algo 2): weight, resample, reset, every step.
+    """The SMC particle bank of SMC-GMJE ([GMJE]_ Algo 2): weight, resample, reset, every step.
 
     While the bank and the incoming batch fit in ``bank_size`` (the fill-up
     phase) the keys are simply appended. From then on each update with the
@@ -264,7 +271,7 @@ class SMCBank(_MemoryBank):
     resampling : {"systematic", "multinomial"}, default="systematic"
         Systematic resampling draws the same expected copies with far less noise.
     tempering : float in [0, 1], default=1.0
-        Exponent ``beta`` of the Eq. 34 weights. Lower values keep more
+        Exponent ``beta`` of the [GMJE]_ Eq. 34 weights. Lower values keep more
         distinct keys: a roomy bank resampled by the full weights fills with
         copies of the keys nearest the queries, which on data with few
         classes are often the queries' own class (``benchmarks/bench_ssl.py``
@@ -327,7 +334,7 @@ class SMCBank(_MemoryBank):
 
     @torch.no_grad()
     def update(self, keys, logits=None, ids=None):
-        """Append the keys while there is room, else weight, resample and reset (Algo 2).
+        """Append the keys while there is room, else weight, resample and reset ([GMJE]_ Algo 2).
 
         Parameters
         ----------
@@ -364,7 +371,7 @@ class SMCBank(_MemoryBank):
 
     @staticmethod
     def _pool_weights(logits, n_bank):
-        """Normalised log weights of the pool: Eq. 34 with each key's own query left out."""
+        """Normalised log weights of the pool: [GMJE]_ Eq. 34, each key's own query left out."""
         n_new = logits.shape[0]
         # The mean over the queries that may vote: a query's own earlier key is masked out.
         voters = torch.isfinite(logits[:, :n_bank]).sum(0).clamp_min(1)

@@ -1,4 +1,4 @@
-"""The paper's training objectives as plain functions of tensors (the user guide's estimator pages).
+"""The GMJE paper's training objectives as functions of tensors (the user guide's estimator pages).
 
 Every function takes the embeddings of a batch (rows are samples) and returns a
 scalar to minimise. Covariances enter through Cholesky factors with a jitter
