@@ -1,6 +1,7 @@
 """JointEmbedding: two-view encoders trained with the paper's objectives, as a transformer."""
 
 import copy
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -19,7 +20,14 @@ from ._torch_runtime import (
     torch_threads,
     train_net,
 )
-from ._validation import check_option, check_positive
+from ._validation import (
+    Interval,
+    StrOptions,
+    check_option,
+    fraction,
+    positive,
+    validate_parameters,
+)
 from .base import check_numpy_inputs, restored_on_failure
 from .gmje import GMJE
 from .nn import augment as augmentations
@@ -292,6 +300,35 @@ class JointEmbedding(
     'jointembedding0'
     """
 
+    # objective and device are checked when fitting (_check_parameters): against the
+    # registry as it is then, and for a CUDA device torch can see.
+    _parameter_constraints = {
+        "objective": "no_validation",
+        "encoder": [StrOptions(set(ENCODERS)), nn.Module],
+        "augment": [StrOptions(set(AUGMENTS)), callable],
+        "embedding_dim": [positive(Integral)],
+        "hidden_layer_sizes": "no_validation",
+        "max_shift": [positive(Integral, allow_zero=True)],
+        "temperature": [positive()],
+        "entropy_weight": [positive(allow_zero=True), None],
+        "kernel": [StrOptions(set(KERNELS))],
+        "whiten": ["boolean"],
+        "bank_size": [positive(Integral)],
+        "ema_momentum": [Interval(Real, 0, 1, closed="left")],
+        "bank_tempering": [fraction(allow_zero=True)],
+        "symmetric": ["boolean"],
+        "n_prototypes": [positive(Integral)],
+        "prototype_covariance": [StrOptions({"batch", "learned"})],
+        "max_epochs": [positive(Integral)],
+        "batch_size": [positive(Integral)],
+        "lr": [positive()],
+        "weight_decay": [positive(allow_zero=True)],
+        "device": "no_validation",
+        "n_threads": [positive(Integral), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
     def __init__(
         self,
         objective="smc-gmje",
@@ -346,37 +383,9 @@ class JointEmbedding(
         self.verbose = verbose
 
     def _check_parameters(self):
+        validate_parameters(self)
+        # Against the registry as it is now, which a new objective may have joined.
         check_option("objective", self.objective, REGISTRY)
-        check_option("prototype_covariance", self.prototype_covariance, ("batch", "learned"))
-        check_option("kernel", self.kernel, KERNELS)
-        if isinstance(self.encoder, str):
-            check_option("encoder", self.encoder, ENCODERS)
-        elif not isinstance(self.encoder, nn.Module):
-            raise ValueError(
-                f"encoder must be one of {ENCODERS} or a torch.nn.Module; got {self.encoder!r}."
-            )
-        if isinstance(self.augment, str):
-            check_option("augment", self.augment, AUGMENTS)
-        elif not callable(self.augment):
-            raise ValueError(
-                f"augment must be one of {AUGMENTS} or a callable; got {self.augment!r}."
-            )
-        for name in ("embedding_dim", "bank_size", "n_prototypes", "max_epochs", "batch_size"):
-            check_positive(name, getattr(self, name), integer=True)
-        check_positive("max_shift", self.max_shift, integer=True, allow_zero=True)
-        check_positive("temperature", self.temperature)
-        if self.entropy_weight is not None:
-            check_positive("entropy_weight", self.entropy_weight, allow_zero=True)
-        check_positive("lr", self.lr)
-        check_positive("weight_decay", self.weight_decay, allow_zero=True)
-        if not 0.0 <= self.ema_momentum < 1.0:
-            raise ValueError(f"ema_momentum must be in [0, 1); got {self.ema_momentum!r}.")
-        check_positive("bank_tempering", self.bank_tempering, allow_zero=True)
-        if self.bank_tempering > 1.0:
-            raise ValueError(f"bank_tempering must be in [0, 1]; got {self.bank_tempering!r}.")
-        for name in ("symmetric", "whiten"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
         check_device_and_threads(self.device, self.n_threads)
 
     def _entropy_weight(self):

@@ -19,7 +19,9 @@ class PrototypeGMJEObjective(Objective):
     ``"learned"`` trains a Cholesky factor with the encoder (the paper's
     relaxed EM by back-propagation). With the batch covariance, 0.5 is the
     default weight: a lower one let the embedding collapse and 1 learned
-    little (see the user guide).
+    little (see the user guide). Unlike the other objectives' state,
+    :class:`~skgmje.nn.losses.PrototypeGMJE`'s covariance state moves at
+    every call in training mode, so a symmetric step moves it twice.
 
     Parameters
     ----------
