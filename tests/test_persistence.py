@@ -157,24 +157,7 @@ def test_an_unfitted_estimator_round_trips():
     assert model.get_params() == GMJE(n_components=3).get_params()
 
 
-# GMJE keeps precisions_cholesky_ as a transposed (not C-ordered) view, which pickle stores
-# C-ordered: the next E-step's matrix products then round differently, by ~1e-15, with three
-# components (not with two). Not xfailed with strict=True: whether the rounding differs
-# depends on the BLAS.
-LAYOUT_ROUNDING = pytest.mark.xfail(
-    reason="a restored GMJE's precisions_cholesky_ is C-ordered, the fitted one's is not, and "
-    "BLAS rounds the next E-step differently"
-)
-
-
-@pytest.mark.parametrize(
-    "estimator",
-    [
-        pytest.param(estimator, marks=LAYOUT_ROUNDING) if isinstance(estimator, GMJE) else estimator
-        for estimator in estimators(STREAMING)
-    ],
-    ids=repr,
-)
+@pytest.mark.parametrize("estimator", estimators(STREAMING), ids=repr)
 def test_a_loaded_model_streams_on_as_the_saved_one(estimator):
     """What partial_fit needs (the bank's masses, the graph, the random state) is saved."""
     X, y = _data()

@@ -98,7 +98,9 @@ def precision_cholesky(covariance_cholesky):
     # (5 ms for 32 two-by-two factors, against 16 us), which made the EM step's M-step
     # the cost of every fit with many components.
     inverse = np.linalg.solve(covariance_cholesky, identity)
-    return np.swapaxes(inverse, -1, -2)
+    # C-ordered, as pickle, joblib and skops restore it: a transposed view would make a
+    # loaded model's next E-step round differently from the model that was saved.
+    return np.ascontiguousarray(np.swapaxes(inverse, -1, -2))
 
 
 def log_det_from_cholesky(factor):
