@@ -40,8 +40,10 @@ __all__ = [
     "HasMethods",
     "Interval",
     "PositiveIntegers",
+    "Registered",
     "StrOptions",
     "SubclassOf",
+    "as_constraint",
     "check_option",
     "check_positive",
     "validate_parameters",
@@ -64,10 +66,15 @@ def validate_parameters(estimator):
         constraints = declared[name]
         if constraints == "no_validation":
             continue
-        constraints = [make_constraint(constraint) for constraint in constraints]
+        constraints = [as_constraint(constraint) for constraint in constraints]
         if not any(_satisfies(constraint, value) for constraint in constraints):
             allowed = " or ".join(_describe(constraint) for constraint in constraints)
             raise ValueError(f"{name} must be {allowed}; got {value!r}.")
+
+
+def as_constraint(constraint):
+    """scikit-learn's constraint object for a declaration, this module's own as they are."""
+    return constraint if isinstance(constraint, _Constraint) else make_constraint(constraint)
 
 
 def _satisfies(constraint, value):
@@ -155,3 +162,17 @@ class SubclassOf(_Constraint):
 
     def __str__(self):
         return f"a {self.base.__module__}.{self.base.__qualname__} subclass"
+
+
+class Registered(_Constraint):
+    """A key of ``registry`` as it is when checked (a registry that may grow)."""
+
+    def __init__(self, registry):
+        super().__init__()
+        self.registry = registry
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, str) and val in self.registry
+
+    def __str__(self):
+        return f"one of {sorted(self.registry)}"

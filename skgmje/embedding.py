@@ -22,8 +22,9 @@ from ._torch_runtime import (
 )
 from ._validation import (
     Interval,
+    PositiveIntegers,
+    Registered,
     StrOptions,
-    check_option,
     fraction,
     positive,
     validate_parameters,
@@ -300,14 +301,13 @@ class JointEmbedding(
     'jointembedding0'
     """
 
-    # objective and device are checked when fitting (_check_parameters): against the
-    # registry as it is then, and for a CUDA device torch can see.
     _parameter_constraints = {
-        "objective": "no_validation",
+        # The registry as it is when fitting, which a new objective may have joined.
+        "objective": [Registered(REGISTRY)],
         "encoder": [StrOptions(set(ENCODERS)), nn.Module],
         "augment": [StrOptions(set(AUGMENTS)), callable],
         "embedding_dim": [positive(Integral)],
-        "hidden_layer_sizes": "no_validation",
+        "hidden_layer_sizes": [PositiveIntegers()],
         "max_shift": [positive(Integral, allow_zero=True)],
         "temperature": [positive()],
         "entropy_weight": [positive(allow_zero=True), None],
@@ -323,7 +323,7 @@ class JointEmbedding(
         "batch_size": [positive(Integral)],
         "lr": [positive()],
         "weight_decay": [positive(allow_zero=True)],
-        "device": "no_validation",
+        "device": [str, torch.device],
         "n_threads": [positive(Integral), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -384,8 +384,7 @@ class JointEmbedding(
 
     def _check_parameters(self):
         validate_parameters(self)
-        # Against the registry as it is now, which a new objective may have joined.
-        check_option("objective", self.objective, REGISTRY)
+        # Whether torch sees the device, beside its declared type.
         check_device_and_threads(self.device, self.n_threads)
 
     def _entropy_weight(self):

@@ -1,7 +1,7 @@
 """GMJEMDN: the mixture-density-network GMJE (torch, trained through skorch)."""
 
 import math
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from ._torch_runtime import (
     torch_threads,
     train_net,
 )
-from ._validation import StrOptions, positive
+from ._validation import Interval, PositiveIntegers, StrOptions, SubclassOf, positive
 from .base import ConditionalDensityEstimator, column_standardisation
 from .mixture import GaussianMixtureDistribution
 from .nn._deprecation import deprecated_aliases
@@ -204,12 +204,9 @@ class GMJEMDN(ConditionalDensityEstimator):
     10.0
     """
 
-    # hidden_layer_sizes, optimizer, validation_fraction and device take checks of their own
-    # (a tuple's entries, an optimizer class, a fraction only with early stopping, a CUDA
-    # device torch can see): _check_parameters_with_data.
     _parameter_constraints = {
         "n_components": [positive(Integral)],
-        "hidden_layer_sizes": "no_validation",
+        "hidden_layer_sizes": [PositiveIntegers()],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
         "min_scale": [positive()],
@@ -217,13 +214,14 @@ class GMJEMDN(ConditionalDensityEstimator):
         "batch_size": [positive(Integral)],
         "lr": [positive()],
         "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
-        "optimizer": "no_validation",
+        "optimizer": [StrOptions(set(OPTIMIZERS)), SubclassOf(torch.optim.Optimizer)],
         "weight_decay": [positive(allow_zero=True), StrOptions({"auto"})],
         "early_stopping": ["boolean"],
-        "validation_fraction": "no_validation",
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [positive(Integral)],
         "n_context_components": [positive(Integral)],
-        "device": "no_validation",
+        # Whether torch sees the device is checked when fitting.
+        "device": [str, torch.device],
         "n_threads": [positive(Integral), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -296,31 +294,6 @@ class GMJEMDN(ConditionalDensityEstimator):
         return super().fit(X, y, sample_weight=sample_weight)
 
     def _check_parameters_with_data(self, n_features, n_targets):
-        sizes = self.hidden_layer_sizes
-        if not isinstance(sizes, (tuple, list)) or not all(
-            isinstance(size, (int, np.integer)) and size > 0 for size in sizes
-        ):
-            raise ValueError(
-                f"hidden_layer_sizes must be a tuple of positive integers; got {sizes!r}."
-            )
-        if isinstance(self.optimizer, str):
-            if self.optimizer not in OPTIMIZERS:
-                raise ValueError(
-                    f"optimizer must be one of {sorted(OPTIMIZERS)}; got {self.optimizer!r}."
-                )
-        elif not (
-            isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.Optimizer)
-        ):
-            raise ValueError(
-                f"optimizer must be one of {sorted(OPTIMIZERS)} or a torch.optim.Optimizer "
-                f"subclass; got {self.optimizer!r}."
-            )
-        if self.early_stopping:
-            fraction = self.validation_fraction
-            if not isinstance(fraction, float) or not 0.0 < fraction < 1.0:
-                raise ValueError(
-                    f"validation_fraction must be a float in (0, 1); got {fraction!r}."
-                )
         check_device_and_threads(self.device, self.n_threads)
 
     def _check_sample_count(self, n_samples):
