@@ -77,7 +77,7 @@ initial = torch.randn(P, D_VIEW, generator=generator, dtype=torch.float64) / np.
 
 def train(objective):
     weights = initial.clone().requires_grad_(True)
-    prototype = PrototypeGMJE(n_features=2 * D_VIEW, n_prototypes=4).double()
+    prototype = PrototypeGMJE(n_joint=2 * D_VIEW, n_prototypes=4).double()
     parameters = [weights] + (list(prototype.parameters()) if objective == "prototype" else [])
     optimizer = torch.optim.Adam(parameters, lr=0.02)
     history = {"loss": [], "mahalanobis": [], "log_det": [], "grad_norm": [], "agreement": []}

@@ -452,7 +452,7 @@ def test_prototype_entropy_is_the_log_determinant_of_the_ema_covariance(entropy)
 
 def test_prototype_module_builds_valid_factors_and_tracks_the_covariance():
     torch.manual_seed(0)
-    objective = PrototypeGMJE(n_features=4, n_prototypes=3, ema_momentum=0.75).double()
+    objective = PrototypeGMJE(n_joint=4, n_prototypes=3, ema_momentum=0.75).double()
     factor = objective.scale_tril()
     assert torch.equal(factor, factor.tril()) and torch.all(torch.diagonal(factor) > 0)
     first, second = _views(0, d_a=2, d_b=2), _views(1, d_a=2, d_b=2)
@@ -475,13 +475,13 @@ def test_prototype_module_builds_valid_factors_and_tracks_the_covariance():
 
 
 def test_prototype_module_per_component_factors():
-    objective = PrototypeGMJE(n_features=3, n_prototypes=2, covariance_type="component")
+    objective = PrototypeGMJE(n_joint=3, n_prototypes=2, covariance_type="full")
     factor = objective.scale_tril()
     assert factor.shape == (2, 3, 3)
     assert torch.equal(factor, factor.tril())
     assert torch.all(torch.diagonal(factor, dim1=-2, dim2=-1) > 0)
     with pytest.raises(ValueError, match="covariance_type"):
-        PrototypeGMJE(n_features=3, n_prototypes=2, covariance_type="diag")
+        PrototypeGMJE(n_joint=3, n_prototypes=2, covariance_type="diag")
 
 
 # --- GMJE-MDN ------------------------------------------------------------------------------------
@@ -711,7 +711,7 @@ def _m_step_covariances(z, prototypes, logits):
     return outer.sum(0) / len(z), outer / r.sum(0)[:, None, None], np.trace(total) / z.shape[1]
 
 
-@pytest.mark.parametrize("covariance_type", ["shared", "component"])
+@pytest.mark.parametrize("covariance_type", ["tied", "full"])
 def test_batch_prototype_covariance_is_the_m_step_around_the_prototypes(covariance_type):
     generator = torch.Generator().manual_seed(0)
     z = torch.randn(300, 3, generator=generator, dtype=torch.float64) @ torch.tensor(
@@ -723,7 +723,7 @@ def test_batch_prototype_covariance_is_the_m_step_around_the_prototypes(covarian
     shared, components, mean_variance = _m_step_covariances(
         z.numpy(), prototypes.numpy(), logits.numpy()
     )
-    expected = shared if covariance_type == "shared" else components
+    expected = shared if covariance_type == "tied" else components
     expected = expected + 0.1 * mean_variance * np.eye(3)
     np.testing.assert_allclose((factor @ factor.transpose(-1, -2)).numpy(), expected, rtol=1e-10)
     assert not factor.requires_grad
@@ -732,7 +732,7 @@ def test_batch_prototype_covariance_is_the_m_step_around_the_prototypes(covarian
 def test_batch_covariance_module_trains_prototypes_and_holds_the_factor_constant():
     generator = torch.Generator().manual_seed(1)
     objective = PrototypeGMJE(
-        n_features=4, n_prototypes=3, covariance="batch", entropy_weight=0.5
+        n_joint=4, n_prototypes=3, covariance="batch", entropy_weight=0.5
     ).double()
     z_a = torch.randn(40, 2, generator=generator, dtype=torch.float64, requires_grad=True)
     z_b = torch.randn(40, 2, generator=generator, dtype=torch.float64, requires_grad=True)
@@ -796,3 +796,15 @@ def test_every_infonce_is_one_weighted_softmax():
     pool = torch.cat([positive.expand(4, 1), log_weights.expand(4, 6)], dim=1)
     weighted = infonce_from_logits(logits, first, pool)
     assert torch.isclose(weighted, smc_infonce_loss(q, k, bank, log_weights, 0.5))
+
+
+@pytest.mark.parametrize("old, new", [("shared", "tied"), ("component", "full")])
+def test_old_covariance_type_names_warn_and_mean_the_same(old, new):
+    z = torch.randn(50, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    prototypes, logits = z[:2].clone(), torch.zeros(2, dtype=torch.float64)
+    with pytest.warns(FutureWarning, match=f"covariance_type={old!r} was renamed {new!r}"):
+        old_factor = batch_prototype_scale_tril(z, prototypes, logits, old)
+    torch.testing.assert_close(old_factor, batch_prototype_scale_tril(z, prototypes, logits, new))
+    with pytest.warns(FutureWarning, match="n_features"):
+        module = PrototypeGMJE(n_features=3, n_prototypes=2, covariance_type=new)
+    assert module.prototypes.shape == (2, 3)

@@ -8,12 +8,14 @@ import math
 
 import torch
 
+from .._deprecation import renamed_keyword
 from .._linalg import jittered_cholesky, log_det_from_cholesky, squared_distances, whiten_rows
 
 __all__ = ["dual_gje_loss", "sample_fourier_basis"]
 
 
-def sample_fourier_basis(n_features, n_inputs, generator=None, dtype=None, device=None):
+@renamed_keyword("n_features", "n_fourier_features")
+def sample_fourier_basis(n_fourier_features, n_inputs, generator=None, dtype=None, device=None):
     """Standard normal frequencies and uniform phases for random Fourier features.
 
     The RBF kernel of length-scale ``l`` is approximated by
@@ -23,8 +25,9 @@ def sample_fourier_basis(n_features, n_inputs, generator=None, dtype=None, devic
 
     Parameters
     ----------
-    n_features : int
-        ``Df``, the number of random features.
+    n_fourier_features : int
+        ``Df``, the number of random features, as DualGJE's parameter of that name
+        (was ``n_features``, still accepted with a ``FutureWarning``).
     n_inputs : int
         Width of the embeddings the kernel compares.
     generator : torch.Generator, optional
@@ -33,9 +36,9 @@ def sample_fourier_basis(n_features, n_inputs, generator=None, dtype=None, devic
 
     Returns
     -------
-    base_frequencies : Tensor of shape (n_features, n_inputs)
+    base_frequencies : Tensor of shape (n_fourier_features, n_inputs)
         ``W ~ N(0, I)``.
-    phases : Tensor of shape (n_features,)
+    phases : Tensor of shape (n_fourier_features,)
         ``b ~ U(0, 2 pi)``.
 
     Examples
@@ -47,9 +50,13 @@ def sample_fourier_basis(n_features, n_inputs, generator=None, dtype=None, devic
     (torch.Size([100, 3]), torch.Size([100]))
     """
     base_frequencies = torch.randn(
-        n_features, n_inputs, generator=generator, dtype=dtype, device=device
+        n_fourier_features, n_inputs, generator=generator, dtype=dtype, device=device
     )
-    phases = 2.0 * math.pi * torch.rand(n_features, generator=generator, dtype=dtype, device=device)
+    phases = (
+        2.0
+        * math.pi
+        * torch.rand(n_fourier_features, generator=generator, dtype=dtype, device=device)
+    )
     return base_frequencies, phases
 
 

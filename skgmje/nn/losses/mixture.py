@@ -5,6 +5,7 @@ their concatenation ``z = [z_a, z_b]`` (user guide, "GMJE").
 """
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -16,16 +17,35 @@ from .gaussian import entropy_log_det
 
 __all__ = ["PrototypeGMJE", "batch_prototype_scale_tril", "prototype_gmje_loss"]
 
+# covariance_type takes scikit-learn's names; these were its names here before.
+_OLD_COVARIANCE_TYPES = {"shared": "tied", "component": "full"}
+
+
+def _covariance_type(value):
+    """``"tied"`` or ``"full"``; the old ``"shared"``/``"component"`` with a FutureWarning."""
+    if value in _OLD_COVARIANCE_TYPES:
+        new = _OLD_COVARIANCE_TYPES[value]
+        warnings.warn(
+            f"covariance_type={value!r} was renamed {new!r}, as in scikit-learn's "
+            "GaussianMixture; the old name will be removed in a future release.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return new
+    if value not in ("tied", "full"):
+        raise ValueError(f"covariance_type must be 'tied' or 'full', got {value!r}.")
+    return value
+
 
 def batch_prototype_scale_tril(
-    z, prototypes, mixing_logits, covariance_type="shared", jitter=0.05, eps=1e-4
+    z, prototypes, mixing_logits, covariance_type="tied", jitter=0.05, eps=1e-4
 ):
     """Cholesky factor(s) of the batch's covariance around the prototypes: one M-step, no gradient.
 
     Responsibilities ``r_ik`` of the batch rows ``z_i`` for the prototypes
     ``mu_k`` are taken under the mixture with the batch's own total
     covariance ``T`` (centred, without gradient), and the covariance is the
-    M-step's: shared, ``S = (1/N) sum_ik r_ik (z_i - mu_k)(z_i - mu_k)^T``, or
+    M-step's: tied, ``S = (1/N) sum_ik r_ik (z_i - mu_k)(z_i - mu_k)^T``, or
     per component, the same sums over ``i`` divided by ``sum_i r_ik``; plus
     ``jitter`` times the mean variance of ``T`` on the diagonal. The sums come
     from ``Z^T Z``, ``Z^T R`` and ``R^T 1`` without forming an ``(N, K, D)``
@@ -42,7 +62,9 @@ def batch_prototype_scale_tril(
     z : Tensor of shape (N, D)
     prototypes : Tensor of shape (K, D)
     mixing_logits : Tensor of shape (K,)
-    covariance_type : {"shared", "component"}, default="shared"
+    covariance_type : {"tied", "full"}, default="tied"
+        One covariance shared by the prototypes, or one per prototype (scikit-learn's
+        names; ``"shared"`` and ``"component"`` still work, with a ``FutureWarning``).
     jitter : float, default=0.05
         Added variance, relative to the mean variance of the batch.
     eps : float, default=1e-4
@@ -62,10 +84,7 @@ def batch_prototype_scale_tril(
     >>> bool(torch.allclose(factor @ factor.T, z.T @ z / 500, atol=1e-4))
     True
     """
-    if covariance_type not in ("shared", "component"):
-        raise ValueError(
-            f"covariance_type must be 'shared' or 'component', got {covariance_type!r}."
-        )
+    covariance_type = _covariance_type(covariance_type)
     with torch.no_grad():
         total = second_moment(z - z.mean(0))
         factor = jittered_cholesky(total, eps)
@@ -80,7 +99,7 @@ def batch_prototype_scale_tril(
         weighted_sums = z.T @ responsibilities
         floor = jitter * torch.diagonal(total).mean()
         identity = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
-        if covariance_type == "shared":
+        if covariance_type == "tied":
             cross = weighted_sums @ prototypes
             covariance = (
                 z.T @ z - cross - cross.T + prototypes.T @ (counts[:, None] * prototypes)
@@ -222,11 +241,14 @@ class PrototypeGMJE(nn.Module):
 
     Parameters
     ----------
-    n_features : int
-        ``D``, the width of the joint embedding ``[z_a, z_b]``.
+    n_joint : int
+        ``D``, the width of the joint embedding ``[z_a, z_b]`` (was ``n_features``,
+        still accepted with a ``FutureWarning``).
     n_prototypes : int
         ``K``.
-    covariance_type : {"shared", "component"}, default="shared"
+    covariance_type : {"tied", "full"}, default="tied"
+        One covariance shared by the prototypes, or one per prototype (scikit-learn's
+        names; ``"shared"`` and ``"component"`` still work, with a ``FutureWarning``).
     entropy_weight, eps, ema_momentum, entropy
         As in :func:`prototype_gmje_loss` (``entropy_weight`` was ``lam``,
         which is still accepted with a ``FutureWarning``).
@@ -241,19 +263,20 @@ class PrototypeGMJE(nn.Module):
     >>> import torch
     >>> from skgmje.nn.losses import PrototypeGMJE
     >>> _ = torch.manual_seed(0)
-    >>> objective = PrototypeGMJE(n_features=4, n_prototypes=3)
+    >>> objective = PrototypeGMJE(n_joint=4, n_prototypes=3)
     >>> loss = objective(torch.randn(8, 2), torch.randn(8, 2))
     >>> loss.backward()
     >>> objective.prototypes.grad.shape, objective.scale_tril().shape
     (torch.Size([3, 4]), torch.Size([4, 4]))
     """
 
+    @renamed_keyword("n_features", "n_joint")
     @renamed_keyword("lam", "entropy_weight")
     def __init__(
         self,
-        n_features,
+        n_joint,
         n_prototypes,
-        covariance_type="shared",
+        covariance_type="tied",
         entropy_weight=1.0,
         eps=1e-4,
         ema_momentum=0.5,
@@ -263,10 +286,7 @@ class PrototypeGMJE(nn.Module):
         batch_jitter=0.05,
     ):
         super().__init__()
-        if covariance_type not in ("shared", "component"):
-            raise ValueError(
-                f"covariance_type must be 'shared' or 'component', got {covariance_type!r}."
-            )
+        covariance_type = _covariance_type(covariance_type)
         if covariance not in ("learned", "batch"):
             raise ValueError(f"covariance must be 'learned' or 'batch', got {covariance!r}.")
         self.entropy_weight, self.eps, self.entropy = entropy_weight, eps, entropy
@@ -278,22 +298,22 @@ class PrototypeGMJE(nn.Module):
         )
         # Unit-norm views put about 1/D of the joint variance on each coordinate:
         # start the prototypes and the component scales at that size.
-        scale = 1.0 / math.sqrt(n_features)
-        self.prototypes = nn.Parameter(scale * torch.randn(n_prototypes, n_features))
+        scale = 1.0 / math.sqrt(n_joint)
+        self.prototypes = nn.Parameter(scale * torch.randn(n_prototypes, n_joint))
         self.mixing_logits = nn.Parameter(torch.zeros(n_prototypes))
-        stack = (n_prototypes,) if covariance_type == "component" else ()
+        stack = (n_prototypes,) if covariance_type == "full" else ()
         if covariance == "learned":
             inverse_softplus = math.log(math.expm1(max(scale - min_scale, 1e-6)))
-            self.raw_diagonal = nn.Parameter(torch.full(stack + (n_features,), inverse_softplus))
-            n_lower = n_features * (n_features - 1) // 2
+            self.raw_diagonal = nn.Parameter(torch.full(stack + (n_joint,), inverse_softplus))
+            n_lower = n_joint * (n_joint - 1) // 2
             self.raw_lower = nn.Parameter(torch.zeros(stack + (n_lower,)))
             self.register_buffer(
-                "lower_indices", torch.tril_indices(n_features, n_features, -1), persistent=False
+                "lower_indices", torch.tril_indices(n_joint, n_joint, -1), persistent=False
             )
-            self.register_buffer("covariance_ema", torch.zeros(n_features, n_features))
+            self.register_buffer("covariance_ema", torch.zeros(n_joint, n_joint))
             self.register_buffer("n_updates", torch.zeros((), dtype=torch.long))
         else:
-            identity = torch.eye(n_features).expand(stack + (n_features, n_features))
+            identity = torch.eye(n_joint).expand(stack + (n_joint, n_joint))
             self.register_buffer("batch_scale_tril", scale * identity.clone())
 
     lam = renamed_attribute("lam", "entropy_weight")
