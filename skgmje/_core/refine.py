@@ -192,27 +192,8 @@ def refine_conditional(
     if cv is None:
         n_iter = max_iter
     else:
-        rng = check_random_state(random_state)
-        splitter = KFold(cv, shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
-        curves, held_out_weights = [], []
-        for fit, held_out in splitter.split(Z):
-            em_start = _em_refit(start, Z[fit], sample_weight[fit], layout, min_std**2)
-            curves.append(
-                _fold_curve(
-                    refine,
-                    em_start,
-                    fit,
-                    _Objective(Z[held_out], sample_weight[held_out], layout),
-                    max_iter,
-                    patience,
-                )
-            )
-            held_out_weights.append(sample_weight[held_out].sum())
-        length = max(len(curve) for curve in curves)
-        pooled = np.average(
-            [np.pad(curve, (0, length - len(curve)), mode="edge") for curve in curves],
-            axis=0,
-            weights=held_out_weights,
+        pooled = _pooled_validation_curve(
+            refine, start, Z, sample_weight, layout, cv, max_iter, patience, min_std, random_state
         )
         n_iter = int(np.argmin(pooled))
         # Standardising y shifted every log-density by sum(log scale_y).
@@ -277,6 +258,36 @@ class _Layout:
             "noise_lower": (K, -1),
         }
         return {name: theta[self.slices[name]].reshape(shape) for name, shape in shapes.items()}
+
+
+def _pooled_validation_curve(
+    refine, start, Z, sample_weight, layout, cv, max_iter, patience, min_std, random_state
+):
+    """The held-out conditional NLL after each refinement iteration, pooled over ``cv``
+    folds (weighted by their held-out weight; a fold that stopped early keeps its last
+    value). Each fold refines from an EM fit on its own training rows."""
+    rng = check_random_state(random_state)
+    splitter = KFold(cv, shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
+    curves, held_out_weights = [], []
+    for fit, held_out in splitter.split(Z):
+        em_start = _em_refit(start, Z[fit], sample_weight[fit], layout, min_std**2)
+        curves.append(
+            _fold_curve(
+                refine,
+                em_start,
+                fit,
+                _Objective(Z[held_out], sample_weight[held_out], layout),
+                max_iter,
+                patience,
+            )
+        )
+        held_out_weights.append(sample_weight[held_out].sum())
+    length = max(len(curve) for curve in curves)
+    return np.average(
+        [np.pad(curve, (0, length - len(curve)), mode="edge") for curve in curves],
+        axis=0,
+        weights=held_out_weights,
+    )
 
 
 def _to_vector(weights, means, covariances, n_context):
