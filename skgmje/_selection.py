@@ -8,7 +8,6 @@ seen, so it needs no assumption about the data; it is also the score ``GridSearc
 maximises for these estimators, done here inside ``fit``.
 """
 
-import sys
 import warnings
 
 import numpy as np
@@ -36,7 +35,7 @@ def folds(cv, n_samples, random_state):
     return list(splitter.split(np.empty((n_samples, 1))))
 
 
-def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight, pairs, verbose=0):
+def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight, pairs):
     """The candidate value of the parameter ``name`` with the best mean held-out
     ``log p(y | x)`` over the folds ``pairs`` (train/test index pairs, from :func:`folds`).
 
@@ -77,16 +76,11 @@ def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight,
                 continue
             fold_scores.append(np.average(model.score_samples(X[test], Y[test]), weights=weights))
         scores[value] = float(np.mean(fold_scores))
-        if verbose:
-            print(
-                f"{name}={value}: held-out log p(y|x) {scores[value]:.5f}",
-                file=sys.stdout,
-                flush=True,
-            )
+        estimator._print(1, f"{name}={value}: held-out log p(y|x) {scores[value]:.5f}")
     return max(scores, key=scores.get), scores
 
 
-def select_n_components(estimator, X, Y, sample_weight, cv, random_state, verbose=0):
+def select_n_components(estimator, X, Y, sample_weight, cv, random_state):
     """:func:`select_by_cross_validation` of ``n_components`` over
     :data:`CANDIDATE_COMPONENTS`, in increasing order.
 
@@ -106,5 +100,5 @@ def select_n_components(estimator, X, Y, sample_weight, cv, random_state, verbos
     smallest_train = min(positive(train) for train, _ in pairs)
     candidates = [K for K in CANDIDATE_COMPONENTS if K * (n_joint + 1) <= smallest_train] or [1]
     return select_by_cross_validation(
-        estimator, "n_components", candidates, X, Y, sample_weight, pairs, verbose
+        estimator, "n_components", candidates, X, Y, sample_weight, pairs
     )

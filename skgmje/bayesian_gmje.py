@@ -284,7 +284,6 @@ degrees_of_freedom_prior_, covariance_prior_
                         Y,
                         sample_weight,
                         pairs,
-                        self.verbose,
                     )
                 )
         return self.n_components

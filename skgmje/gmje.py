@@ -303,7 +303,6 @@ class GMJE(StreamingMixin, JointMixtureEM):
             sample_weight,
             self.cv,
             check_random_state(self.random_state),
-            verbose=self.verbose,
         )
         return n_components
 
