@@ -10,6 +10,7 @@ from sklearn.mixture import GaussianMixture
 from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit
 
+from ._core.gaussian import cholesky
 from ._torch_runtime import (
     EstimatorNet,
     check_device_and_threads,
@@ -431,7 +432,7 @@ class GMJEMDN(ConditionalDensityEstimator):
     def _sample_joint(self, n_samples, rng):
         density = self.context_density_
         components = rng.choice(len(density.weights_), size=n_samples, p=density.weights_)
-        factors = np.linalg.cholesky(density.covariances_)[components]
+        factors = cholesky(density.covariances_)[components]
         noise = rng.standard_normal(size=(n_samples, density.means_.shape[1]))
         standardised = density.means_[components] + (factors @ noise[:, :, None])[:, :, 0]
         X = standardised * self._x_scale + self._x_mean

@@ -4,6 +4,11 @@ kernels it reads (user guide, "DualGJE").
 Both forms return ``tr(T^T K^-1 T) + dy log|K|`` ([GMJE]_ Eq. 3-4; twice the Gaussian
 process negative log marginal likelihood without its constant) and its
 gradient with respect to the log hyper-parameters, plus what prediction needs.
+
+Unlike the rest of ``_core``, the Gram matrices here are factorised without jitter
+(:func:`skgmje._core.gaussian.cholesky` adds some): a kernel that is not numerically
+positive definite returns ``None``, so the optimiser steps back and the estimator can
+ask for more ``alpha`` instead of fitting a silently perturbed kernel.
 """
 
 import numpy as np
