@@ -240,7 +240,7 @@ def bench_throughput(config, n_features, neupy_python, workdir):
             "algorithm_differences": (
                 "neupy accumulates the Euclidean (not squared) winner distance as error, ages "
                 "the winner-runner-up edge right after creating it and removes edges of age >= "
-                "max_edge_age; skgmje follows Fritzke (MATH.md section 6)"
+                "max_edge_age; skgmje follows Fritzke (1995; user guide, 'GMJEGNG')"
             ),
         },
         "checks": {

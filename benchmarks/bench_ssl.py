@@ -9,10 +9,10 @@ at random places of a 14x14 canvas (``make_translated_digits``). Measured, in on
     PCA-32 and the untrained encoder: linear-probe accuracy (LogisticRegression on
     standardised frozen features), 5-NN accuracy, and the effective rank of the
     embedding covariance (exp of the entropy of its normalised eigenvalues), with the
-    fit time; plus controls for the two defaults that depart from Algo 2: the entropy
+    fit time; plus controls for the two defaults that depart from [GMJE] Algo 2: the entropy
     term that ``"smc-gmje"`` carries (SMC-GMJE without it, InfoNCE with it), and the
     symmetrised loss every objective here uses (SMC-GMJE and MoCo scoring one
-    direction only, ``symmetric=False``, as in Algo 2 and MoCo v2);
+    direction only, ``symmetric=False``, as in [GMJE] Algo 2 and MoCo v2);
 (b) on translated digits, three seeds: InfoNCE, and for a tight bank (32) and a roomy
     one (256) the SMC bank against MoCo's FIFO queue, both with the same entropy
     weight (0.01, SMC-GMJE's default: the banks are the only difference) and both
@@ -134,8 +134,8 @@ DEFAULTS_TARGETS = {
 }
 # SMC-GMJE's default entropy weight; the controls and the matched FIFO twin use it too.
 ENTROPY_WEIGHT = 0.01
-# A tempered SMC bank (Eq. 34's weights to this power; JointEmbedding's bank_tempering),
-# measured beside the default (1, Algo 2) that the target is judged on.
+# A tempered SMC bank ([GMJE] Eq. 34's weights to this power; JointEmbedding's bank_tempering),
+# measured beside the default (1, [GMJE] Algo 2) that the target is judged on.
 TEMPERING = 0.6
 CONTROLS = {
     "smc-gmje, entropy 0": ("smc-gmje", {"entropy_weight": 0.0}),

@@ -5,11 +5,11 @@ A streaming particle bank: SMC resampling vs FIFO queue
 
 :class:`~skgmje.SMCGMJE` keeps a bank of ``M`` joint particles ``[x, y]`` with
 one shared covariance and reads it as a Gaussian mixture (the paper's
-SMC-GMJE, Algo 6). Each call to :meth:`~skgmje.SMCGMJE.partial_fit` streams one
+SMC-GMJE, [GMJE]_ Algo 6). Each call to :meth:`~skgmje.SMCGMJE.partial_fit` streams one
 mini-batch through it:
 
 * with ``resampling="systematic"`` (the SMC bank) the particles are weighted by
-  how well they explain the batch (Eq. 118), the batch joins the pool, and
+  how well they explain the batch ([GMJE]_ Eq. 118), the batch joins the pool, and
   ``M`` particles are resampled from the pool in proportion to weight;
 * with ``resampling=None`` (MoCo's FIFO queue) the batch is enqueued and the
   oldest particles are dropped.

@@ -15,16 +15,16 @@ the covariance of the same batch, ``S = Z^T Z / N`` (the paper's Eq. 9;
 It cannot work. The Mahalanobis term is
 :math:`\\operatorname{tr}(S^{-1} S) = D`, the joint dimension, whatever the
 embeddings are: it carries no gradient, and only the log-determinant is left,
-which shrinks the embeddings towards a point (Appendix O of the paper). The
+which shrinks the embeddings towards a point ([GMJE]_ Appendix O). The
 remedies condition with parameters that are not statistics of the same batch:
 
 * :func:`skgmje.nn.losses.gje_loss` conditions ``z_b`` on ``z_a`` with a
   stop-gradient copy of the batch covariance, so the Mahalanobis term pulls
   each ``z_b`` towards its prediction, and adds an entropy term that spreads
-  the batch (Algo 5);
+  the batch ([GMJE]_ Algo 5);
 * :func:`skgmje.nn.losses.prototype_gmje_loss` (through
   :class:`~skgmje.nn.losses.PrototypeGMJE`) fits learnable prototypes, weights
-  and a covariance by back-propagation (Eq. 15), with an entropy term on an
+  and a covariance by back-propagation ([GMJE]_ Eq. 15), with an entropy term on an
   EMA-tracked covariance.
 
 Below, a linear encoder (8 inputs to a 2-d embedding per view, shared by the

@@ -105,7 +105,7 @@ class JointEmbedding(
     - ``"moco"``: InfoNCE against a FIFO bank of EMA keys;
     - ``"smc-gmje"`` (the default): InfoNCE against an SMC particle bank
       ([GMJE]_ Algo 2): keys are reweighted by the queries and resampled, so
-      the plain loss over the bank is the weighted one of Eq. 33; by default
+      the plain loss over the bank is the weighted one of [GMJE]_ Eq. 33; by default
       with the GJE entropy term on the queries.
 
     ``entropy_weight`` ``w`` weighs the log-determinant entropy term of every
@@ -164,7 +164,7 @@ class JointEmbedding(
     linear probe learns little: a kernel's Gram matrix rewards local, not
     linear, structure.
 
-    SMC-GMJE keeps its term by default, a deviation from Algo 2: the
+    SMC-GMJE keeps its term by default, a deviation from [GMJE]_ Algo 2: the
     weights of [GMJE]_ Eq. 34 favour the keys nearest the queries, hard
     negatives; on translated digits (``benchmarks/bench_ssl.py``), where
     near neighbours are often the same digit (class collisions, [GMJE]_
@@ -234,7 +234,7 @@ class JointEmbedding(
         behind the online encoder.
     bank_tempering : float in [0, 1], default=0.6
         Exponent of the ``"smc-gmje"`` bank's [GMJE]_ Eq. 34 weights
-        (:class:`~skgmje.nn.memory.SMCBank`'s ``tempering``): 1 is Algo 2,
+        (:class:`~skgmje.nn.memory.SMCBank`'s ``tempering``): 1 is [GMJE]_ Algo 2,
         0 resamples the pool uniformly. On translated digits 0.6 did better
         than 1 with small and large banks (see the user guide).
     symmetric : bool, default=True
@@ -244,7 +244,7 @@ class JointEmbedding(
         embeds both views, and each step costs two more forward passes; the
         banks still take one batch of keys per step, so they turn over as
         fast as without. ``"gje"`` and ``"hsic"`` are symmetric in the views
-        already. False is the one-directional loss of MoCo v2 and Algo 2.
+        already. False is the one-directional loss of MoCo v2 and [GMJE]_ Algo 2.
     n_prototypes : int, default=16
         Prototypes of ``"gmje"``, components of ``"gmje-mdn"``, and the most
         components of ``latent_density_``.

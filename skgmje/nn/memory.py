@@ -240,19 +240,19 @@ class SMCBank(_MemoryBank):
     batch's keys ``k_b`` and the loss's ``logits = q_b^T k / tau`` over the
     pool ``[bank.keys; keys]`` of ``P = n_keys + B`` items:
 
-    1. **Weights** (Eq. 34), in log space. Every pool item starts from the
+    1. **Weights** ([GMJE]_ Eq. 34), in log space. Every pool item starts from the
        same prior weight (the bank's were reset to ``1/M``, and an incoming
        key is given the same), which cancels on normalising. A bank particle
        is scored by the mean kernel over the batch's queries,
        ``log w~_m = logmeanexp_b(q_b^T k_m / tau)``; an incoming key ``k_j``
        by the same mean over the other queries, ``b != j``, because its own
        query is its positive and would vouch for it. Taking means rather than
-       Eq. 34's sums is the same normalised weight for the particles, and
+       [GMJE]_ Eq. 34's sums is the same normalised weight for the particles, and
        scores a key, seen by one query fewer, on the same scale. A batch of
        one key has no other query: that key gets the mean particle score.
-       With ``tempering`` ``beta < 1`` the weights are Eq. 34's raised to
+       With ``tempering`` ``beta < 1`` the weights are [GMJE]_ Eq. 34's raised to
        ``beta`` (a tempered likelihood, as in tempered SMC): ``beta = 0``
-       resamples the pool uniformly, ``beta = 1`` is Eq. 34.
+       resamples the pool uniformly, ``beta = 1`` is [GMJE]_ Eq. 34.
     2. **ESS** ``1 / sum_j w_j^2`` of the ``P`` normalised pooled weights is
        appended to ``ess_history``; the weights are kept in
        ``pool_log_weights``.

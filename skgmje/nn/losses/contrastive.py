@@ -20,7 +20,7 @@ def infonce_from_logits(logits, positives, log_weights=None):
     ``s = logits``, ``p = positives[i]`` the column of row ``i``'s positive
     and ``w = exp(log_weights)``: InfoNCE ([GMJE]_ Eq. 31) when the weights
     are uniform (or omitted: weights shared by a whole row cancel), the
-    SMC-weighted InfoNCE (Eq. 33) when they are the particles'. Every
+    SMC-weighted InfoNCE ([GMJE]_ Eq. 33) when they are the particles'. Every
     contrastive loss of skgmje, functions and ``JointEmbedding`` objectives,
     reduces to this one.
 

@@ -134,9 +134,9 @@ def prototype_gmje_loss(
     For the joint embeddings ``z_i = [z_a,i, z_b,i]`` and a mixture of ``K``
     learnable prototypes ``mu_k`` with weights ``pi = softmax(mixing_logits)``:
 
-    - shared covariance ``Sigma = L L^T`` (``scale_tril`` of shape (D, D), Eq. 15):
+    - shared covariance ``Sigma = L L^T`` (``scale_tril`` of shape (D, D), [GMJE]_ Eq. 15):
       ``NLL = (1/N) sum_i -LSE_k(log pi_k - Maha_ik / 2) + log|Sigma| / 2``;
-    - one covariance per component (``scale_tril`` of shape (K, D, D), Eq. 16):
+    - one covariance per component (``scale_tril`` of shape (K, D, D), [GMJE]_ Eq. 16):
       ``NLL = (1/N) sum_i -LSE_k(log pi_k - Maha_ik / 2 - log|Sigma_k| / 2)``,
 
     with ``Maha_ik = (z_i - mu_k)^T Sigma_k^-1 (z_i - mu_k)``: the mixture's mean
@@ -228,7 +228,7 @@ class PrototypeGMJE(nn.Module):
     Holds ``K`` prototypes in the joint space and mixing logits. The
     covariance is either learned (``covariance="learned"``, the paper's
     relaxed EM by back-propagation): one shared Cholesky factor ([GMJE]_
-    Eq. 15) or one per prototype (Eq. 16), each
+    [GMJE]_ Eq. 15) or one per prototype ([GMJE]_ Eq. 16), each
     ``L = diag(softplus(raw) + min_scale) + strictly lower part`` so that any
     parameter value gives a valid factor,
     with the entropy term on an EMA-tracked covariance; or taken from each

@@ -73,7 +73,7 @@ def gmje_mdn_loss(
     ``-log p(x) = x^T Sigma_c^-1 x / 2 + log|Sigma_c| / 2 + (dx/2) log 2 pi`` is the
     context marginal under ``N(0, Sigma_c + eps I)``, and
     ``-log p(y | x) = -log sum_k pi_k(x) N(y | mu_k(x), L_k(x) L_k(x)^T)`` the
-    mixture density network's term (:func:`mdn_nll`); this is Eq. 23 plus the
+    mixture density network's term (:func:`mdn_nll`); this is [GMJE]_ Eq. 23 plus the
     constant ``(dx/2) log 2 pi``. ``Sigma_c`` must trail the batch (an EMA,
     [GMJE]_ footnote 31): a covariance computed from the same batch with
     gradient would cancel the Mahalanobis term (the trace trap).

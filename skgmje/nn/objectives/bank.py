@@ -64,8 +64,8 @@ class SMCGMJEObjective(_BankObjective):
     """InfoNCE against an SMC particle bank (:class:`~skgmje.nn.memory.SMCBank`, [GMJE]_ Algo 2).
 
     Keys are reweighted by the queries and resampled every step, so the
-    plain loss over the bank is the weighted one of Eq. 33. The entropy
-    term is on by default, a deviation from Algo 2: the weights of Eq. 34
+    plain loss over the bank is the weighted one of [GMJE]_ Eq. 33. The entropy
+    term is on by default, a deviation from [GMJE]_ Algo 2: the weights of [GMJE]_ Eq. 34
     favour the keys nearest the queries, hard negatives, which on data with
     few classes are often the queries' own class; without the term the
     embedding can collapse (see the user guide).
