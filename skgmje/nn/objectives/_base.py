@@ -4,7 +4,7 @@ from torch import nn
 
 from .._linalg import batch_log_det
 
-__all__ = ["ENTROPY_JITTER", "Objective"]
+__all__ = ["ENTROPY_JITTER", "KernelObjective", "Objective"]
 
 # Jitter of the entropy term's batch covariance, ``E(z) = log|S_z + 1e-4 I|``.
 ENTROPY_JITTER = 1e-4
@@ -105,3 +105,22 @@ class Objective(nn.Module):
             unit_key, ENTROPY_JITTER
         )
         return loss - 0.5 * self.entropy_weight * entropies
+
+
+class KernelObjective(Objective):
+    """An objective that compares the views through a kernel (``kernel``, ``whiten`` apply).
+
+    Parameters
+    ----------
+    kernel : {"rbf", "linear"}, default="rbf"
+    whiten : bool, default=False
+        Whiten each view's batch (:func:`~skgmje.nn.losses.whiten_batch`) first.
+    entropy_weight : float, default=0.0
+    """
+
+    takes_kernel = True
+
+    def __init__(self, *, kernel="rbf", whiten=False, entropy_weight=0.0):
+        super().__init__(entropy_weight=entropy_weight)
+        self.kernel = kernel
+        self.whiten = whiten

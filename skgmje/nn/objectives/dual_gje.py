@@ -5,7 +5,7 @@ import math
 from torch.nn import functional as F
 
 from ..losses import dual_gje_loss, whiten_batch
-from ._base import Objective
+from ._base import KernelObjective
 
 __all__ = ["WHITENED_NOISE_VARIANCE", "DualGJEObjective"]
 
@@ -15,7 +15,7 @@ __all__ = ["WHITENED_NOISE_VARIANCE", "DualGJEObjective"]
 WHITENED_NOISE_VARIANCE = 0.01
 
 
-class DualGJEObjective(Objective):
+class DualGJEObjective(KernelObjective):
     """``L_dual / N - w E(q)`` (:func:`~skgmje.nn.losses.dual_gje_loss`, [GMJE]_ Eq. 3-4).
 
     The keys come from the EMA target encoder and carry no gradient, so the
@@ -28,21 +28,11 @@ class DualGJEObjective(Objective):
     as the squared canonical correlations rise; with the RBF kernel, length
     scale ``sqrt(D)``, as whitened views lie about ``sqrt(2 D)`` apart.
 
-    Parameters
-    ----------
-    kernel : {"rbf", "linear"}, default="rbf"
-    whiten : bool, default=False
-    entropy_weight : float, default=0.0
+    Takes ``kernel``, ``whiten`` and ``entropy_weight`` (``KernelObjective``).
     """
 
     name = "dual-gje"
     uses_ema_target = True
-    takes_kernel = True
-
-    def __init__(self, *, kernel="rbf", whiten=False, entropy_weight=0.0):
-        super().__init__(entropy_weight=entropy_weight)
-        self.kernel = kernel
-        self.whiten = whiten
 
     def forward(self, query, key, index=None, update=False):
         unit_query, unit_key = F.normalize(query, dim=1), F.normalize(key, dim=1)

@@ -3,12 +3,12 @@
 from torch.nn import functional as F
 
 from ..losses import hsic_loss, whiten_batch
-from ._base import Objective
+from ._base import KernelObjective
 
 __all__ = ["HSICObjective"]
 
 
-class HSICObjective(Objective):
+class HSICObjective(KernelObjective):
     """``-HSIC - (w / 2) (E(q) + E(k))`` (:func:`~skgmje.nn.losses.hsic_loss`, [GMJE]_ Appendix I).
 
     With ``whiten`` each view's batch is whitened first
@@ -20,21 +20,11 @@ class HSICObjective(Objective):
     Without whitening HSIC takes the raw embeddings (the RBF kernel's median
     heuristic). The entropy terms ``E`` act on the l2-normalised views.
 
-    Parameters
-    ----------
-    kernel : {"rbf", "linear"}, default="rbf"
-    whiten : bool, default=False
-    entropy_weight : float, default=0.0
+    Takes ``kernel``, ``whiten`` and ``entropy_weight`` (``KernelObjective``).
     """
 
     name = "hsic"
     view_symmetric = True
-    takes_kernel = True
-
-    def __init__(self, *, kernel="rbf", whiten=False, entropy_weight=0.0):
-        super().__init__(entropy_weight=entropy_weight)
-        self.kernel = kernel
-        self.whiten = whiten
 
     def forward(self, query, key, index=None, update=False):
         unit_query, unit_key = F.normalize(query, dim=1), F.normalize(key, dim=1)
