@@ -11,7 +11,6 @@ from typing import NamedTuple
 import numpy as np
 
 from .._persistence import saved_as_fields
-from ..mixture import GaussianMixtureDistribution
 from .gaussian import (
     LOG_2PI,
     cholesky,
@@ -20,6 +19,7 @@ from .gaussian import (
     logsumexp,
     precision_cholesky,
 )
+from .mixture import GaussianMixtureDistribution
 
 
 @saved_as_fields
