@@ -7,6 +7,7 @@ in ``_core`` because the conditioning of a joint mixture builds it.
 import numpy as np
 from sklearn.utils import check_random_state
 
+from . import univariate
 from .gaussian import LOG_2PI, cholesky, log_det_from_cholesky, logsumexp, precision_cholesky
 
 __all__ = ["GaussianMixtureDistribution"]
@@ -227,3 +228,131 @@ class GaussianMixtureDistribution:
         noise = rng.standard_normal(size=(n_rows, n_samples, self.n_targets))
         chosen = factor[components] if self.shared_covariances else factor[rows, components]
         return self.means[rows, components] + np.einsum("nsde,nse->nsd", chosen, noise)
+
+    # -- the whole distribution -------------------------------------------------------
+
+    def marginal(self, targets):
+        """The mixtures of the target dimensions ``targets`` (an index or a list of them).
+
+        A Gaussian mixture's marginal keeps its weights and takes the matching blocks of
+        the means and covariances.
+
+        Returns
+        -------
+        GaussianMixtureDistribution
+        """
+        index = np.atleast_1d(np.arange(self.n_targets)[targets])
+        covariances = self.covariances[..., index[:, None], index]
+        return type(self)(
+            log_weights=self.log_weights, means=self.means[..., index], covariances=covariances
+        )
+
+    def _univariate(self, method):
+        if self.n_targets != 1:
+            raise ValueError(
+                f"{method} needs a one-dimensional target; this distribution has "
+                f"{self.n_targets}. Take one dimension first: .marginal(j).{method}(...)."
+            )
+        return self.log_weights, self.means[..., 0], np.sqrt(self.covariances[..., 0, 0])
+
+    def cdf(self, y):
+        """Cumulative distribution ``P(Y_i <= y_i)`` (one-dimensional targets).
+
+        Parameters
+        ----------
+        y : array-like of shape (..., n) or (..., n, 1)
+            As for :meth:`log_prob`: leading axes evaluate every row at several points.
+
+        Returns
+        -------
+        cdf : ndarray of shape (..., n)
+        """
+        log_weights, means, scales = self._univariate("cdf")
+        y = self._as_targets(y)[..., 0]
+        flat = y.reshape(-1, len(self)).T
+        return univariate.cdf(flat, log_weights, means, scales).T.reshape(y.shape)
+
+    def ppf(self, q):
+        """Quantiles, the inverse of :meth:`cdf` (one-dimensional targets).
+
+        Parameters
+        ----------
+        q : float or array-like of shape (Q,)
+            Probabilities in [0, 1]; 0 and 1 give -inf and inf.
+
+        Returns
+        -------
+        quantiles : ndarray of shape (n,) for a float ``q``, (n, Q) for an array
+        """
+        log_weights, means, scales = self._univariate("ppf")
+        levels = np.asarray(q, dtype=float)
+        if levels.ndim > 1 or np.any(~((levels >= 0.0) & (levels <= 1.0))):
+            raise ValueError(f"q must be a probability or a 1-D array of them; got {q!r}.")
+        quantiles = univariate.ppf(np.atleast_1d(levels), log_weights, means, scales)
+        return quantiles[:, 0] if levels.ndim == 0 else quantiles
+
+    def interval(self, coverage=0.9):
+        """The equal-tailed interval of each row holding ``coverage`` of its mass.
+
+        Returns
+        -------
+        bounds : ndarray of shape (n, 2)
+            ``ppf((1 - coverage) / 2)`` and ``ppf((1 + coverage) / 2)``.
+        """
+        coverage = _check_coverage(coverage)
+        return self.ppf([(1.0 - coverage) / 2.0, (1.0 + coverage) / 2.0])
+
+    def hdr(self, coverage=0.9):
+        """The highest-density region holding ``coverage`` of each row's mass (1-D targets).
+
+        The region ``{y : p(y | x_i) >= t_i}`` is the shortest set with that mass; for a
+        multimodal row it is a union of disjoint intervals, one per mode it keeps.
+
+        Returns
+        -------
+        HighestDensityRegion
+            ``lower`` and ``upper`` of shape (n, P): the intervals of each row in
+            increasing order, padded with NaN (P, at most the number of components, is
+            the largest number of intervals of any row); ``threshold`` (n,), the density
+            on every boundary. Its ``length()``, ``n_intervals`` and ``contains(y)``
+            answer per row.
+
+        Examples
+        --------
+        >>> from skgmje import GaussianMixtureDistribution
+        >>> dist = GaussianMixtureDistribution(
+        ...     weights=[[0.5, 0.5]], means=[[[-2.0], [2.0]]], covariances=[[[0.1]], [[0.1]]])
+        >>> region = dist.hdr(0.9)
+        >>> region.n_intervals, region.lower.round(2), region.upper.round(2)
+        (array([2]), array([[-2.52,  1.48]]), array([[-1.48,  2.52]]))
+        >>> bool(region.length()[0] < float(np.diff(dist.interval(0.9))[0, 0]))
+        True
+        """
+        log_weights, means, scales = self._univariate("hdr")
+        return univariate.hdr(_check_coverage(coverage), log_weights, means, scales)
+
+    def crps(self, y):
+        """Continuous ranked probability score of each row at ``y_i`` (1-D targets).
+
+        ``CRPS(F, y) = E|Y - y| - E|Y - Y'| / 2``, in closed form for a Gaussian mixture
+        (Grimit et al. 2006); lower is better, in the units of ``y``.
+
+        Parameters
+        ----------
+        y : array-like of shape (n,) or (n, 1)
+
+        Returns
+        -------
+        crps : ndarray of shape (n,)
+        """
+        log_weights, means, scales = self._univariate("crps")
+        y = self._as_targets(y)
+        if y.ndim != 2:
+            raise ValueError(f"y must hold one target per row; got shape {y.shape}.")
+        return univariate.crps(y[:, 0], log_weights, means, scales)
+
+
+def _check_coverage(coverage):
+    if not isinstance(coverage, (int, float, np.floating)) or not 0.0 < coverage < 1.0:
+        raise ValueError(f"coverage must be a probability in (0, 1); got {coverage!r}.")
+    return float(coverage)

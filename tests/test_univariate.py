@@ -1,0 +1,150 @@
+"""The whole one-dimensional conditional distribution (``skgmje._core.univariate`` through
+``GaussianMixtureDistribution``): CDF and quantiles, intervals, highest-density regions
+and the CRPS, against scipy, numerical integration and Monte Carlo."""
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from skgmje import GaussianMixtureDistribution
+
+
+def _random_mixtures(seed, n_rows=40, n_components=4, shared=True):
+    rng = np.random.RandomState(seed)
+    weights = rng.dirichlet(np.ones(n_components), size=n_rows)
+    means = rng.uniform(-4, 4, size=(n_rows, n_components, 1))
+    scale_shape = (n_components, 1, 1) if shared else (n_rows, n_components, 1, 1)
+    covariances = rng.uniform(0.01, 1.0, size=scale_shape) ** 2
+    return GaussianMixtureDistribution(weights=weights, means=means, covariances=covariances)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cdf_of_ppf_is_the_identity(seed, shared):
+    dist = _random_mixtures(seed, shared=shared)
+    levels = np.array([1e-6, 0.01, 0.05, 0.3, 0.5, 0.7, 0.95, 0.99, 1 - 1e-6])
+    quantiles = dist.ppf(levels)
+    assert quantiles.shape == (len(dist), len(levels))
+    np.testing.assert_allclose(
+        dist.cdf(quantiles.T).T, np.broadcast_to(levels, quantiles.shape), atol=1e-10
+    )
+    assert np.all(np.diff(quantiles, axis=1) > 0)
+
+
+def test_one_component_matches_scipy():
+    rng = np.random.RandomState(0)
+    mean, scale = rng.normal(size=30), rng.uniform(0.1, 3, size=30)
+    dist = GaussianMixtureDistribution(
+        weights=np.ones((30, 1)),
+        means=mean[:, None, None],
+        covariances=scale[:, None, None, None] ** 2,
+    )
+    levels = np.array([0.001, 0.1, 0.5, 0.9, 0.999])
+    np.testing.assert_allclose(
+        dist.ppf(levels),
+        stats.norm.ppf(levels, mean[:, None], scale[:, None]),
+        rtol=1e-10,
+        atol=1e-10,
+    )
+    y = rng.normal(size=30)
+    np.testing.assert_allclose(dist.cdf(y), stats.norm.cdf(y, mean, scale), rtol=1e-12)
+    np.testing.assert_allclose(
+        dist.interval(0.8), np.column_stack(stats.norm.interval(0.8, mean, scale)), rtol=1e-10
+    )
+    z = (y - mean) / scale
+    gneiting = scale * (
+        z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi)
+    )
+    np.testing.assert_allclose(dist.crps(y), gneiting, rtol=1e-12)
+    region = dist.hdr(0.8)
+    np.testing.assert_allclose(region.lower[:, 0], dist.interval(0.8)[:, 0], atol=1e-8)
+    np.testing.assert_allclose(region.upper[:, 0], dist.interval(0.8)[:, 1], atol=1e-8)
+
+
+def test_ppf_at_zero_and_one_and_a_float():
+    dist = _random_mixtures(0, n_rows=3)
+    np.testing.assert_array_equal(dist.ppf([0.0, 1.0]), [[-np.inf, np.inf]] * 3)
+    assert dist.ppf(0.5).shape == (3,)
+    with pytest.raises(ValueError, match="probability"):
+        dist.ppf(1.5)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_crps_is_the_integral_of_the_squared_cdf_difference(shared):
+    dist = _random_mixtures(3, n_rows=6, shared=shared)
+    y = np.random.RandomState(1).uniform(-3, 3, size=6)
+    for row in range(len(dist)):
+        one = dist[row]
+
+        def integrand(z):
+            return (one.cdf(np.array([z]))[0] - (z >= y[row])) ** 2
+
+        # Both sides of y integrate separately (the indicator jumps there).
+        left = integrate.quad(integrand, -np.inf, y[row], epsabs=1e-13, epsrel=1e-12, limit=500)
+        right = integrate.quad(integrand, y[row], np.inf, epsabs=1e-13, epsrel=1e-12, limit=500)
+        assert dist.crps(y)[row] == pytest.approx(left[0] + right[0], abs=1e-8)
+
+
+def test_crps_agrees_with_monte_carlo():
+    dist = _random_mixtures(4, n_rows=3)
+    y = np.array([-1.0, 0.0, 2.0])
+    draws = dist.sample(100_000, random_state=0)[..., 0]
+    other = dist.sample(100_000, random_state=1)[..., 0]
+    terms = np.abs(draws - y[:, None]) - 0.5 * np.abs(draws - other)
+    estimate, error = terms.mean(axis=1), terms.std(axis=1) / np.sqrt(terms.shape[1])
+    assert np.all(np.abs(dist.crps(y) - estimate) < 3 * error)
+
+
+@pytest.mark.parametrize("coverage", [0.5, 0.9, 0.99])
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hdr_holds_its_mass_with_the_threshold_on_every_boundary(seed, shared, coverage):
+    dist = _random_mixtures(seed, shared=shared)
+    region = dist.hdr(coverage)
+    mass = np.nansum(dist.cdf(region.upper.T).T - dist.cdf(region.lower.T).T, axis=1)
+    np.testing.assert_allclose(mass, coverage, atol=1e-6)
+    for bounds in (region.lower, region.upper):
+        finite = ~np.isnan(bounds)
+        density = dist.pdf(np.where(finite, bounds, 0.0).T).T
+        np.testing.assert_allclose(
+            density[finite],
+            np.broadcast_to(region.threshold[:, None], bounds.shape)[finite],
+            rtol=1e-8,
+        )
+    assert np.all(region.length() <= np.diff(dist.interval(coverage), axis=1)[:, 0] + 1e-9)
+    assert np.all(region.n_intervals <= dist.n_components)
+    # Disjoint and in increasing order within each row.
+    starts, ends = region.lower, region.upper
+    with np.errstate(invalid="ignore"):
+        assert not np.any(starts[:, 1:] <= ends[:, :-1])
+        assert not np.any(ends < starts)
+
+
+def test_hdr_finds_the_branches_and_a_narrow_component():
+    # Three separated branches, one of them far narrower than the grid's uniform spacing.
+    dist = GaussianMixtureDistribution(
+        weights=[[0.4, 0.4, 0.2]],
+        means=[[[-5.0], [0.0], [7.0]]],
+        covariances=[[[0.3]], [[0.3]], [[1e-8]]],
+    )
+    region = dist.hdr(0.9)
+    assert region.n_intervals[0] == 3
+    assert region.contains([7.0])[0] and not region.contains([3.0])[0]
+    central = dist.interval(0.9)[0]
+    assert region.length()[0] < 0.5 * (central[1] - central[0])
+
+
+def test_marginal_takes_the_blocks_of_each_dimension():
+    rng = np.random.RandomState(0)
+    factor = rng.normal(size=(3, 2, 2))
+    dist = GaussianMixtureDistribution(
+        weights=rng.dirichlet(np.ones(3), size=5),
+        means=rng.normal(size=(5, 3, 2)),
+        covariances=factor @ np.swapaxes(factor, 1, 2) + 0.1 * np.eye(2),
+    )
+    second = dist.marginal(1)
+    assert second.n_targets == 1
+    np.testing.assert_allclose(second.mean()[:, 0], dist.mean()[:, 1])
+    np.testing.assert_allclose(second.covariance()[:, 0, 0], dist.covariance()[:, 1, 1])
+    with pytest.raises(ValueError, match="marginal"):
+        dist.ppf(0.5)
