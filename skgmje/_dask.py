@@ -161,6 +161,29 @@ def lazy_predict(model, X, return_std):
     return result[:, : model.n_targets_], result[:, model.n_targets_ :]
 
 
+def _quantiles_chunk(rows, model, levels):
+    return model._quantiles_array(_finite(rows, "X"), levels)
+
+
+def lazy_quantiles(model, X, levels):
+    """Per-row quantiles at ``levels`` (a 1-D array) on a dask array, chunk by chunk:
+    shape (n, Q) for one-dimensional training targets, (n, Q, n_targets) otherwise."""
+    da = _dask_array_module()
+    X = _contexts(model, X)
+    trailing = ((len(levels),),) + _target_axes(model)
+    return da.map_blocks(
+        _quantiles_chunk,
+        X,
+        _shipped(model),
+        levels,
+        chunks=(X.chunks[0],) + trailing,
+        drop_axis=1,
+        new_axis=list(range(1, 1 + len(trailing))),
+        dtype=np.float64,
+        meta=np.empty((0,) * (1 + len(trailing))),
+    )
+
+
 def lazy_score_samples(model, X, y, method="_score_samples_array"):
     """``model.score_samples`` (or another per-row log-density ``method`` of validated
     arrays) on dask arrays, chunk by chunk."""

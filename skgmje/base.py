@@ -3,7 +3,7 @@
 import sys
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn import get_config
@@ -19,10 +19,12 @@ from sklearn.utils.validation import (
 from ._core.conditioning import conditional_distribution, sample_joint
 from ._core.em import block_rows
 from ._core.gaussian import check_magnitude
+from ._core.univariate import concatenate_regions
 from ._dask import (
     is_dask_collection,
     lazy_average,
     lazy_predict,
+    lazy_quantiles,
     lazy_sample,
     lazy_score_samples,
 )
@@ -284,6 +286,115 @@ class ConditionalDensityEstimator(
             return self._as_fitted_target_shape(result)
         return tuple(self._as_fitted_target_shape(part) for part in result)
 
+    def predict_quantiles(self, X, alpha=(0.05, 0.5, 0.95)):
+        """Quantiles of ``p(y | x)`` for every row (of each target's marginal for 2-D ``y``).
+
+        Exact for the fitted mixture: its CDF is inverted by safeguarded Newton steps.
+
+        Parameters
+        ----------
+        X : array-like or dask array of shape (n_samples, n_features)
+            A dask array gives a lazy dask array, computed chunk by chunk.
+        alpha : float or array-like of shape (n_levels,), default=(0.05, 0.5, 0.95)
+            Probabilities in [0, 1] (skpro's name).
+
+        Returns
+        -------
+        quantiles : ndarray of shape (n_samples, n_levels)
+            ``(n_samples, n_levels, n_targets)`` for 2-D training targets; a float
+            ``alpha`` drops the ``n_levels`` axis.
+
+        Examples
+        --------
+        >>> from skgmje import GJE
+        >>> import numpy as np
+        >>> X = np.linspace(-1, 1, 200)[:, None]
+        >>> y = 2 * X[:, 0] + 0.1 * np.random.RandomState(0).normal(size=200)
+        >>> model = GJE().fit(X, y)
+        >>> model.predict_quantiles([[0.0]], alpha=[0.05, 0.95]).round(2)
+        array([[-0.16,  0.17]])
+        """
+        levels = _probability_levels(alpha)
+        if is_dask_collection(X):
+            result = lazy_quantiles(self, X, np.atleast_1d(levels))
+        else:
+            result = self._quantiles_array(self._validate_X(X), np.atleast_1d(levels))
+        return result[:, 0] if levels.ndim == 0 else result
+
+    def predict_interval(self, X, coverage=0.9):
+        """The equal-tailed interval of ``p(y | x)`` holding ``coverage`` of each row's mass.
+
+        Parameters
+        ----------
+        X : array-like or dask array of shape (n_samples, n_features)
+        coverage : float, default=0.9
+            In (0, 1) (skpro's name).
+
+        Returns
+        -------
+        bounds : ndarray of shape (n_samples, 2)
+            Lower and upper bounds; ``(n_samples, 2, n_targets)`` for 2-D training
+            targets (per target's marginal). For a multimodal ``p(y | x)``,
+            :meth:`predict_hdr` is the shorter set of the same mass.
+        """
+        coverage = _coverage(coverage)
+        return self.predict_quantiles(X, [(1.0 - coverage) / 2.0, (1.0 + coverage) / 2.0])
+
+    def predict_hdr(self, X, coverage=0.9):
+        """The highest-density region of ``p(y | x)`` holding ``coverage`` of each row's mass.
+
+        For one-dimensional targets: the set ``{y : p(y | x) >= t}`` of that mass, the
+        shortest one, a union of disjoint intervals where ``p(y | x)`` is multimodal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        coverage : float, default=0.9
+
+        Returns
+        -------
+        region : HighestDensityRegion
+            ``lower`` and ``upper`` of shape (n_samples, P), each row's intervals in
+            increasing order padded with NaN; ``threshold`` (n_samples,); and the
+            methods ``length()``, ``contains(y)`` and the attribute ``n_intervals``.
+
+        Examples
+        --------
+        >>> from skgmje import GMJE
+        >>> from skgmje.datasets import make_intersecting_branches
+        >>> X, y = make_intersecting_branches(n_samples=2000, random_state=0)
+        >>> region = GMJE(n_components=8, random_state=0).fit(X, y).predict_hdr([[0.5]], 0.9)
+        >>> int(region.n_intervals[0])    # three branches at x = 0.5
+        3
+        """
+        coverage = _coverage(coverage)
+        if is_dask_collection(X):
+            raise TypeError(
+                "predict_hdr returns intervals whose number varies by row, in memory; give "
+                "it a NumPy slice of the dask array (X[:n].compute())."
+            )
+        X = self._validate_X(X)
+        if self.n_targets_ != 1:
+            raise ValueError(
+                f"predict_hdr needs one target; this model has {self.n_targets_}. Use "
+                "predict_distribution(X).marginal(j).hdr(coverage) for target j."
+            )
+        step = block_rows(self._prediction_row_width())
+        parts = [
+            self._predict_distribution(X[start : start + step]).hdr(coverage)
+            for start in range(0, len(X), step)
+        ]
+        return concatenate_regions(parts)
+
+    def _quantiles_array(self, X, levels):
+        def block(rows):
+            distribution = self._predict_distribution(rows)
+            return np.stack(
+                [distribution.marginal(j).ppf(levels) for j in range(self.n_targets_)], axis=-1
+            )
+
+        return self._as_fitted_target_shape(self._in_row_blocks(block, X))
+
     def score_samples(self, X, y):
         """Conditional log-density ``log p(y_i | x_i)`` in nats.
 
@@ -375,6 +486,19 @@ class ConditionalDensityEstimator(
         # score is a log-likelihood, not R^2: the "score > 0.5" regressor check does not apply.
         tags.regressor_tags.poor_score = True
         return tags
+
+
+def _probability_levels(alpha):
+    levels = np.asarray(alpha, dtype=float)
+    if levels.ndim > 1 or levels.size == 0 or np.any(~((levels >= 0.0) & (levels <= 1.0))):
+        raise ValueError(f"alpha must be a probability or a 1-D array of them; got {alpha!r}.")
+    return levels
+
+
+def _coverage(coverage):
+    if isinstance(coverage, bool) or not isinstance(coverage, Real) or not 0.0 < coverage < 1.0:
+        raise ValueError(f"coverage must be a probability in (0, 1); got {coverage!r}.")
+    return float(coverage)
 
 
 def check_numpy_inputs(estimator, *arrays):

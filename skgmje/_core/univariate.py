@@ -23,9 +23,9 @@ import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
 from .em import block_rows
-from .gaussian import LOG_2PI, logsumexp
+from .gaussian import logsumexp
 
-__all__ = ["HighestDensityRegion", "cdf", "crps", "hdr", "log_pdf", "ppf"]
+__all__ = ["HighestDensityRegion", "cdf", "concatenate_regions", "crps", "hdr", "ppf"]
 
 # Grid offsets, in each component's standard deviations, at which the density is sampled
 # to bracket the region's boundaries; with a uniform grid across the whole support.
@@ -71,13 +71,6 @@ class HighestDensityRegion(NamedTuple):
 
 def _row_scales(scales, rows):
     return scales if scales.ndim == 1 else scales[rows]
-
-
-def log_pdf(y, log_weights, means, scales):
-    """``log p(y_i)`` for ``y`` of shape (n, Q): one row's mixture per row."""
-    z = (y[..., None] - means[:, None, :]) / _expand(scales)
-    log_components = -0.5 * z**2 - np.log(_expand(scales)) - 0.5 * LOG_2PI
-    return logsumexp(log_components + log_weights[:, None, :], axis=-1)
 
 
 def _expand(scales):
@@ -191,6 +184,11 @@ def hdr(coverage, log_weights, means, scales):
         parts.append(
             _hdr_block(coverage, log_weights[rows], means[rows], _row_scales(scales, rows))
         )
+    return concatenate_regions(parts)
+
+
+def concatenate_regions(parts):
+    """The :class:`HighestDensityRegion` of consecutive blocks of rows, padded to one width."""
     width = max(part.lower.shape[1] for part in parts)
 
     def padded(array):
