@@ -12,7 +12,7 @@ from .dual_gje import DualGJE
 from .gje import GJE
 from .gmje import GMJE
 from .gng import GMJEGNG
-from .mixture import GaussianMixtureDistribution
+from .mixture import GaussianMixtureDistribution, HighestDensityRegion
 from .smc import SMCGMJE
 
 # The torch estimators load on first use, so that NumPy-only work (and every dask
@@ -30,6 +30,7 @@ __all__ = [
     "GMJEGNG",
     "GMJEMDN",
     "GaussianMixtureDistribution",
+    "HighestDensityRegion",
     "JointEmbedding",
     "SMCGMJE",
     "__version__",

@@ -22,3 +22,8 @@ def test_demo_writes_table_json_and_figure_and_selects_k_near_the_oracle(tmp_pat
         assert rows["GMJEMDN"]["gap_to_oracle"] < 0.10
         assert rows["GMJEGNG"]["gap_to_oracle"] < 0.10
         assert rows["BayesianGMJE"]["nll"] < selected["nll"] + 0.10
+    # Where three branches meet, the highest-density region keeps them apart and is shorter.
+    summary = results["whole_distribution"]
+    assert summary["hdr_intervals"] == 3
+    assert summary["hdr_length"] < 0.6 * summary["interval_length"]
+    assert "highest-density region" in printed

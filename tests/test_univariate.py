@@ -76,8 +76,8 @@ def test_crps_is_the_integral_of_the_squared_cdf_difference(shared):
     for row in range(len(dist)):
         one = dist[row]
 
-        def integrand(z):
-            return (one.cdf(np.array([z]))[0] - (z >= y[row])) ** 2
+        def integrand(z, one=one, observed=y[row]):
+            return (one.cdf(np.array([z]))[0] - (z >= observed)) ** 2
 
         # Both sides of y integrate separately (the indicator jumps there).
         left = integrate.quad(integrand, -np.inf, y[row], epsabs=1e-13, epsrel=1e-12, limit=500)
