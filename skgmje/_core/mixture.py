@@ -331,6 +331,27 @@ class GaussianMixtureDistribution:
         log_weights, means, scales = self._univariate("hdr")
         return univariate.hdr(_check_coverage(coverage), log_weights, means, scales)
 
+    def highest_density_level(self, y):
+        """The mass of the smallest highest-density region that holds ``y_i``, per row.
+
+        ``P(p(Y | x_i) >= p(y_i | x_i))`` for ``Y`` drawn from row ``i``'s mixture: small
+        where ``y_i`` is typical, near 1 in the tails and the gaps between modes. ``y_i``
+        lies in :meth:`hdr` of coverage ``c`` exactly when this is at most ``c``.
+
+        Parameters
+        ----------
+        y : array-like of shape (n,) or (n, 1)
+
+        Returns
+        -------
+        level : ndarray of shape (n,)
+        """
+        log_weights, means, scales = self._univariate("highest_density_level")
+        y = self._as_targets(y)
+        if y.ndim != 2:
+            raise ValueError(f"y must hold one target per row; got shape {y.shape}.")
+        return univariate.highest_density_level(y[:, 0], log_weights, means, scales)
+
     def crps(self, y):
         """Continuous ranked probability score of each row at ``y_i`` (1-D targets).
 

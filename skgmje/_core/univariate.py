@@ -25,7 +25,15 @@ from scipy.special import log_ndtr, ndtr, ndtri
 from .em import block_rows
 from .gaussian import logsumexp
 
-__all__ = ["HighestDensityRegion", "cdf", "concatenate_regions", "crps", "hdr", "ppf"]
+__all__ = [
+    "HighestDensityRegion",
+    "cdf",
+    "concatenate_regions",
+    "crps",
+    "hdr",
+    "highest_density_level",
+    "ppf",
+]
 
 # Grid offsets, in each component's standard deviations, at which the density is sampled
 # to bracket the region's boundaries; with a uniform grid across the whole support.
@@ -185,6 +193,23 @@ def hdr(coverage, log_weights, means, scales):
             _hdr_block(coverage, log_weights[rows], means[rows], _row_scales(scales, rows))
         )
     return concatenate_regions(parts)
+
+
+def highest_density_level(y, log_weights, means, scales):
+    """The mass of the smallest highest-density region holding ``y_i``, per row: the mass
+    of ``{y' : p(y') >= p(y_i)}``, in [0, 1] (the conformity score of HPD-split)."""
+    n_rows, n_components = means.shape
+    grid_size = n_components * len(_COMPONENT_OFFSETS) + _UNIFORM_POINTS
+    step = max(64, _LOOP_BLOCK_ELEMENTS // (grid_size * n_components))
+    out = np.empty(n_rows)
+    for start in range(0, n_rows, step):
+        rows = slice(start, start + step)
+        mixture = (log_weights[rows], means[rows], _row_scales(scales, rows))
+        grid, density = _with_critical_points(_grid(*mixture), *mixture)
+        level, _ = _density_and_slope(y[rows], *mixture)
+        roots, root_rows, rising, _ = _boundaries(level, grid, density, *mixture)
+        out[rows] = _region_mass(roots, root_rows, rising, len(grid), *mixture)
+    return np.clip(out, 0.0, 1.0)
 
 
 def concatenate_regions(parts):
