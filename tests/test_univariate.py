@@ -148,3 +148,19 @@ def test_marginal_takes_the_blocks_of_each_dimension():
     np.testing.assert_allclose(second.covariance()[:, 0, 0], dist.covariance()[:, 1, 1])
     with pytest.raises(ValueError, match="marginal"):
         dist.ppf(0.5)
+
+
+def test_many_components_keep_the_region_exact_and_bounded():
+    # A particle bank: hundreds of equal-weight components sharing one scale.
+    rng = np.random.RandomState(0)
+    centres = np.concatenate([rng.normal(-2, 0.3, 300), rng.normal(2, 0.3, 300)])
+    dist = GaussianMixtureDistribution(
+        weights=np.full((3, 600), 1 / 600),
+        means=np.broadcast_to(centres[:, None], (3, 600, 1)).copy(),
+        covariances=np.full((600, 1, 1), 0.05),
+    )
+    region = dist.hdr(0.9)
+    mass = np.nansum(dist.cdf(region.upper.T).T - dist.cdf(region.lower.T).T, axis=1)
+    np.testing.assert_allclose(mass, 0.9, atol=1e-6)
+    assert np.all(region.n_intervals == 2)
+    assert np.all(np.isfinite(dist.crps(np.zeros(3))))

@@ -39,6 +39,12 @@ __all__ = [
 # to bracket the region's boundaries; with a uniform grid across the whole support.
 _COMPONENT_OFFSETS = np.array([-4.0, -2.5, -1.5, -0.75, 0.0, 0.75, 1.5, 2.5, 4.0])
 _UNIFORM_POINTS = 48
+# With more components (a particle bank), only the heaviest this many of each row are
+# sampled at their own scale, and the uniform sweep is finer: the grid, and the work per
+# row, stay bounded. A narrow component outside them can be missed, losing at most its
+# weight from the region.
+_LOCAL_COMPONENTS = 32
+_UNIFORM_POINTS_MANY = 512
 # Beyond this many standard deviations from every mean, each component's density is below
 # 1e-15 of its peak: the region of any coverage below 1 - 1e-14 lies inside.
 _SUPPORT_SCALES = 8.0
@@ -156,7 +162,8 @@ def crps(y, log_weights, means, scales):
     """
     out = np.empty(len(means))
     n_components = means.shape[1]
-    step = block_rows(n_components * n_components * 4)
+    # The pairwise term is (rows, K, K): a bank of thousands of particles takes few rows.
+    step = max(1, _LOOP_BLOCK_ELEMENTS // (n_components * n_components))
     for start in range(0, len(means), step):
         rows = slice(start, start + step)
         out[rows] = _crps_block(
@@ -184,8 +191,7 @@ def hdr(coverage, log_weights, means, scales):
     """The highest-density region of mass ``coverage`` of every row, a
     :class:`HighestDensityRegion`."""
     n_rows, n_components = means.shape
-    grid_size = n_components * len(_COMPONENT_OFFSETS) + _UNIFORM_POINTS
-    step = max(64, _LOOP_BLOCK_ELEMENTS // (grid_size * n_components))
+    step = max(1, _LOOP_BLOCK_ELEMENTS // (_grid_size(n_components) * n_components))
     parts = []
     for start in range(0, n_rows, step):
         rows = slice(start, start + step)
@@ -199,8 +205,7 @@ def highest_density_level(y, log_weights, means, scales):
     """The mass of the smallest highest-density region holding ``y_i``, per row: the mass
     of ``{y' : p(y') >= p(y_i)}``, in [0, 1] (the conformity score of HPD-split)."""
     n_rows, n_components = means.shape
-    grid_size = n_components * len(_COMPONENT_OFFSETS) + _UNIFORM_POINTS
-    step = max(64, _LOOP_BLOCK_ELEMENTS // (grid_size * n_components))
+    step = max(1, _LOOP_BLOCK_ELEMENTS // (_grid_size(n_components) * n_components))
     out = np.empty(n_rows)
     for start in range(0, n_rows, step):
         rows = slice(start, start + step)
@@ -226,18 +231,32 @@ def concatenate_regions(parts):
     )
 
 
+def _grid_size(n_components):
+    if n_components <= _LOCAL_COMPONENTS:
+        return n_components * len(_COMPONENT_OFFSETS) + _UNIFORM_POINTS
+    return _LOCAL_COMPONENTS * len(_COMPONENT_OFFSETS) + _UNIFORM_POINTS_MANY
+
+
 def _grid(log_weights, means, scales):
-    """Sorted points per row: each present component at its own scale, and a uniform sweep."""
+    """Sorted points per row: each present component at its own scale (the heaviest
+    :data:`_LOCAL_COMPONENTS` when there are more), and a uniform sweep."""
     row_scales = np.broadcast_to(scales, means.shape)
     present = np.isfinite(log_weights)
+    reach = _SUPPORT_SCALES * row_scales
+    lo = np.nanmin(np.where(present, means - reach, np.nan), axis=1)
+    hi = np.nanmax(np.where(present, means + reach, np.nan), axis=1)
+    n_uniform = _UNIFORM_POINTS
+    if means.shape[1] > _LOCAL_COMPONENTS:
+        n_uniform = _UNIFORM_POINTS_MANY
+        heaviest = np.argsort(-log_weights, axis=1)[:, :_LOCAL_COMPONENTS]
+        present = np.take_along_axis(present, heaviest, axis=1)
+        means = np.take_along_axis(means, heaviest, axis=1)
+        row_scales = np.take_along_axis(row_scales, heaviest, axis=1)
     anchor = np.where(present, means, np.nan)
     local = (anchor[:, :, None] + row_scales[:, :, None] * _COMPONENT_OFFSETS).reshape(
         len(means), -1
     )
-    reach = _SUPPORT_SCALES * row_scales
-    lo = np.nanmin(np.where(present, means - reach, np.nan), axis=1)
-    hi = np.nanmax(np.where(present, means + reach, np.nan), axis=1)
-    sweep = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, _UNIFORM_POINTS)
+    sweep = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, n_uniform)
     grid = np.sort(np.concatenate([local, sweep], axis=1), axis=1)
     # Absent components left NaN points, sorted last: repeat each row's largest point.
     return np.where(np.isnan(grid), np.nanmax(grid, axis=1, keepdims=True), grid)
