@@ -118,7 +118,11 @@ def _ppf_block(q, log_weights, means, scales):
     upper = np.max(np.where(present, component_quantiles, -np.inf), axis=-1).ravel()
     rows = np.repeat(np.arange(len(q)), q.shape[1])
     level = clipped.ravel()
-    x = 0.5 * (lower + upper)
+    # Start from the weighted mean of the components' quantiles: exact for one component,
+    # and inside the bracket.
+    weights = np.exp(log_weights)[:, None, :]
+    x = np.sum(weights * np.where(present, component_quantiles, 0.0), axis=-1).ravel()
+    x = np.clip(x, lower, upper)
     # Newton safeguarded by the bracket, on the points that have not converged.
     active = np.arange(len(x))
     for _ in range(_NEWTON_STEPS):
@@ -133,7 +137,7 @@ def _ppf_block(q, log_weights, means, scales):
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = point - error / density
         within = (newton > lower[active]) & (newton < upper[active])
-        moving = (np.abs(error) > 1e-15) & (
+        moving = (np.abs(error) > 1e-13) & (
             upper[active] - lower[active] > 4 * np.finfo(float).eps * np.abs(point)
         )
         x[active] = np.where(
