@@ -164,3 +164,21 @@ def test_many_components_keep_the_region_exact_and_bounded():
     np.testing.assert_allclose(mass, 0.9, atol=1e-6)
     assert np.all(region.n_intervals == 2)
     assert np.all(np.isfinite(dist.crps(np.zeros(3))))
+
+
+def test_hdr_threshold_of_any_width_matches_the_exact_one():
+    # One target: the Monte-Carlo threshold against the exact region's.
+    dist = _random_mixtures(0, n_rows=5)
+    estimate = dist.hdr_threshold(0.8, n_samples=40_000, random_state=0)
+    np.testing.assert_allclose(estimate, dist.hdr(0.8).threshold, rtol=0.05)
+    # Two targets, one Gaussian: p(y) >= t exactly inside the chi-square ellipse.
+    covariance = np.array([[1.0, 0.6], [0.6, 2.0]])
+    gaussian = GaussianMixtureDistribution(
+        weights=[[1.0]], means=[[[0.5, -1.0]]], covariances=covariance[None]
+    )
+    exact = np.exp(-0.5 * stats.chi2.ppf(0.9, 2)) / (2 * np.pi * np.sqrt(np.linalg.det(covariance)))
+    estimate = gaussian.hdr_threshold(0.9, n_samples=40_000, random_state=0)
+    assert estimate[0] == pytest.approx(exact, rel=0.05)
+    draws = gaussian.sample(4000, random_state=1)[0]
+    inside = np.mean([gaussian.in_hdr(draw[None], 0.9, random_state=0)[0] for draw in draws[:400]])
+    assert inside == pytest.approx(0.9, abs=0.05)

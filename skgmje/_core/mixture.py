@@ -331,6 +331,29 @@ class GaussianMixtureDistribution:
         log_weights, means, scales = self._univariate("hdr")
         return univariate.hdr(_check_coverage(coverage), log_weights, means, scales)
 
+    def hdr_threshold(self, coverage=0.9, *, n_samples=4000, random_state=None):
+        """The density threshold of each row's highest-density region, any target width.
+
+        The region of mass ``c`` is ``{y : p(y | x_i) >= t_i}`` with ``t_i`` the
+        ``1 - c`` quantile of ``p(Y | x_i)`` for ``Y`` drawn from the row's mixture,
+        estimated here from ``n_samples`` draws per row (for one target, :meth:`hdr`
+        gives the region itself, exactly). :meth:`in_hdr` tests membership.
+
+        Returns
+        -------
+        threshold : ndarray of shape (n,)
+        """
+        coverage = _check_coverage(coverage)
+        draws = self.sample(n_samples, random_state=random_state)
+        log_density = self.log_prob(np.swapaxes(draws, 0, 1))
+        return np.exp(np.quantile(log_density, 1.0 - coverage, axis=0))
+
+    def in_hdr(self, y, coverage=0.9, *, n_samples=4000, random_state=None):
+        """Whether ``y_i`` lies in row ``i``'s highest-density region of mass ``coverage``
+        (threshold from :meth:`hdr_threshold`), shape (n,)."""
+        threshold = self.hdr_threshold(coverage, n_samples=n_samples, random_state=random_state)
+        return self.pdf(y) >= threshold
+
     def highest_density_level(self, y):
         """The mass of the smallest highest-density region that holds ``y_i``, per row.
 
