@@ -155,7 +155,8 @@ class SplitConformal(DocumentationLinkMixin, MetaEstimatorMixin, BaseEstimator):
         if getattr(self.estimator_, "n_targets_", 1) != 1:
             raise ValueError("SplitConformal needs an estimator fitted on one target.")
         self.conformity_scores_ = self._scores(X_cal, y_cal)
-        self.level_ = _conformal_level(self.conformity_scores_, w_cal, self.coverage)
+        # The scores lie in [0, 1]: a level of 1 already makes every set the whole line.
+        self.level_ = min(_conformal_level(self.conformity_scores_, w_cal, self.coverage), 1.0)
         self.n_features_in_ = self.estimator_.n_features_in_
         return self
 
@@ -206,12 +207,13 @@ class SplitConformal(DocumentationLinkMixin, MetaEstimatorMixin, BaseEstimator):
 
 def _conformal_level(scores, weights, coverage):
     """The smallest calibration score ``s`` with ``sum_{s_i <= s} w_i >= coverage (W + 1)``
-    (``W`` the total weight; unit weights give the ``ceil((n + 1) coverage)``-th score)."""
+    (``W`` the total weight; unit weights give the ``ceil((n + 1) coverage)``-th score);
+    infinity when the calibration rows are too few for ``coverage``."""
     weights = np.ones(len(scores)) if weights is None else weights
     order = np.argsort(scores, kind="stable")
     cumulative = np.cumsum(weights[order])
     needed = coverage * (cumulative[-1] + 1.0)
     position = np.searchsorted(cumulative, needed - 1e-12 * needed)
     if position >= len(scores):
-        return 1.0
+        return np.inf
     return float(scores[order][position])

@@ -560,6 +560,34 @@ def figure_bench_distribution(report):
     return figure
 
 
+def figure_bench_conformal(report):
+    figure, (ax,) = _figure(height=3.2)
+    points = []
+    for estimators in report["results"].values():
+        for row in estimators.values():
+            if "error" not in row:
+                points.append(
+                    [
+                        row[f"{m}_alpha_{a}"]["mean_coverage"]
+                        for m in ("hdr", "cdf")
+                        for a in (0.1, 0.2)
+                    ]
+                )
+    points = np.asarray(points)
+    for column, nominal in enumerate((0.9, 0.8, 0.9, 0.8)):
+        ax.scatter(
+            np.full(len(points), column) + np.linspace(-0.3, 0.3, len(points)),
+            points[:, column] - nominal,
+            s=8,
+            color=PALETTE[column % len(PALETTE)],
+        )
+    ax.axhspan(0.0, 0.02, color="0.9", zorder=0)
+    ax.set_xticks(range(4), ["HDR, 0.9", "HDR, 0.8", "CDF, 0.9", "CDF, 0.8"], fontsize=8)
+    ax.set_ylabel("mean coverage - nominal")
+    figure.suptitle("Conformal coverage over 200 splits (target band shaded)", fontsize=10)
+    return figure
+
+
 def _number_in(text):
     """The first number in a target such as ``'>= 20.0'``, or None."""
     for word in str(text or "").split():
@@ -585,6 +613,7 @@ DRAWINGS = {
     "bench_equivariance": figure_bench_equivariance,
     "bench_size": figure_bench_size,
     "bench_distribution": figure_bench_distribution,
+    "bench_conformal": figure_bench_conformal,
 }
 
 ALT_TEXT = {
@@ -601,6 +630,10 @@ ALT_TEXT = {
     "bench_scale": "Line charts: GMJE's speed-up over scikit-learn and peak memory per row count",
     "bench_equivariance": "Line chart: worst score error of every estimator per scale",
     "bench_size": "Bar chart: pickled size of every model at two training sizes, log scale",
+    "bench_conformal": (
+        "Scatter: mean conformal coverage minus nominal per data set and estimator, for "
+        "both scores and both coverages, with the target band"
+    ),
     "bench_distribution": (
         "Bar chart: mean length of every estimator's 90% central interval and 90% "
         "highest-density region on Dataset B"
