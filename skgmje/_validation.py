@@ -44,7 +44,6 @@ __all__ = [
     "StrOptions",
     "SubclassOf",
     "as_constraint",
-    "check_option",
     "check_positive",
     "validate_parameters",
 ]
@@ -120,12 +119,6 @@ def check_positive(name, value, *, integer=False, allow_zero=False):
         )
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}.")
-
-
-def check_option(name, value, options):
-    """Raise a ValueError naming ``name`` unless ``value`` is one of ``options``."""
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {sorted(options)}; got {value!r}.")
 
 
 def positive(kind=Real, *, allow_zero=False):

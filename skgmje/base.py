@@ -3,7 +3,7 @@
 import sys
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn import get_config
@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
 from ._core.conditioning import conditional_distribution, sample_joint
 from ._core.em import block_rows
 from ._core.gaussian import check_magnitude
-from ._core.univariate import concatenate_regions
+from ._core.univariate import check_coverage, check_probabilities, concatenate_regions
 from ._dask import (
     is_dask_collection,
     lazy_average,
@@ -314,7 +314,7 @@ class ConditionalDensityEstimator(
         >>> model.predict_quantiles([[0.0]], alpha=[0.05, 0.95]).round(2)
         array([[-0.16,  0.17]])
         """
-        levels = _probability_levels(alpha)
+        levels = check_probabilities(alpha, "alpha")
         if is_dask_collection(X):
             result = lazy_quantiles(self, X, np.atleast_1d(levels))
         else:
@@ -337,7 +337,7 @@ class ConditionalDensityEstimator(
             targets (per target's marginal). For a multimodal ``p(y | x)``,
             :meth:`predict_hdr` is the shorter set of the same mass.
         """
-        coverage = _coverage(coverage)
+        coverage = check_coverage(coverage)
         return self.predict_quantiles(X, [(1.0 - coverage) / 2.0, (1.0 + coverage) / 2.0])
 
     def predict_hdr(self, X, coverage=0.9):
@@ -367,7 +367,7 @@ class ConditionalDensityEstimator(
         >>> int(region.n_intervals[0])    # three branches at x = 0.5
         3
         """
-        coverage = _coverage(coverage)
+        coverage = check_coverage(coverage)
         if is_dask_collection(X):
             raise TypeError(
                 "predict_hdr returns intervals whose number varies by row, in memory; give "
@@ -486,19 +486,6 @@ class ConditionalDensityEstimator(
         # score is a log-likelihood, not R^2: the "score > 0.5" regressor check does not apply.
         tags.regressor_tags.poor_score = True
         return tags
-
-
-def _probability_levels(alpha):
-    levels = np.asarray(alpha, dtype=float)
-    if levels.ndim > 1 or levels.size == 0 or np.any(~((levels >= 0.0) & (levels <= 1.0))):
-        raise ValueError(f"alpha must be a probability or a 1-D array of them; got {alpha!r}.")
-    return levels
-
-
-def _coverage(coverage):
-    if isinstance(coverage, bool) or not isinstance(coverage, Real) or not 0.0 < coverage < 1.0:
-        raise ValueError(f"coverage must be a probability in (0, 1); got {coverage!r}.")
-    return float(coverage)
 
 
 def check_numpy_inputs(estimator, *arrays):

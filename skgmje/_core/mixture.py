@@ -285,9 +285,7 @@ class GaussianMixtureDistribution:
         quantiles : ndarray of shape (n,) for a float ``q``, (n, Q) for an array
         """
         log_weights, means, scales = self._univariate("ppf")
-        levels = np.asarray(q, dtype=float)
-        if levels.ndim > 1 or np.any(~((levels >= 0.0) & (levels <= 1.0))):
-            raise ValueError(f"q must be a probability or a 1-D array of them; got {q!r}.")
+        levels = univariate.check_probabilities(q, "q")
         quantiles = univariate.ppf(np.atleast_1d(levels), log_weights, means, scales)
         return quantiles[:, 0] if levels.ndim == 0 else quantiles
 
@@ -299,7 +297,7 @@ class GaussianMixtureDistribution:
         bounds : ndarray of shape (n, 2)
             ``ppf((1 - coverage) / 2)`` and ``ppf((1 + coverage) / 2)``.
         """
-        coverage = _check_coverage(coverage)
+        coverage = univariate.check_coverage(coverage)
         return self.ppf([(1.0 - coverage) / 2.0, (1.0 + coverage) / 2.0])
 
     def hdr(self, coverage=0.9):
@@ -329,7 +327,7 @@ class GaussianMixtureDistribution:
         True
         """
         log_weights, means, scales = self._univariate("hdr")
-        return univariate.hdr(_check_coverage(coverage), log_weights, means, scales)
+        return univariate.hdr(univariate.check_coverage(coverage), log_weights, means, scales)
 
     def hdr_threshold(self, coverage=0.9, *, n_samples=4000, random_state=None):
         """The density threshold of each row's highest-density region, any target width.
@@ -343,7 +341,7 @@ class GaussianMixtureDistribution:
         -------
         threshold : ndarray of shape (n,)
         """
-        coverage = _check_coverage(coverage)
+        coverage = univariate.check_coverage(coverage)
         draws = self.sample(n_samples, random_state=random_state)
         log_density = self.log_prob(np.swapaxes(draws, 0, 1))
         return np.exp(np.quantile(log_density, 1.0 - coverage, axis=0))
@@ -394,9 +392,3 @@ class GaussianMixtureDistribution:
         if y.ndim != 2:
             raise ValueError(f"y must hold one target per row; got shape {y.shape}.")
         return univariate.crps(y[:, 0], log_weights, means, scales)
-
-
-def _check_coverage(coverage):
-    if not isinstance(coverage, (int, float, np.floating)) or not 0.0 < coverage < 1.0:
-        raise ValueError(f"coverage must be a probability in (0, 1); got {coverage!r}.")
-    return float(coverage)

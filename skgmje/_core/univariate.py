@@ -17,6 +17,7 @@ block of rows at a time, with no Python loop over rows.
 - The CRPS has the closed form of Grimit et al. (2006).
 """
 
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +29,8 @@ from .gaussian import logsumexp
 __all__ = [
     "HighestDensityRegion",
     "cdf",
+    "check_coverage",
+    "check_probabilities",
     "concatenate_regions",
     "crps",
     "hdr",
@@ -85,6 +88,22 @@ class HighestDensityRegion(NamedTuple):
 
 def _row_scales(scales, rows):
     return scales if scales.ndim == 1 else scales[rows]
+
+
+def check_coverage(coverage):
+    """``coverage`` as a float, or a ValueError unless it is a probability in (0, 1)."""
+    if isinstance(coverage, bool) or not isinstance(coverage, Real) or not 0.0 < coverage < 1.0:
+        raise ValueError(f"coverage must be a probability in (0, 1); got {coverage!r}.")
+    return float(coverage)
+
+
+def check_probabilities(values, name):
+    """``values`` as a float array, or a ValueError naming ``name`` unless it is a
+    probability or a non-empty 1-D array of them."""
+    levels = np.asarray(values, dtype=float)
+    if levels.ndim > 1 or levels.size == 0 or np.any(~((levels >= 0.0) & (levels <= 1.0))):
+        raise ValueError(f"{name} must be a probability or a 1-D array of them; got {values!r}.")
+    return levels
 
 
 def _expand(scales):
@@ -191,30 +210,33 @@ def _crps_block(y, weights, means, scales):
     return first - 0.5 * second
 
 
+def _level_set_blocks(log_weights, means, scales):
+    """Blocks of rows with what the level sets of their densities need: ``(rows, mixture,
+    grid, density)``, the grid holding every mode and antimode (:func:`_with_critical_points`)."""
+    n_rows, n_components = means.shape
+    step = max(1, _LOOP_BLOCK_ELEMENTS // (_grid_size(n_components) * n_components))
+    for start in range(0, n_rows, step):
+        rows = slice(start, start + step)
+        mixture = (log_weights[rows], means[rows], _row_scales(scales, rows))
+        yield (rows, mixture, *_with_critical_points(_grid(*mixture), *mixture))
+
+
 def hdr(coverage, log_weights, means, scales):
     """The highest-density region of mass ``coverage`` of every row, a
     :class:`HighestDensityRegion`."""
-    n_rows, n_components = means.shape
-    step = max(1, _LOOP_BLOCK_ELEMENTS // (_grid_size(n_components) * n_components))
-    parts = []
-    for start in range(0, n_rows, step):
-        rows = slice(start, start + step)
-        parts.append(
-            _hdr_block(coverage, log_weights[rows], means[rows], _row_scales(scales, rows))
-        )
-    return concatenate_regions(parts)
+    return concatenate_regions(
+        [
+            _hdr_block(coverage, mixture, grid, density)
+            for _, mixture, grid, density in _level_set_blocks(log_weights, means, scales)
+        ]
+    )
 
 
 def highest_density_level(y, log_weights, means, scales):
     """The mass of the smallest highest-density region holding ``y_i``, per row: the mass
     of ``{y' : p(y') >= p(y_i)}``, in [0, 1] (the conformity score of HPD-split)."""
-    n_rows, n_components = means.shape
-    step = max(1, _LOOP_BLOCK_ELEMENTS // (_grid_size(n_components) * n_components))
-    out = np.empty(n_rows)
-    for start in range(0, n_rows, step):
-        rows = slice(start, start + step)
-        mixture = (log_weights[rows], means[rows], _row_scales(scales, rows))
-        grid, density = _with_critical_points(_grid(*mixture), *mixture)
+    out = np.empty(len(means))
+    for rows, mixture, grid, density in _level_set_blocks(log_weights, means, scales):
         level, _ = _density_and_slope(y[rows], *mixture)
         roots, root_rows, rising, _ = _boundaries(level, grid, density, *mixture)
         out[rows] = _region_mass(roots, root_rows, rising, len(grid), *mixture)
@@ -266,10 +288,8 @@ def _grid(log_weights, means, scales):
     return np.where(np.isnan(grid), np.nanmax(grid, axis=1, keepdims=True), grid)
 
 
-def _hdr_block(coverage, log_weights, means, scales):
-    grid, density = _with_critical_points(
-        _grid(log_weights, means, scales), log_weights, means, scales
-    )
+def _hdr_block(coverage, mixture, grid, density):
+    log_weights, means, scales = mixture
     n_rows = len(grid)
     threshold = _grid_threshold(coverage, grid, density)
     lower_t, upper_t = np.zeros(n_rows), density.max(axis=1)
