@@ -1,13 +1,14 @@
-"""torch and skorch are an extra (``pip install "skgmje[torch]"``): a clear error without it.
+"""The extras (``pip install "skgmje[torch]"``, ``"skgmje[skpro]"``): a clear error without them.
 
 NumPy-only users and dask workers install skgmje without torch; the torch estimators
 (:class:`~skgmje.GMJEMDN`, :class:`~skgmje.JointEmbedding`) and :mod:`skgmje.nn` then
 raise an ``ImportError`` that names the extra, not torch's own ``ModuleNotFoundError``.
+:mod:`skgmje.skpro` does the same for skpro.
 """
 
 import importlib.util
 
-__all__ = ["TORCH_EXTRA_MESSAGE", "require_torch"]
+__all__ = ["SKPRO_EXTRA_MESSAGE", "TORCH_EXTRA_MESSAGE", "require_skpro", "require_torch"]
 
 TORCH_EXTRA_MESSAGE = (
     '{feature} needs torch and skorch, which are an extra: pip install "skgmje[torch]" '
@@ -24,6 +25,15 @@ def require_torch(feature):
             TORCH_EXTRA_MESSAGE.format(feature=feature) + f" Missing: {', '.join(missing)}.",
             name=missing[0],
         )
+
+
+SKPRO_EXTRA_MESSAGE = '{feature} needs skpro, which is an extra: pip install "skgmje[skpro]".'
+
+
+def require_skpro(feature):
+    """Raise an ImportError naming the ``skpro`` extra unless skpro imports."""
+    if not _importable("skpro"):
+        raise ImportError(SKPRO_EXTRA_MESSAGE.format(feature=feature), name="skpro")
 
 
 def _importable(name):

@@ -320,8 +320,8 @@ def _hdr_block(coverage, mixture, grid, density):
 
 def _region_mass(roots, rows, rising, n_rows, log_weights, means, scales):
     """``sum F(falling) - sum F(rising)`` per row: the mass between paired boundaries."""
-    values = cdf(roots[:, None], log_weights[rows], means[rows], _row_scales(scales, rows))
-    return np.bincount(rows, weights=np.where(rising, -1.0, 1.0) * values[:, 0], minlength=n_rows)
+    _, values = _density_and_cdf(roots, log_weights[rows], means[rows], _row_scales(scales, rows))
+    return np.bincount(rows, weights=np.where(rising, -1.0, 1.0) * values, minlength=n_rows)
 
 
 def _with_critical_points(grid, log_weights, means, scales):
@@ -331,12 +331,8 @@ def _with_critical_points(grid, log_weights, means, scales):
     between consecutive points the density is then monotone, so each cell holds at most
     one boundary of any level set.
     """
-    n_rows, n_points = grid.shape
-    rows = np.repeat(np.arange(n_rows), n_points)
-    density, slope = _density_and_slope(
-        grid.ravel(), log_weights[rows], means[rows], _row_scales(scales, rows)
-    )
-    density, slope = density.reshape(grid.shape), slope.reshape(grid.shape)
+    n_rows = len(grid)
+    density, slope = _density_and_slope_on_grid(grid, log_weights, means, scales)
     rows, cells = np.nonzero(np.sign(slope[:, :-1]) * np.sign(slope[:, 1:]) < 0)
     lower, upper = grid[rows, cells], grid[rows, cells + 1]
     rising = slope[rows, cells] > 0
@@ -389,7 +385,7 @@ def _grid_threshold(coverage, grid, density):
     cell_mass = 0.5 * (left + right) * np.diff(grid, axis=1)
     total = cell_mass.sum(axis=1)
     span = np.abs(right - left)
-    for _ in range(30):
+    for _ in range(18):
         level = 0.5 * (lower + upper)
         # The share of each cell above the level, with the density linear across it.
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -416,7 +412,11 @@ def _boundaries(threshold, grid, density, log_weights, means, scales):
     log_w, mu = log_weights[rows], means[rows]
     s = _row_scales(scales, rows)
     level = threshold[rows]
-    x = 0.5 * (lower + upper)
+    # Start where the grid's linear interpolation crosses the level.
+    below, beyond = density[rows, cells], density[rows, cells + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.clip((level - below) / (beyond - below), 0.0, 1.0)
+    x = lower + np.where(np.isfinite(share), share, 0.5) * (upper - lower)
     slope = np.empty_like(x)
     # Newton safeguarded by the cell's bracket, on the roots that have not converged.
     active = np.arange(len(x))
@@ -452,6 +452,24 @@ def _density_derivatives(x, log_weights, means, scales):
         -(terms * z / scales).sum(axis=1),
         (terms * (z**2 - 1.0) / scales**2).sum(axis=1),
     )
+
+
+def _density_and_slope_on_grid(grid, log_weights, means, scales):
+    """``p`` and ``p'`` at every point of ``grid`` (n, G) under its row's mixture.
+
+    The hottest loop of the level-set search: (n, G, K) terms, computed in place and
+    without gathering each point's mixture.
+    """
+    inverse_scales = np.broadcast_to(1.0 / scales, means.shape)
+    log_peaks = log_weights + np.log(inverse_scales / np.sqrt(2.0 * np.pi))
+    z = grid[:, :, None] - means[:, None, :]
+    z *= inverse_scales[:, None, :]
+    terms = np.square(z)
+    terms *= -0.5
+    terms += log_peaks[:, None, :]
+    np.exp(terms, out=terms)
+    z *= terms
+    return terms.sum(axis=2), -np.einsum("ngk,nk->ng", z, inverse_scales)
 
 
 def _density_and_slope(x, log_weights, means, scales):
