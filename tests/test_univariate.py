@@ -85,6 +85,16 @@ def test_crps_is_the_integral_of_the_squared_cdf_difference(shared):
         assert dist.crps(y)[row] == pytest.approx(left[0] + right[0], abs=1e-8)
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_crps_equals_scoringrules_crps_mixnorm(shared):
+    scoringrules = pytest.importorskip("scoringrules")
+    dist = _random_mixtures(5, n_rows=30, n_components=5, shared=shared)
+    y = np.random.RandomState(2).uniform(-5, 5, size=30)
+    scales = np.sqrt(np.broadcast_to(dist.covariances[..., 0, 0], dist.weights.shape))
+    expected = scoringrules.crps_mixnorm(y, dist.means[..., 0], scales, dist.weights)
+    np.testing.assert_allclose(dist.crps(y), expected, rtol=0, atol=1e-10)
+
+
 def test_crps_agrees_with_monte_carlo():
     dist = _random_mixtures(4, n_rows=3)
     y = np.array([-1.0, 0.0, 2.0])
