@@ -7,6 +7,7 @@ import pytest
 from scipy import integrate, stats
 
 from skgmje import GaussianMixtureDistribution
+from skgmje._core.univariate import _heaviest_components
 
 
 def _random_mixtures(seed, n_rows=40, n_components=4, shared=True):
@@ -192,3 +193,34 @@ def test_hdr_threshold_of_any_width_matches_the_exact_one():
     draws = gaussian.sample(4000, random_state=1)[0]
     inside = np.mean([gaussian.in_hdr(draw[None], 0.9, random_state=0)[0] for draw in draws[:400]])
     assert inside == pytest.approx(0.9, abs=0.05)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_negligible_components_leave_the_region_and_its_levels_unchanged(shared):
+    # A bank's rows weigh few of its components: the others (here 1e-16 in all per row)
+    # are left out of the level-set search, and nothing changes beyond rounding.
+    core = _random_mixtures(6, n_rows=8, n_components=3, shared=shared)
+    rng = np.random.RandomState(1)
+    n_light = 50
+    weights = np.concatenate([core.weights * (1 - 1e-16), np.full((8, n_light), 2e-18)], 1)
+    means = np.concatenate([core.means, rng.uniform(-4, 4, size=(8, n_light, 1))], axis=1)
+    light = rng.uniform(0.05, 1.0, size=(n_light, 1, 1)) ** 2
+    if shared:
+        covariances = np.concatenate([core.covariances, light])
+    else:
+        covariances = np.concatenate(
+            [core.covariances, np.broadcast_to(light, (8,) + light.shape)], 1
+        )
+    padded = GaussianMixtureDistribution(weights=weights, means=means, covariances=covariances)
+    expected, region = core.hdr(0.8), padded.hdr(0.8)
+    np.testing.assert_allclose(region.lower, expected.lower, atol=1e-10)
+    np.testing.assert_allclose(region.upper, expected.upper, atol=1e-10)
+    y = rng.uniform(-4, 4, size=8)
+    np.testing.assert_allclose(
+        padded.highest_density_level(y), core.highest_density_level(y), atol=1e-12
+    )
+    # ... because they were left out, not because the search was fine enough to ignore them.
+    log_weights, kept_means, _ = _heaviest_components(
+        np.log(weights), means[..., 0], np.sqrt(covariances[..., 0, 0])
+    )
+    assert log_weights.shape == kept_means.shape == (8, 3)

@@ -51,6 +51,9 @@ _UNIFORM_POINTS_MANY = 512
 # Beyond this many standard deviations from every mean, each component's density is below
 # 1e-15 of its peak: the region of any coverage below 1 - 1e-14 lies inside.
 _SUPPORT_SCALES = 8.0
+# Components of a row whose weights sum to at most this are left out of its level sets:
+# the region's mass changes by less, and the density by less than this over the scale.
+_NEGLIGIBLE_WEIGHT = 1e-14
 _NEWTON_STEPS = 100
 # Rows per block of the highest-density search: larger blocks than elsewhere, as its Python
 # loop per block would otherwise dominate; a block's (points, K) arrays stay near 16 MB.
@@ -213,12 +216,34 @@ def _crps_block(y, weights, means, scales):
 def _level_set_blocks(log_weights, means, scales):
     """Blocks of rows with what the level sets of their densities need: ``(rows, mixture,
     grid, density)``, the grid holding every mode and antimode (:func:`_with_critical_points`)."""
+    log_weights, means, scales = _heaviest_components(log_weights, means, scales)
     n_rows, n_components = means.shape
     step = max(1, _LOOP_BLOCK_ELEMENTS // (_grid_size(n_components) * n_components))
     for start in range(0, n_rows, step):
         rows = slice(start, start + step)
-        mixture = (log_weights[rows], means[rows], _row_scales(scales, rows))
+        mixture = _heaviest_components(log_weights[rows], means[rows], _row_scales(scales, rows))
         yield (rows, mixture, *_with_critical_points(_grid(*mixture), *mixture))
+
+
+def _heaviest_components(log_weights, means, scales):
+    """The rows' mixtures without the components whose weights sum to at most
+    :data:`_NEGLIGIBLE_WEIGHT` in every row (all of them kept where none can go).
+
+    A particle bank's rows put almost all their weight on a few hundred of its thousands
+    of components; the level-set search costs the square of their number.
+    """
+    order = np.argsort(-log_weights, axis=1)
+    sorted_log_weights = np.take_along_axis(log_weights, order, axis=1)
+    # The weight of each component and all lighter ones, summed from the lightest up.
+    tails = np.cumsum(np.exp(sorted_log_weights[:, ::-1]), axis=1)[:, ::-1]
+    kept = max(int(np.max(np.sum(tails > _NEGLIGIBLE_WEIGHT, axis=1), initial=1)), 1)
+    if kept == means.shape[1]:
+        return log_weights, means, scales
+    order = order[:, :kept]
+    kept_scales = (
+        scales[order] if scales.ndim == 1 else np.take_along_axis(scales, order, axis=1)
+    )
+    return sorted_log_weights[:, :kept], np.take_along_axis(means, order, axis=1), kept_scales
 
 
 def hdr(coverage, log_weights, means, scales):
