@@ -140,11 +140,9 @@ def _ppf_block(q, log_weights, means, scales):
     upper = np.max(np.where(present, component_quantiles, -np.inf), axis=-1).ravel()
     rows = np.repeat(np.arange(len(q)), q.shape[1])
     level = clipped.ravel()
-    # Start from the weighted mean of the components' quantiles: exact for one component,
-    # and inside the bracket.
-    weights = np.exp(log_weights)[:, None, :]
-    x = np.sum(weights * np.where(present, component_quantiles, 0.0), axis=-1).ravel()
-    x = np.clip(x, lower, upper)
+    x = np.clip(_separated_quantile(clipped, log_weights, means, scales).ravel(), lower, upper)
+    # An absent component (weight 0) chosen at the top by rounding may carry any mean.
+    x = np.where(np.isfinite(x), x, 0.5 * (lower + upper))
     # Newton safeguarded by the bracket, on the points that have not converged.
     active = np.arange(len(x))
     for _ in range(_NEWTON_STEPS):
@@ -169,6 +167,29 @@ def _ppf_block(q, log_weights, means, scales):
         if len(active) == 0:
             break
     return np.where(inside, x.reshape(q.shape), np.where(q <= 0.0, -np.inf, np.inf))
+
+
+def _separated_quantile(q, log_weights, means, scales):
+    """The quantiles the mixture would have if its components did not overlap: with the
+    components in the order of their means, the ``q``-quantile lies in the first one
+    whose cumulative weight reaches ``q``, at the level of the mass left over.
+
+    Newton's start: exact for one component and for well-separated ones, and close for
+    the branches of a multimodal answer, where the mean of the components' quantiles
+    falls between modes, on the CDF's flat stretches.
+    """
+    order = np.argsort(means, axis=1)
+    weights = np.exp(np.take_along_axis(log_weights, order, axis=1))
+    cumulative = np.cumsum(weights, axis=1)
+    rows = np.arange(len(q))[:, None]
+    chosen = np.minimum(np.sum(cumulative[:, None, :] < q[..., None], axis=-1), len(order[0]) - 1)
+    component = order[rows, chosen]
+    mass_before = cumulative[rows, chosen] - weights[rows, chosen]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.clip((q - mass_before) / weights[rows, chosen], 1e-12, 1 - 1e-12)
+    level = np.where(np.isfinite(level), level, 0.5)
+    component_scales = scales[component] if scales.ndim == 1 else scales[rows, component]
+    return means[rows, component] + component_scales * ndtri(level)
 
 
 def _density_and_cdf(x, log_weights, means, scales):
@@ -240,9 +261,7 @@ def _heaviest_components(log_weights, means, scales):
     if kept == means.shape[1]:
         return log_weights, means, scales
     order = order[:, :kept]
-    kept_scales = (
-        scales[order] if scales.ndim == 1 else np.take_along_axis(scales, order, axis=1)
-    )
+    kept_scales = scales[order] if scales.ndim == 1 else np.take_along_axis(scales, order, axis=1)
     return sorted_log_weights[:, :kept], np.take_along_axis(means, order, axis=1), kept_scales
 
 
