@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from . import _dask
-from ._core import em
+from ._core import em, missing_em
 from ._core.conditioning import prepare_conditioning
 from ._core.gaussian import logsumexp
 from ._validation import Interval, StrOptions, positive
@@ -126,17 +126,48 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
     def _fit(self, X, Y, sample_weight):
         self._fit_components = self._choose_hyperparameters(lambda: (X, Y, sample_weight))
         Z = np.hstack([X, Y])
-        n_available = len(Z) if sample_weight is None else int(np.count_nonzero(sample_weight))
+        missing = np.isnan(Z)
+        layout = missing_em.missing_layout(missing) if missing.any() else None
+        positive = np.ones(len(Z), dtype=bool) if sample_weight is None else sample_weight > 0
+        if layout is not None:
+            # A row with nothing observed says nothing about the model.
+            positive &= ~missing.all(axis=1)
+            center, variances = missing_em.observed_moments(Z, sample_weight)
+            Z -= center
+        else:
+            # Shifting in place keeps one copy of the joint rows (the E-step's coordinates).
+            center = np.average(Z, axis=0, weights=sample_weight)
+            Z -= center
+            variances = em.weighted_variances(Z, sample_weight)
+        n_available = int(np.count_nonzero(positive))
         total_weight = float(len(Z) if sample_weight is None else np.sum(sample_weight))
-        # Shifting in place keeps one copy of the joint rows (the E-step's coordinates).
-        center = np.average(Z, axis=0, weights=sample_weight)
-        Z -= center
-        variances = em.weighted_variances(Z, sample_weight)
         jitter = em.covariance_jitter(variances, self.reg_covar)
         scales = em.column_scales(variances, X.shape[1])
 
         def scatter():
             return em.weighted_scatter(Z, sample_weight)
+
+        def initial_parameters(rng):
+            if layout is None:
+                return self._initial_parameters(Z, sample_weight, rng, jitter, scales)
+            # The start sees each missing entry at its column's mean (0 here); EM then
+            # treats it exactly.
+            Z[missing] = 0.0
+            try:
+                weights = positive.astype(float)
+                if sample_weight is not None:
+                    weights *= sample_weight
+                return self._initial_parameters(Z, weights, rng, jitter, scales)
+            finally:
+                Z[missing] = np.nan
+
+        def e_step(parameters):
+            options = self._e_step_options(parameters)
+            if layout is None:
+                return em.e_step(Z, parameters, self.covariance_type, sample_weight, **options)
+            return missing_em.e_step_with_missing(
+                Z, layout, parameters, self.covariance_type, sample_weight, **options
+            )
 
         self._prepare_fit(X.shape[1], total_weight, center, variances, scatter)
         return self._run_em(
@@ -145,16 +176,8 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
             n_available=n_available,
             center=center,
             jitter=jitter,
-            initial_parameters=lambda rng: self._initial_parameters(
-                Z, sample_weight, rng, jitter, scales
-            ),
-            e_step=lambda parameters: em.e_step(
-                Z,
-                parameters,
-                self.covariance_type,
-                sample_weight,
-                **self._e_step_options(parameters),
-            ),
+            initial_parameters=initial_parameters,
+            e_step=e_step,
         )
 
     def _fit_dask(self, X, y, sample_weight):

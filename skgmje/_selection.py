@@ -74,7 +74,14 @@ def select_by_cross_validation(estimator, name, candidates, X, Y, sample_weight,
                 # the candidate cannot be trusted on data like these.
                 fold_scores.append(-np.inf)
                 continue
-            fold_scores.append(np.average(model.score_samples(X[test], Y[test]), weights=weights))
+            # A row with a missing target has no conditional density to score.
+            scored = test[~np.isnan(Y[test]).any(axis=1)]
+            weights = None if sample_weight is None else sample_weight[scored]
+            if len(scored) == 0 or (weights is not None and not np.any(weights > 0)):
+                continue
+            fold_scores.append(
+                np.average(model.score_samples(X[scored], Y[scored]), weights=weights)
+            )
         scores[value] = float(np.mean(fold_scores))
         estimator._print(1, f"{name}={value}: held-out log p(y|x) {scores[value]:.5f}")
     return max(scores, key=scores.get), scores

@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
@@ -19,6 +20,7 @@ from sklearn.utils.validation import (
 from ._core.conditioning import conditional_distribution, sample_joint
 from ._core.em import block_rows
 from ._core.gaussian import check_magnitude
+from ._core.mixture import GaussianMixtureDistribution
 from ._core.univariate import check_coverage, check_probabilities, concatenate_regions
 from ._dask import (
     is_dask_collection,
@@ -62,6 +64,10 @@ class ConditionalDensityEstimator(
     """
 
     _parameter_constraints: dict = {}
+    # Whether prediction conditions each row on its observed contexts (NaN elsewhere),
+    # and whether fit takes rows with missing entries.
+    _missing_contexts = False
+    _missing_training_values = False
 
     @abstractmethod
     def _fit(self, X, Y, sample_weight):
@@ -124,15 +130,7 @@ class ConditionalDensityEstimator(
             self._check_parameters_with_data(X.shape[1], 1 if y.ndim == 1 else y.shape[1])
             return fit_dask(X, y, sample_weight)
         check_numpy_inputs(self, X, y, sample_weight)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=_FLOAT_DTYPES,
-            multi_output=True,
-            y_numeric=True,
-            ensure_min_samples=2,
-        )
+        X, y = self._validate_training_data(X, y, reset=True, ensure_min_samples=2)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
@@ -152,15 +150,8 @@ class ConditionalDensityEstimator(
         match them. A batch after the first may be a single row.
         """
         check_numpy_inputs(self, X, y, sample_weight)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first_call,
-            dtype=_FLOAT_DTYPES,
-            multi_output=True,
-            y_numeric=True,
-            ensure_min_samples=2 if first_call else 1,
+        X, y = self._validate_training_data(
+            X, y, reset=first_call, ensure_min_samples=2 if first_call else 1
         )
         Y = check_magnitude(np.asarray(y, dtype=np.float64).reshape(len(y), -1), "y")
         if first_call:
@@ -179,10 +170,45 @@ class ConditionalDensityEstimator(
             )
         return check_magnitude(np.asarray(X, dtype=np.float64), "X"), Y, weights
 
+    def _validate_training_data(self, X, y, reset, ensure_min_samples):
+        """``(X, y)`` as float arrays; NaN (a missing entry) is refused unless the
+        estimator fits with missing values."""
+        if not self._missing_training_values:
+            with missing_values_explained(self, "the training data"):
+                return validate_data(
+                    self,
+                    X,
+                    y,
+                    reset=reset,
+                    dtype=_FLOAT_DTYPES,
+                    multi_output=True,
+                    y_numeric=True,
+                    ensure_min_samples=ensure_min_samples,
+                )
+        checks = {
+            "dtype": _FLOAT_DTYPES,
+            "ensure_all_finite": "allow-nan",
+            "ensure_min_samples": ensure_min_samples,
+        }
+        X, y = validate_data(
+            self, X, y, reset=reset, validate_separately=(checks, {**checks, "ensure_2d": False})
+        )
+        check_consistent_length(X, y)
+        if y.ndim > 2:
+            raise ValueError(f"y must be 1-D or 2-D; got {y.ndim} dimensions.")
+        return X, y
+
     def _validate_X(self, X):
         check_is_fitted(self)
         check_numpy_inputs(self, X)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        with missing_values_explained(self, "X"):
+            X = validate_data(
+                self,
+                X,
+                dtype=_FLOAT_DTYPES,
+                reset=False,
+                ensure_all_finite="allow-nan" if self._missing_contexts else True,
+            )
         return check_magnitude(np.asarray(X, dtype=np.float64), "X")
 
     def _validate_Xy(self, X, y):
@@ -485,7 +511,32 @@ class ConditionalDensityEstimator(
         tags.target_tags.multi_output = True
         # score is a log-likelihood, not R^2: the "score > 0.5" regressor check does not apply.
         tags.regressor_tags.poor_score = True
+        tags.input_tags.allow_nan = self._missing_training_values
         return tags
+
+
+# Who does what with NaN, for the error of an estimator that cannot.
+_MISSING_VALUES_SUPPORT = (
+    "GJE and GMJE fit on rows with missing entries in X and y (EM under missing at "
+    "random); GJE, GMJE, BayesianGMJE, GMJEGNG and SMCGMJE predict from rows with missing "
+    "contexts (each row conditioned on its observed columns, the others marginalised "
+    "exactly). Otherwise impute first, e.g. sklearn.impute.SimpleImputer in a Pipeline."
+)
+
+
+@contextmanager
+def missing_values_explained(estimator, where):
+    """Replace scikit-learn's error on NaN input (which recommends other libraries'
+    estimators) by one saying which skgmje estimators take missing values, and where."""
+    try:
+        yield
+    except ValueError as error:
+        if "NaN" not in str(error):
+            raise
+        raise ValueError(
+            f"{type(estimator).__name__} does not accept missing values (NaN) in {where}. "
+            + _MISSING_VALUES_SUPPORT
+        ) from error
 
 
 def check_numpy_inputs(estimator, *arrays):
@@ -546,11 +597,62 @@ class ConditionedOnContext:
     (:func:`skgmje._core.conditioning.prepare_conditioning`), and prediction and joint
     sampling follow from it."""
 
+    _missing_contexts = True
+
     def _predict_distribution(self, X):
+        if np.isnan(X).any():
+            return self.joint_distribution().condition(
+                np.arange(self.n_features_in_), X, targets=self._target_columns()
+            )
         return conditional_distribution(self.conditioning_, X)
+
+    def _target_columns(self):
+        return np.arange(self.n_features_in_, self.n_features_in_ + self.n_targets_)
 
     def _sample_joint(self, n_samples, rng):
         return sample_joint(self.conditioning_, n_samples, rng)
+
+    def joint_distribution(self):
+        """The fitted joint model ``p(x, y)`` as a single Gaussian mixture.
+
+        Its columns are the ``n_features_in_`` contexts, then the ``n_targets_``
+        targets. Its :meth:`~skgmje.GaussianMixtureDistribution.condition` gives any
+        columns given any others (the targets given some of the contexts, the contexts
+        given the targets), :meth:`~skgmje.GaussianMixtureDistribution.marginal` any
+        columns' marginal, and
+        :meth:`~skgmje.GaussianMixtureDistribution.log_prob_observed` the density of
+        whatever entries of a row were observed.
+
+        Returns
+        -------
+        GaussianMixtureDistribution
+            One row, ``K`` components over ``n_features_in_ + n_targets_`` columns.
+        """
+        check_is_fitted(self)
+        conditioning = self.conditioning_
+        factors = conditioning.joint_choleskys
+        return GaussianMixtureDistribution(
+            log_weights=conditioning.log_weights[None],
+            means=conditioning.joint_means[None],
+            covariances=factors @ np.swapaxes(factors, -1, -2),
+        )
+
+    def score_samples_context(self, X):
+        """Marginal log-density of the contexts, ``log p(x_i)``, in nats.
+
+        Missing entries (NaN) are marginalised: a row scores the density of its
+        observed contexts.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        X = self._validate_X(X)
+        return self.joint_distribution().marginal(np.arange(X.shape[1])).log_prob_observed(X)
 
     def _prediction_row_width(self):
         # The conditional forms (rows, K, n_features + n_targets) arrays.

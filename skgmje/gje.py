@@ -1,14 +1,28 @@
 """GJE: the primal Gaussian Joint Embedding, a single joint Gaussian on ``[x, y]``."""
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from ._core.conditioning import prepare_conditioning
-from ._core.em import covariance_jitter, weighted_scatter, without_rounding
+from ._core.em import (
+    MixtureParameters,
+    covariance_jitter,
+    precisions_cholesky_of,
+    weighted_scatter,
+    without_rounding,
+)
 from ._core.gaussian import mutual_information
+from ._core.missing_em import e_step_with_missing, missing_layout, observed_moments
 from ._validation import positive
 from .base import ConditionalDensityEstimator, ConditionedOnContext
 
 __all__ = ["GJE"]
+
+# EM on rows with missing entries: its stopping rule (change of the mean log-likelihood
+# per unit weight) and iteration cap.
+_TOL, _MAX_ITER = 1e-10, 1000
 
 
 class GJE(ConditionedOnContext, ConditionalDensityEstimator):
@@ -52,6 +66,8 @@ class GJE(ConditionedOnContext, ConditionalDensityEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string feature names.
     n_targets_ : int
+    n_iter_ : int
+        EM iterations on rows with missing entries; 0 for the closed form.
 
     See Also
     --------
@@ -75,6 +91,8 @@ class GJE(ConditionedOnContext, ConditionalDensityEstimator):
     (1, 3)
     """
 
+    _missing_training_values = True
+
     _parameter_constraints = {
         "fit_mean": ["boolean"],
         "reg_covar": [positive(allow_zero=True)],
@@ -88,13 +106,17 @@ class GJE(ConditionedOnContext, ConditionalDensityEstimator):
         Z = np.hstack([X, Y])
         weights = np.ones(len(Z)) if sample_weight is None else sample_weight
         weights = weights / weights.sum()
-        mean = weights @ Z if self.fit_mean else np.zeros(Z.shape[1])
-        centred = Z - mean
-        covariance = weighted_scatter(centred, weights)
-        variances = np.diag(covariance)
-        if self.fit_mean:
-            variances = without_rounding(variances, Z, weights)
-        covariance.flat[:: Z.shape[1] + 1] += covariance_jitter(variances, self.reg_covar)
+        if np.isnan(Z).any():
+            mean, covariance = self._fit_with_missing(Z, weights)
+        else:
+            self.n_iter_ = 0
+            mean = weights @ Z if self.fit_mean else np.zeros(Z.shape[1])
+            centred = Z - mean
+            covariance = weighted_scatter(centred, weights)
+            variances = np.diag(covariance)
+            if self.fit_mean:
+                variances = without_rounding(variances, Z, weights)
+            covariance.flat[:: Z.shape[1] + 1] += covariance_jitter(variances, self.reg_covar)
         n_features = X.shape[1]
         self.conditioning_ = prepare_conditioning(
             np.ones(1), mean[None], covariance[None], n_features
@@ -106,3 +128,41 @@ class GJE(ConditionedOnContext, ConditionalDensityEstimator):
         self.conditional_covariance_ = self.conditioning_.covariances[0]
         self.mutual_information_ = float(mutual_information(covariance, n_features))
         return self
+
+    def _fit_with_missing(self, Z, weights):
+        """The maximum-likelihood Gaussian of rows with missing entries: EM from the
+        observed moments (Ghahramani and Jordan 1994), the jitter added as in the
+        complete case. There is no closed form once entries are missing."""
+        layout = missing_layout(np.isnan(Z))
+        center, variances = observed_moments(Z, weights)
+        jitter = covariance_jitter(variances, self.reg_covar)
+        if not self.fit_mean:
+            center = np.zeros(Z.shape[1])
+        shifted = Z - center
+        mean = np.zeros(Z.shape[1])
+        covariance = np.diag(variances + jitter)
+        log_likelihood = -np.inf
+        for self.n_iter_ in range(1, _MAX_ITER + 1):
+            parameters = MixtureParameters(
+                np.ones(1),
+                mean[None],
+                covariance[None],
+                precisions_cholesky_of(covariance[None], "full"),
+            )
+            statistics = e_step_with_missing(shifted, layout, parameters, "full", weights)
+            total = statistics.resp_sums[0]
+            if self.fit_mean:
+                mean = statistics.first_moments[0] / total
+            covariance = statistics.second_moments[0] / total - np.outer(mean, mean)
+            covariance = 0.5 * (covariance + covariance.T) + np.diag(jitter)
+            previous, log_likelihood = log_likelihood, statistics.log_likelihood / total
+            if abs(log_likelihood - previous) < _TOL:
+                break
+        else:
+            warnings.warn(
+                f"EM on the rows with missing values did not converge in {_MAX_ITER} "
+                "iterations; the fitted Gaussian is its last iterate.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return mean + center, covariance

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._core import em
+from ._core import em, missing_em
 from ._core.refine import refine_conditional
 from ._joint_mixture import JointMixtureEM
 from ._selection import select_n_components
@@ -187,6 +187,8 @@ class GMJE(StreamingMixin, JointMixtureEM):
     -0.3
     """
 
+    _missing_training_values = True
+
     _parameter_constraints = {
         **JointMixtureEM._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -247,6 +249,11 @@ class GMJE(StreamingMixin, JointMixtureEM):
             self.__dict__.pop(name, None)
 
     def _fit(self, X, Y, sample_weight):
+        if self.conditional_refinement and (np.isnan(X).any() or np.isnan(Y).any()):
+            raise ValueError(
+                "conditional_refinement needs complete rows; fit with missing values "
+                "without it (EM treats them exactly)."
+            )
         self._forget_stream()
         super()._fit(X, Y, sample_weight)
         self.__dict__.pop("n_refine_iter_", None)
@@ -381,18 +388,30 @@ class GMJE(StreamingMixin, JointMixtureEM):
                     f"The first partial_fit batch needs at least n_components="
                     f"{self._fit_components} rows with positive weight; got {n_available}."
                 )
-            center = np.average(Z, axis=0, weights=weights)
+        missing = np.isnan(Z)
+        layout = missing_em.missing_layout(missing) if missing.any() else None
+        if first_call:
+            if layout is None:
+                center = np.average(Z, axis=0, weights=weights)
+            else:
+                center, variances = missing_em.observed_moments(Z, weights)
         elif stream is not None:
             center = stream.center
         else:
             center = self.weights_ @ self.means_
         shifted = Z - center
         if first_call:
-            variances = em.weighted_variances(shifted, weights)
+            if layout is None:
+                variances = em.weighted_variances(shifted, weights)
             self.reg_covar_ = em.covariance_jitter(variances, self.reg_covar)
             rng = check_random_state(self.random_state)
+            # The start sees each missing entry at its column's mean (0 here).
             parameters = self._initial_parameters(
-                shifted, weights, rng, self.reg_covar_, em.column_scales(variances, X.shape[1])
+                np.where(missing, 0.0, shifted),
+                np.where(missing.all(axis=1), 0.0, weights),
+                rng,
+                self.reg_covar_,
+                em.column_scales(variances, X.shape[1]),
             )
         else:
             parameters = self._shifted_parameters(center)
@@ -403,7 +422,12 @@ class GMJE(StreamingMixin, JointMixtureEM):
                 center,
                 0,
             )
-        statistics = em.e_step(shifted, parameters, self.covariance_type, weights)
+        if layout is None:
+            statistics = em.e_step(shifted, parameters, self.covariance_type, weights)
+        else:
+            statistics = missing_em.e_step_with_missing(
+                shifted, layout, parameters, self.covariance_type, weights
+            )
         stream = stream.step(statistics, weight, self.learning_offset, self.learning_decay)
         self._set_parameters(
             em.m_step(stream.statistics, self.covariance_type, self.reg_covar_),

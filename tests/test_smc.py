@@ -22,6 +22,10 @@ from skgmje.datasets import (
 )
 from skgmje.smc import SMCGMJE, effective_sample_size, resample
 
+PREDICTS_WITH_MISSING_CONTEXTS = (
+    "predict conditions a row with NaN contexts on its observed ones (tested in "
+    "test_missing.py), while fit takes complete rows only, a combination the check has no tag for"
+)
 SCORE_SAMPLES_NEEDS_Y = (
     "score_samples is the conditional log-density log p(y|x) and needs y; "
     "order and subset invariance are tested with y in test_estimators.py"
@@ -33,6 +37,7 @@ EXPECTED_FAILED_CHECKS = {
         "fit streams shuffled mini-batches, so repeated rows land in other batches than a "
         "weighted row; zero weights equal removal and weights scale, tested in test_smc.py"
     ),
+    "check_estimators_nan_inf": PREDICTS_WITH_MISSING_CONTEXTS,
 }
 
 

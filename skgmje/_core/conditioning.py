@@ -16,10 +16,10 @@ from .gaussian import (
     cholesky,
     condition,
     log_det_from_cholesky,
-    logsumexp,
     precision_cholesky,
 )
 from .mixture import GaussianMixtureDistribution
+from .subsets import normalised_log_weights
 
 
 @saved_as_fields
@@ -99,18 +99,7 @@ def context_log_prob(conditioning, X):
 
 def conditional_distribution(conditioning, X):
     """``p(y | x)`` for every row of ``X`` ([GMJE]_ Eq. 102-104), in log space."""
-    log_joint = context_log_prob(conditioning, X)
-    log_evidence = logsumexp(log_joint, axis=1)
-    if not np.all(np.isfinite(log_evidence)):
-        rows = np.flatnonzero(~np.isfinite(log_evidence))
-        raise ValueError(
-            f"Row(s) {rows[:5].tolist()} of X lie so far from every component, in the units "
-            "of the fitted context covariances, that p(x) underflows to 0 in float64 and "
-            "p(y | x) is undefined. A training column with almost no spread (all values "
-            "within ~1e-150 of each other) makes any other value infinitely far: drop such "
-            "columns or rescale them."
-        )
-    log_responsibilities = log_joint - log_evidence[:, None]
+    _, log_responsibilities = normalised_log_weights(context_log_prob(conditioning, X), "X")
     means = np.tensordot(X, conditioning.coefs, axes=([1], [2])) + conditioning.intercepts
     return GaussianMixtureDistribution(
         log_weights=log_responsibilities, means=means, covariances=conditioning.covariances

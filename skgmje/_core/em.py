@@ -240,12 +240,15 @@ def add_statistics(first, second):
     return SufficientStatistics(*(a + b for a, b in zip(first, second)))
 
 
-def e_step(Z, parameters, covariance_type, sample_weight=None, log_weights=None, entropy=False):
+def e_step(
+    Z, parameters, covariance_type, sample_weight=None, log_weights=None, entropy=False, rows=None
+):
     """Score every row and accumulate the statistics the M-step needs, block by block.
 
     ``log_weights`` (K,) is added to each component's log-density in place of
     ``log(parameters.weights)`` (the variational E-step's expected log weights and
-    normalisers); ``entropy`` also sums ``w_i r_ik log r_ik``.
+    normalisers); ``entropy`` also sums ``w_i r_ik log r_ik``; ``rows`` (indices)
+    restricts the pass to those rows of ``Z``, gathered a block at a time.
 
     Returns
     -------
@@ -267,25 +270,29 @@ def e_step(Z, parameters, covariance_type, sample_weight=None, log_weights=None,
         return resp, log_norm, np.einsum("nk,nk->n", resp, log_prob)
 
     return accumulate_statistics(
-        Z, len(parameters.means), covariance_type, responsibilities, sample_weight
+        Z, len(parameters.means), covariance_type, responsibilities, sample_weight, rows
     )
 
 
-def accumulate_statistics(Z, n_components, covariance_type, responsibilities, sample_weight=None):
-    """Sum the statistics of ``Z`` over blocks of :func:`block_rows` rows.
+def accumulate_statistics(
+    Z, n_components, covariance_type, responsibilities, sample_weight=None, rows=None
+):
+    """Sum the statistics of ``Z`` (or of its ``rows``) over blocks of :func:`block_rows` rows.
 
     ``responsibilities(block, start, stop)`` returns the unweighted responsibilities
     of rows ``start:stop`` (shape (rows, K)) and their log-likelihoods (or None),
     optionally followed by each row's ``sum_k r_ik log r_ik``, so no array larger
     than a block times K*D is ever formed.
     """
-    n_samples, n_joint = Z.shape
+    n_joint = Z.shape[1]
+    n_samples = len(Z) if rows is None else len(rows)
     step = block_rows(n_components * n_joint)
     totals = None
     for start in range(0, max(n_samples, 1), step):
         stop = min(start + step, n_samples)
-        block = Z[start:stop]
-        block_weight = None if sample_weight is None else sample_weight[start:stop]
+        index = slice(start, stop) if rows is None else rows[start:stop]
+        block = Z[index]
+        block_weight = None if sample_weight is None else sample_weight[index]
         resp, log_norm, *row_entropy = responsibilities(block, start, stop)
         if block_weight is not None:
             resp = resp * block_weight[:, None]

@@ -7,7 +7,7 @@ in ``_core`` because the conditioning of a joint mixture builds it.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from . import univariate
+from . import subsets, univariate
 from .gaussian import LOG_2PI, cholesky, log_det_from_cholesky, logsumexp, precision_cholesky
 
 __all__ = ["GaussianMixtureDistribution"]
@@ -246,6 +246,135 @@ class GaussianMixtureDistribution:
         return type(self)(
             log_weights=self.log_weights, means=self.means[..., index], covariances=covariances
         )
+
+    def condition(self, given, values, targets=None):
+        """The mixture of some columns given values of others, one mixture per row of
+        ``values``; a NaN value is not given (that column is marginalised).
+
+        For a joint model over ``z`` (an estimator's :meth:`joint_distribution`, a single
+        row) this answers any question of the form ``p(z_T | z_O)``: the targets given
+        the contexts, the contexts given the targets (the inverse problem), or some
+        columns given whichever others were observed. The result is exact: a Gaussian
+        mixture's conditional is a Gaussian mixture, each component conditioned in
+        closed form and reweighted by how well it explains the given values ([GMJE]_
+        Eq. 102-104, on any subset of the columns).
+
+        Parameters
+        ----------
+        given : int, slice, array-like of int or of bool
+            The columns conditioned on.
+        values : array-like of shape (n, len(given)), or (n,) for one given column
+            Their values per row; NaN where a value is missing.
+        targets : int, slice or array-like, default=None
+            The columns whose distribution is returned, in this order; by default every
+            column not in ``given``, in increasing order.
+
+        Returns
+        -------
+        GaussianMixtureDistribution
+            ``n`` rows over ``len(targets)`` columns. Its covariances are shared by the
+            rows when every row gives the same columns, and per row otherwise.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skgmje import GaussianMixtureDistribution
+        >>> joint = GaussianMixtureDistribution(          # z = (x, y), correlation 0.8
+        ...     weights=[[1.0]], means=[[[0.0, 0.0]]], covariances=[[[1.0, 0.8], [0.8, 1.0]]])
+        >>> given_x = joint.condition(0, [1.0, np.nan])
+        >>> given_x.mean().round(2).ravel(), given_x.covariance().round(2).ravel()
+        (array([0.8, 0. ]), array([0.36, 1.  ]))
+        """
+        given = self._columns(given)
+        targets = (
+            np.setdiff1d(np.arange(self.n_targets), given)
+            if targets is None
+            else self._columns(targets)
+        )
+        if np.intersect1d(given, targets).size:
+            raise ValueError(
+                "given and targets must not share a column; both hold "
+                f"{np.intersect1d(given, targets).tolist()}."
+            )
+        values = np.asarray(values, dtype=float)
+        if values.ndim == 1 and len(given) == 1:
+            values = values[:, None]
+        if values.ndim != 2 or values.shape[1] != len(given):
+            raise ValueError(
+                f"values must have shape (n, {len(given)}), one column per given column; "
+                f"got {values.shape}."
+            )
+        if np.isinf(values).any():
+            raise ValueError("values must be finite or NaN (missing); got an infinity.")
+        self._check_conditionable(len(values))
+        groups = subsets.missingness_groups(np.isnan(values))
+        n_rows, n_components = len(values), self.n_components
+        log_weights = np.empty((n_rows, n_components))
+        means = np.empty((n_rows, n_components, len(targets)))
+        covariances = None
+        for missing, rows in groups:
+            part = subsets.condition_rows(
+                self.log_weights if len(self) == 1 else self.log_weights[rows],
+                self.means if len(self) == 1 else self.means[rows],
+                self.covariances,
+                given[~missing],
+                targets,
+                values[rows][:, ~missing],
+            )
+            log_weights[rows], means[rows] = part[1], part[2]
+            if len(groups) == 1:
+                covariances = part[3]
+            else:
+                if covariances is None:
+                    covariances = np.empty((n_rows,) + part[3].shape)
+                covariances[rows] = part[3]
+        return type(self)(log_weights=log_weights, means=means, covariances=covariances)
+
+    def log_prob_observed(self, z):
+        """Log-density of the observed entries of each row of ``z``: NaN entries are not
+        observed and are marginalised out.
+
+        Parameters
+        ----------
+        z : array-like of shape (n, n_targets)
+            With NaN where a value is missing; a row with nothing observed scores 0.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n,)
+        """
+        z = np.asarray(z, dtype=float)
+        if z.ndim != 2 or z.shape[1] != self.n_targets:
+            raise ValueError(f"z must have shape (n, {self.n_targets}); got {z.shape}.")
+        self._check_conditionable(len(z))
+        out = np.empty(len(z))
+        columns = np.arange(self.n_targets)
+        for missing, rows in subsets.missingness_groups(np.isnan(z)):
+            out[rows] = subsets.condition_rows(
+                self.log_weights if len(self) == 1 else self.log_weights[rows],
+                self.means if len(self) == 1 else self.means[rows],
+                self.covariances,
+                columns[~missing],
+                columns[:0],
+                z[rows][:, ~missing],
+            )[0]
+        return out
+
+    def _columns(self, columns):
+        return np.atleast_1d(np.arange(self.n_targets)[columns])
+
+    def _check_conditionable(self, n_rows):
+        if not self.shared_covariances:
+            raise ValueError(
+                "Conditioning on columns needs covariances shared by the rows (a joint "
+                "mixture, or the conditional of GJE, GMJE, BayesianGMJE, GMJEGNG or "
+                "SMCGMJE); this distribution has per-row covariances."
+            )
+        if len(self) not in (1, n_rows):
+            raise ValueError(
+                f"This distribution has {len(self)} rows: give one row of values per row, "
+                f"or condition a single mixture; got {n_rows} rows of values."
+            )
 
     def _univariate(self, method):
         if self.n_targets != 1:

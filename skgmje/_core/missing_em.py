@@ -1,0 +1,220 @@
+"""EM statistics of rows with missing entries (NaN), exact under missing at random.
+
+Ghahramani and Jordan (1994): a row's responsibilities come from the density of its
+observed entries, and its statistics are the expected ones given them. For component
+``k`` with precision ``Lambda = Sigma^-1``, a row with missing columns ``M`` and
+residual ``r = z - mu_k`` (zero on ``M``):
+
+- ``g = Lambda r``; the missing entries' conditional mean is ``mu_kM - x`` with
+  ``x = Lambda_MM^-1 g_M`` and their conditional covariance is ``Lambda_MM^-1``;
+- the observed entries' Mahalanobis distance is ``r' Lambda r - g_M' x`` and
+  ``log |Sigma_OO| = log |Lambda_MM| - log |Lambda|``;
+- the row adds ``r_ik z_hat`` and ``r_ik (z_hat z_hat' + C)`` to the statistics, with
+  ``z_hat`` the row completed by the conditional mean and ``C`` the conditional
+  covariance in the missing block.
+
+Only ``|M| x |M|`` blocks of the precision are factorised, once per pattern of missing
+columns and component, so the cost per row stays that of the complete-data E-step plus a
+solve of the size of what it misses. Complete rows take :func:`em.e_step` unchanged.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import linalg
+
+from . import em
+from .gaussian import LOG_2PI, logsumexp
+
+__all__ = ["MissingLayout", "e_step_with_missing", "missing_layout", "observed_moments"]
+
+
+class MissingLayout(NamedTuple):
+    """Which rows miss what, computed once per fit.
+
+    Attributes
+    ----------
+    complete : ndarray of int
+        The rows with every entry observed.
+    groups : list of (rows, missing_columns, patterns)
+        One per number ``m`` of missing entries (``0 < m < D``): the rows, each distinct
+        pattern's missing columns (P, m) in increasing order, and each row's pattern.
+    n_empty : int
+        Rows with no entry observed, which carry no information and are left out.
+    """
+
+    complete: np.ndarray
+    groups: list
+    n_empty: int
+
+
+def missing_layout(missing):
+    """The :class:`MissingLayout` of a (n, D) boolean array of missing entries."""
+    counts = missing.sum(axis=1)
+    n_joint = missing.shape[1]
+    groups = []
+    for count in np.unique(counts):
+        if count == 0 or count == n_joint:
+            continue
+        rows = np.flatnonzero(counts == count)
+        patterns, inverse = np.unique(missing[rows], axis=0, return_inverse=True)
+        columns = np.nonzero(patterns)[1].reshape(len(patterns), count)
+        groups.append((rows, columns, inverse.ravel()))
+    return MissingLayout(
+        np.flatnonzero(counts == 0), groups, int(np.count_nonzero(counts == n_joint))
+    )
+
+
+def observed_moments(Z, sample_weight=None):
+    """Per-column (weighted) mean and variance of the observed entries of ``Z``.
+
+    The variance of a column whose observed values are all equal is exactly 0
+    (:func:`skgmje._core.em.without_rounding`). Raises a ValueError for a column with no
+    observed entry of positive weight: nothing determines its distribution.
+    """
+    observed = ~np.isnan(Z)
+    weights = np.ones(len(Z)) if sample_weight is None else sample_weight
+    column_weights = weights @ observed
+    if np.any(column_weights <= 0):
+        raise ValueError(
+            f"Column(s) {np.flatnonzero(column_weights <= 0).tolist()} of [X, y] have no "
+            "observed value (with positive weight): nothing determines their distribution. "
+            "Drop them."
+        )
+    center = (weights @ np.where(observed, Z, 0.0)) / column_weights
+    variances = (weights @ np.where(observed, Z - center, 0.0) ** 2) / column_weights
+    spread = np.nanmax(np.where(weights[:, None] > 0, Z, np.nan), axis=0) - np.nanmin(
+        np.where(weights[:, None] > 0, Z, np.nan), axis=0
+    )
+    return center, np.where(spread > 0, variances, 0.0)
+
+
+def e_step_with_missing(
+    Z, layout, parameters, covariance_type, sample_weight=None, log_weights=None
+):
+    """:func:`skgmje._core.em.e_step` for rows with NaN entries, laid out by ``layout``.
+
+    Returns
+    -------
+    SufficientStatistics
+        Summed over every row with at least one observed entry.
+    """
+    if log_weights is None:
+        log_weights = np.log(parameters.weights)
+    statistics = None
+    if len(layout.complete):
+        statistics = em.e_step(
+            Z, parameters, covariance_type, sample_weight, log_weights, rows=layout.complete
+        )
+    if layout.groups:
+        precision_factors = _full_precision_factors(parameters, covariance_type)
+        for rows, columns, patterns in layout.groups:
+            part = _group_statistics(
+                Z,
+                rows,
+                columns,
+                patterns,
+                parameters.means,
+                precision_factors,
+                covariance_type,
+                sample_weight,
+                log_weights,
+            )
+            statistics = part if statistics is None else em.add_statistics(statistics, part)
+    return statistics
+
+
+def _full_precision_factors(parameters, covariance_type):
+    """Upper factors ``P_k`` with ``P_k P_k' = Sigma_k^-1``, (K, D, D), any covariance type."""
+    n_components, n_joint = parameters.means.shape
+    factors = parameters.precisions_cholesky
+    if covariance_type == "full":
+        return factors
+    if covariance_type == "tied":
+        return np.broadcast_to(factors, (n_components, n_joint, n_joint))
+    diagonal = factors if covariance_type == "diag" else factors[:, None] * np.ones(n_joint)
+    return diagonal[:, :, None] * np.eye(n_joint)
+
+
+def _group_statistics(
+    Z, rows, columns, patterns, means, factors, covariance_type, sample_weight, log_weights
+):
+    """The statistics of the rows missing ``m = columns.shape[1]`` entries each."""
+    n_components, n_joint = means.shape
+    n_missing = columns.shape[1]
+    precisions = factors @ np.swapaxes(factors, 1, 2)
+    # (K, P, m, m) blocks of the precisions, factorised once per pattern and component.
+    blocks = precisions[:, columns[:, :, None], columns[:, None, :]]
+    block_factors = np.linalg.cholesky(blocks)
+    inverse_factors = linalg.solve_triangular(
+        block_factors, np.broadcast_to(np.eye(n_missing), blocks.shape), lower=True
+    )
+    conditional_covariances = np.swapaxes(inverse_factors, -1, -2) @ inverse_factors
+    log_det_observed = 2.0 * (
+        np.sum(np.log(np.diagonal(block_factors, axis1=-2, axis2=-1)), axis=-1)
+        - np.sum(np.log(np.diagonal(factors, axis1=1, axis2=2)), axis=-1)[:, None]
+    )
+    n_observed = n_joint - n_missing
+
+    resp_sums = np.zeros(n_components)
+    first = np.zeros((n_components, n_joint))
+    second = np.zeros((n_components, n_joint, n_joint))
+    pattern_weights = np.zeros((n_components, len(columns)))
+    log_likelihood = 0.0
+    total = 0.0
+    step = em.block_rows(n_components * (n_joint + n_missing * n_missing))
+    for start in range(0, len(rows), step):
+        index = rows[start : start + step]
+        pattern = patterns[start : start + step]
+        block = Z[index]
+        missing = np.isnan(block)
+        block = np.where(missing, 0.0, block)
+        missing_columns = columns[pattern]
+        log_prob = np.empty((len(index), n_components))
+        corrections = np.empty((n_components, len(index), n_missing))
+        for k in range(n_components):
+            residual = np.where(missing, 0.0, block - means[k])
+            projected = residual @ factors[k]
+            gradient = projected @ factors[k].T
+            gradient_missing = np.take_along_axis(gradient, missing_columns, axis=1)
+            correction = np.einsum(
+                "nij,nj->ni", conditional_covariances[k, pattern], gradient_missing
+            )
+            mahalanobis = np.einsum("nd,nd->n", projected, projected) - np.einsum(
+                "ni,ni->n", gradient_missing, correction
+            )
+            log_prob[:, k] = -0.5 * (
+                mahalanobis + log_det_observed[k, pattern] + n_observed * LOG_2PI
+            )
+            corrections[k] = correction
+        log_prob += log_weights
+        log_norm = logsumexp(log_prob, axis=1)
+        resp = np.exp(log_prob - log_norm[:, None])
+        weights = None if sample_weight is None else sample_weight[index]
+        if weights is not None:
+            resp *= weights[:, None]
+            log_norm = log_norm * weights
+        log_likelihood += float(np.sum(log_norm))
+        total += float(len(index) if weights is None else np.sum(weights))
+        resp_sums += resp.sum(axis=0)
+        completed = block.copy()
+        for k in range(n_components):
+            completed[missing] = (
+                np.take_along_axis(np.broadcast_to(means[k], block.shape), missing_columns, axis=1)
+                - corrections[k]
+            ).ravel()
+            first[k] += resp[:, k] @ completed
+            if covariance_type in ("full", "tied"):
+                second[k] += (completed * resp[:, k, None]).T @ completed
+            else:
+                second[k, np.arange(n_joint), np.arange(n_joint)] += resp[:, k] @ completed**2
+            pattern_weights[k] += np.bincount(pattern, weights=resp[:, k], minlength=len(columns))
+    # The conditional covariances of the missing blocks, weighted per pattern.
+    weighted = pattern_weights[:, :, None, None] * conditional_covariances
+    for k in range(n_components):
+        np.add.at(second[k], (columns[:, :, None], columns[:, None, :]), weighted[k])
+    if covariance_type == "tied":
+        second = second.sum(axis=0)
+    elif covariance_type in ("diag", "spherical"):
+        second = np.diagonal(second, axis1=1, axis2=2).copy()
+    return em.SufficientStatistics(log_likelihood, total, resp_sums, first, second)
