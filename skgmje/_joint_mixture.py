@@ -145,7 +145,10 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
         scales = em.column_scales(variances, X.shape[1])
 
         def scatter():
-            return em.weighted_scatter(Z, sample_weight)
+            if layout is None:
+                return em.weighted_scatter(Z, sample_weight)
+            # A prior's scale, not an estimate: each missing entry at its column's mean.
+            return em.weighted_scatter(np.where(missing, 0.0, Z), sample_weight)
 
         def initial_parameters(rng):
             if layout is None:

@@ -517,10 +517,11 @@ class ConditionalDensityEstimator(
 
 # Who does what with NaN, for the error of an estimator that cannot.
 _MISSING_VALUES_SUPPORT = (
-    "GJE and GMJE fit on rows with missing entries in X and y (EM under missing at "
-    "random); GJE, GMJE, BayesianGMJE, GMJEGNG and SMCGMJE predict from rows with missing "
-    "contexts (each row conditioned on its observed columns, the others marginalised "
-    "exactly). Otherwise impute first, e.g. sklearn.impute.SimpleImputer in a Pipeline."
+    "GJE, GMJE and BayesianGMJE fit on rows with missing entries in X and y (EM under "
+    "missing at random); GJE, GMJE, BayesianGMJE, GMJEGNG and SMCGMJE predict from rows "
+    "with missing contexts (each row conditioned on its observed columns, the others "
+    "marginalised exactly). Otherwise impute first, e.g. sklearn.impute.SimpleImputer in "
+    "a Pipeline."
 )
 
 

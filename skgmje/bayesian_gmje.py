@@ -182,6 +182,8 @@ degrees_of_freedom_prior_, covariance_prior_
     GaussianMixtureDistribution(n=1, n_components=..., n_targets=1)
     """
 
+    _missing_training_values = True
+
     _parameter_constraints = {
         **JointMixtureEM._parameter_constraints,
         "weight_concentration_prior_type": [StrOptions(set(vb.WEIGHT_PRIOR_TYPES))],

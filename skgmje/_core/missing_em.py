@@ -90,9 +90,15 @@ def observed_moments(Z, sample_weight=None):
 
 
 def e_step_with_missing(
-    Z, layout, parameters, covariance_type, sample_weight=None, log_weights=None
+    Z, layout, parameters, covariance_type, sample_weight=None, log_weights=None, entropy=False
 ):
     """:func:`skgmje._core.em.e_step` for rows with NaN entries, laid out by ``layout``.
+
+    ``log_weights`` and ``entropy`` are the variational E-step's (BayesianGMJE): with the
+    missing entries as latent variables of a mean-field posterior, the responsibilities
+    take the same expected log weights, and ``resp_entropy`` also holds
+    ``-sum w r_ik log |C_ik| / 2``, the entropy of each row's missing entries given
+    component ``k`` (up to a constant), which the variational bound adds.
 
     Returns
     -------
@@ -104,7 +110,7 @@ def e_step_with_missing(
     statistics = None
     if len(layout.complete):
         statistics = em.e_step(
-            Z, parameters, covariance_type, sample_weight, log_weights, rows=layout.complete
+            Z, parameters, covariance_type, sample_weight, log_weights, entropy, layout.complete
         )
     if layout.groups:
         precision_factors = _full_precision_factors(parameters, covariance_type)
@@ -119,6 +125,7 @@ def e_step_with_missing(
                 covariance_type,
                 sample_weight,
                 log_weights,
+                entropy,
             )
             statistics = part if statistics is None else em.add_statistics(statistics, part)
     return statistics
@@ -137,7 +144,7 @@ def _full_precision_factors(parameters, covariance_type):
 
 
 def _group_statistics(
-    Z, rows, columns, patterns, means, factors, covariance_type, sample_weight, log_weights
+    Z, rows, columns, patterns, means, factors, covariance_type, sample_weight, log_weights, entropy
 ):
     """The statistics of the rows missing ``m = columns.shape[1]`` entries each."""
     n_components, n_joint = means.shape
@@ -150,9 +157,11 @@ def _group_statistics(
         block_factors, np.broadcast_to(np.eye(n_missing), blocks.shape), lower=True
     )
     conditional_covariances = np.swapaxes(inverse_factors, -1, -2) @ inverse_factors
-    log_det_observed = 2.0 * (
-        np.sum(np.log(np.diagonal(block_factors, axis1=-2, axis2=-1)), axis=-1)
-        - np.sum(np.log(np.diagonal(factors, axis1=1, axis2=2)), axis=-1)[:, None]
+    # log |Lambda_MM| per component and pattern: minus the log-determinant of C.
+    log_det_blocks = 2.0 * np.sum(np.log(np.diagonal(block_factors, axis1=-2, axis2=-1)), axis=-1)
+    log_det_observed = (
+        log_det_blocks
+        - 2.0 * np.sum(np.log(np.diagonal(factors, axis1=1, axis2=2)), axis=-1)[:, None]
     )
     n_observed = n_joint - n_missing
 
@@ -162,6 +171,7 @@ def _group_statistics(
     pattern_weights = np.zeros((n_components, len(columns)))
     log_likelihood = 0.0
     total = 0.0
+    resp_entropy = 0.0
     step = em.block_rows(n_components * (n_joint + n_missing * n_missing))
     for start in range(0, len(rows), step):
         index = rows[start : start + step]
@@ -189,8 +199,12 @@ def _group_statistics(
             corrections[k] = correction
         log_prob += log_weights
         log_norm = logsumexp(log_prob, axis=1)
-        resp = np.exp(log_prob - log_norm[:, None])
+        log_resp = log_prob - log_norm[:, None]
+        resp = np.exp(log_resp)
         weights = None if sample_weight is None else sample_weight[index]
+        if entropy:
+            row_entropy = np.einsum("nk,nk->n", resp, log_resp + 0.5 * log_det_blocks[:, pattern].T)
+            resp_entropy += float(np.sum(row_entropy if weights is None else row_entropy * weights))
         if weights is not None:
             resp *= weights[:, None]
             log_norm = log_norm * weights
@@ -217,4 +231,4 @@ def _group_statistics(
         second = second.sum(axis=0)
     elif covariance_type in ("diag", "spherical"):
         second = np.diagonal(second, axis1=1, axis2=2).copy()
-    return em.SufficientStatistics(log_likelihood, total, resp_sums, first, second)
+    return em.SufficientStatistics(log_likelihood, total, resp_sums, first, second, resp_entropy)
