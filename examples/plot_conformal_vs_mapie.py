@@ -1,7 +1,7 @@
 """
-=======================================================================
+========================================================================
 Conformal highest-density sets against MAPIE's split-conformal intervals
-=======================================================================
+========================================================================
 
 Split conformal prediction turns any model's output into sets that hold a new target
 with probability at least ``1 - alpha``, whatever the model. MAPIE's

@@ -8,6 +8,7 @@ GMJE())`` fits and scores, and loses the density. :class:`DensityPipeline` is a
 """
 
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.utils import get_tags
 
 __all__ = ["DensityPipeline", "make_density_pipeline"]
 
@@ -66,6 +67,17 @@ class DensityPipeline(Pipeline):
     >>> X_new.shape, y_new.shape
     ((4, 1), (4,))
     """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN passes through when every step takes it (scikit-learn's Pipeline leaves the
+        # tag at False whatever its steps do).
+        tags.input_tags.allow_nan = all(
+            get_tags(step).input_tags.allow_nan
+            for _, step in self.steps
+            if step is not None and step != "passthrough"
+        )
+        return tags
 
     def _transform_contexts(self, X):
         return X if len(self.steps) == 1 else self[:-1].transform(X)

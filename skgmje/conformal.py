@@ -24,6 +24,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.model_selection import train_test_split
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from ._core.univariate import HighestDensityRegion
@@ -154,6 +155,12 @@ class SplitConformal(DocumentationLinkMixin, MetaEstimatorMixin, BaseEstimator):
             self.estimator_ = estimator.fit(X_fit, y_fit, sample_weight=w_fit)
         if getattr(self.estimator_, "n_targets_", 1) != 1:
             raise ValueError("SplitConformal needs an estimator fitted on one target.")
+        if np.isnan(np.asarray(y_cal, dtype=float)).any():
+            raise ValueError(
+                "The calibration rows hold missing targets (NaN): conformal calibration "
+                "scores observed targets. Fit the estimator on every row, then calibrate "
+                "with prefit=True on rows whose target was observed."
+            )
         self.conformity_scores_ = self._scores(X_cal, y_cal)
         # The scores lie in [0, 1]: a level of 1 already makes every set the whole line.
         self.level_ = min(_conformal_level(self.conformity_scores_, w_cal, self.coverage), 1.0)
@@ -194,6 +201,16 @@ class SplitConformal(DocumentationLinkMixin, MetaEstimatorMixin, BaseEstimator):
         bounds = distribution.interval(self.level_)
         # A central interval is no level set of the density: no threshold.
         return HighestDensityRegion(bounds[:, :1], bounds[:, 1:], np.full(len(bounds), np.nan))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Missing contexts are the estimator's to handle (its conditional marginalises
+        # them); missing targets are refused in calibration.
+        from .gmje import GMJE
+
+        estimator = GMJE() if self.estimator is None else self.estimator
+        tags.input_tags.allow_nan = get_tags(estimator).input_tags.allow_nan
+        return tags
 
     def contains(self, X, y):
         """Whether each target lies in the prediction set of its row, shape (n_samples,)."""

@@ -104,3 +104,15 @@ def test_integer_weights_calibrate_as_repeated_rows():
         weighted = _conformal_level(scores, counts.astype(float), coverage)
         repeated = _conformal_level(np.repeat(scores, counts), None, coverage)
         assert weighted == repeated
+
+
+def test_missing_contexts_are_the_estimators_and_missing_targets_are_refused():
+    X, y = make_intersecting_branches(n_samples=600, random_state=0)
+    X_holes = X.copy()
+    X_holes[::7, 0] = np.nan
+    conformal = SplitConformal(GJE(), random_state=0).fit(X_holes, y)
+    assert conformal.contains(X_holes[:20], y[:20]).shape == (20,)
+    y_holes = y.copy()
+    y_holes[::5] = np.nan
+    with pytest.raises(ValueError, match="missing targets"):
+        SplitConformal(GJE(), random_state=0).fit(X, y_holes)

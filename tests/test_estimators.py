@@ -171,16 +171,19 @@ def test_float32_inputs_give_float64_answers_close_to_float64_fit(estimator):
 def test_bad_input_raises_value_error_naming_the_problem(estimator):
     X, y = _data()
     model = clone(estimator)
-    for bad_X, message in [
-        (np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X), "NaN"),
-        (np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X), "infinity"),
-    ]:
-        with pytest.raises(ValueError, match=message):
-            clone(model).fit(bad_X, y)
+    nan_X = np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X)
+    with pytest.raises(ValueError, match="infinity"):
+        clone(model).fit(np.where(np.isnan(nan_X), np.inf, X), y)
     bad_y = y.copy()
     bad_y[7] = np.nan
-    with pytest.raises(ValueError, match="y contains NaN"):
-        clone(model).fit(X, bad_y)
+    if model._missing_training_values:
+        # A missing entry is data to these (test_missing.py).
+        clone(model).fit(nan_X, bad_y)
+    else:
+        with pytest.raises(ValueError, match="missing values"):
+            clone(model).fit(nan_X, y)
+        with pytest.raises(ValueError, match="missing values"):
+            clone(model).fit(X, bad_y)
     with pytest.raises(ValueError, match="sample"):
         clone(model).fit(X[:1], y[:1])
     X_before, y_before = X.copy(), y.copy()
@@ -221,8 +224,8 @@ def test_a_failed_refit_leaves_the_previous_model(estimator):
     model = clone(estimator).fit(X, y)
     before = model.score_samples(X, y)
     bad = np.hstack([X, X])
-    bad[0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
         model.fit(bad, np.column_stack([y, y]))
     assert model.n_features_in_ == 1 and model.n_targets_ == 1
     np.testing.assert_array_equal(model.score_samples(X, y), before)
