@@ -12,6 +12,7 @@ from .dual_gje import DualGJE
 from .gje import GJE
 from .gmje import GMJE
 from .gng import GMJEGNG
+from .impute import GaussianMixtureImputer
 from .mixture import GaussianMixtureDistribution, HighestDensityRegion
 from .smc import SMCGMJE
 
@@ -30,6 +31,7 @@ __all__ = [
     "GMJEGNG",
     "GMJEMDN",
     "GaussianMixtureDistribution",
+    "GaussianMixtureImputer",
     "HighestDensityRegion",
     "JointEmbedding",
     "SMCGMJE",

@@ -15,7 +15,9 @@ the others lack it::
     estimators(variants=True)     # and the extra configurations of the contract suite
     estimators(STREAMING)         # those that have partial_fit
     estimators(without=(DISTRIBUTED_FIT,))
-    transformers()                # JointEmbedding, which has no conditional density
+    transformers()                # JointEmbedding and GaussianMixtureImputer: no conditional
+                                  # density, no y
+    embedding()                   # JointEmbedding alone
 
 Every call returns fresh, unfitted copies: a suite may ``set_params`` or fit them.
 """
@@ -33,6 +35,7 @@ from skgmje import (
     SMCGMJE,
     BayesianGMJE,
     DualGJE,
+    GaussianMixtureImputer,
     JointEmbedding,
 )
 from skgmje.baselines import ResidualGaussianRegressor
@@ -94,6 +97,7 @@ TRANSFORMERS = (
         batch_size=16,
         random_state=0,
     ),
+    GaussianMixtureImputer(random_state=0),
 )
 
 
@@ -111,6 +115,11 @@ def estimators(*tags, without=(), variants=False):
 def transformers():
     """Fresh copies of the public transformers (no conditional density, no ``y``)."""
     return [clone(transformer) for transformer in TRANSFORMERS]
+
+
+def embedding():
+    """A fresh copy of the roster's JointEmbedding."""
+    return next(t for t in transformers() if isinstance(t, JointEmbedding))
 
 
 def public_estimator_classes():

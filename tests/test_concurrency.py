@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from _roster import estimators, transformers
+from _roster import embedding, estimators
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
@@ -40,7 +40,7 @@ def test_eight_threads_at_once_answer_as_one(estimator):
 
 def test_eight_threads_embed_as_one():
     digits = np.random.RandomState(0).uniform(size=(256, 16))
-    (model,) = transformers()
+    model = embedding()
     model.fit(digits)
     parts = np.array_split(digits, 8)
     sequential = [model.transform(part) for part in parts]

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _roster import estimators, transformers
+from _roster import embedding, estimators
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -220,7 +220,7 @@ def test_the_fuzzer_fails_when_fit_rejects_valid_input(monkeypatch):
 @given(problem=problems())
 def test_joint_embedding_survives_hostile_input(problem):
     kind, X, _, queries = problem
-    (model,) = transformers()
+    model = embedding()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted = _clear(lambda: model.fit(X))

@@ -13,7 +13,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
-from _roster import STREAMING, estimators, transformers
+from _roster import STREAMING, embedding, estimators, transformers
 from sklearn.base import clone
 
 import skgmje
@@ -59,8 +59,8 @@ def _assert_same_predictions(model, restored):
 
 def _fitted_embedding(objective="gmje"):
     X, _ = _data()
-    (embedding,) = transformers()
-    return embedding.set_params(objective=objective).fit(X.astype(np.float32))
+    model = embedding()
+    return model.set_params(objective=objective).fit(X.astype(np.float32))
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
