@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._core import em
+from ._core import em, missing_em
 from ._core.gaussian import check_magnitude
 
 _INSTALL_HINT = "Install the dask extra: pip install 'skgmje[dask]'."
@@ -105,26 +105,38 @@ def _contexts(model, X):
     return _as_contexts(X)
 
 
-def _finite(block, name):
-    block = check_array(block, dtype=np.float64, input_name=name, ensure_min_samples=0)
+def _finite(block, name, allow_nan=False):
+    block = check_array(
+        block,
+        dtype=np.float64,
+        input_name=name,
+        ensure_min_samples=0,
+        ensure_all_finite="allow-nan" if allow_nan else True,
+    )
     return check_magnitude(block, name)
 
 
 # --- lazy prediction -------------------------------------------------------------------------
 
 
+def _contexts_chunk(rows, model):
+    """A chunk of contexts, with NaN (a missing context) where the model conditions on the
+    observed ones."""
+    return _finite(rows, "X", allow_nan=model._missing_contexts)
+
+
 def _predict_chunk(rows, model, return_std):
-    result = model._predict_array(_finite(rows, "X"), return_std)
+    result = model._predict_array(_contexts_chunk(rows, model), return_std)
     return np.column_stack(result) if return_std else result
 
 
 def _score_samples_chunk(rows, targets, model, method):
-    return getattr(model, method)(_finite(rows, "X"), _finite(targets, "y"))
+    return getattr(model, method)(_contexts_chunk(rows, model), _finite(targets, "y"))
 
 
 def _sample_chunk(rows, model, n_samples, seeds, block_id=None):
     rng = np.random.RandomState(seeds[block_id[0]])
-    return model._sample_array(_finite(rows, "X"), n_samples, rng)
+    return model._sample_array(_contexts_chunk(rows, model), n_samples, rng)
 
 
 def _shipped(model):
@@ -162,7 +174,7 @@ def lazy_predict(model, X, return_std):
 
 
 def _quantiles_chunk(rows, model, levels):
-    return model._quantiles_array(_finite(rows, "X"), levels)
+    return model._quantiles_array(_contexts_chunk(rows, model), levels)
 
 
 def lazy_quantiles(model, X, levels):
@@ -265,8 +277,9 @@ def em_arrays(X, y, sample_weight):
 
 
 def _joint(x_block, y_block, w_block):
-    """Joint rows and weights (None when unweighted) of one chunk, validated."""
-    rows = np.hstack([_finite(x_block, "X"), _finite(y_block, "y")])
+    """Joint rows and weights (None when unweighted) of one chunk, validated; NaN marks a
+    missing entry (the distributed fits treat it as in memory)."""
+    rows = np.hstack([_finite(x_block, "X", True), _finite(y_block, "y", True)])
     if w_block is None:
         return rows, None
     weights = _finite(w_block, "sample_weight")[:, 0]
@@ -279,13 +292,20 @@ def _moments_chunk(x_block, y_block, w_block, seed):
     rows, weights = _joint(x_block, y_block, w_block)
     if weights is None:
         weights = np.ones(len(rows))
-    return np.concatenate([[weights.sum(), np.count_nonzero(weights)], weights @ rows])[None]
+    observed = ~np.isnan(rows)
+    return np.concatenate(
+        [
+            [weights.sum(), np.count_nonzero(weights)],
+            weights @ observed,
+            weights @ np.where(observed, rows, 0.0),
+        ]
+    )[None]
 
 
 def _squares_chunk(x_block, y_block, w_block, seed, center):
     rows, weights = _joint(x_block, y_block, w_block)
     rows -= center
-    return em.weighted_sum_of_squares(rows, weights)[None]
+    return em.weighted_sum_of_squares(np.nan_to_num(rows, nan=0.0), weights)[None]
 
 
 def _sample_chunk_rows(x_block, y_block, w_block, seed, probability):
@@ -303,7 +323,19 @@ def _e_step_chunk(
 ):
     rows, weights = _joint(x_block, y_block, w_block)
     rows -= center
-    statistics = em.e_step(rows, parameters, covariance_type, weights, log_weights, entropy)
+    missing = np.isnan(rows)
+    if missing.any():
+        statistics = missing_em.e_step_with_missing(
+            rows,
+            missing_em.missing_layout(missing),
+            parameters,
+            covariance_type,
+            weights,
+            log_weights,
+            entropy,
+        )
+    else:
+        statistics = em.e_step(rows, parameters, covariance_type, weights, log_weights, entropy)
     return em.flatten_statistics(statistics)[None]
 
 
@@ -312,6 +344,8 @@ def _initial_statistics_chunk(
 ):
     rows, weights = _joint(x_block, y_block, w_block)
     rows -= center
+    # The start sees a missing entry at its column's mean, as in memory.
+    rows = np.nan_to_num(rows, nan=0.0)
     rng = np.random.RandomState(seed[0])
 
     def responsibilities(part, start, stop):
@@ -386,16 +420,25 @@ class DistributedPasses:
         return em.unflatten_statistics(vector, n_components, self.n_joint, covariance_type)
 
     def moments(self):
-        """``(sum of weights, rows with positive weight, weighted mean of the joint rows)``."""
-        totals = self._reduce(_moments_chunk, 2 + self.n_joint)
+        """``(sum of weights, rows with positive weight, weighted mean of the joint rows)``,
+        each column's mean over its observed entries."""
+        totals = self._reduce(_moments_chunk, 2 + 2 * self.n_joint)
         if totals[0] <= 0:
             raise ValueError("sample_weight must contain at least one positive weight.")
-        return totals[0], int(totals[1]), totals[2:] / totals[0]
+        self._column_weights = totals[2 : 2 + self.n_joint]
+        if np.any(self._column_weights <= 0):
+            raise ValueError(
+                f"Column(s) {np.flatnonzero(self._column_weights <= 0).tolist()} of [X, y] "
+                "have no observed value (with positive weight): nothing determines their "
+                "distribution. Drop them."
+            )
+        return totals[0], int(totals[1]), totals[2 + self.n_joint :] / self._column_weights
 
     def variances(self, center, total_weight):
-        """Weighted variance of each joint column about ``center`` (a second pass, so
-        that a large offset cannot cancel the variance away)."""
-        return self._reduce(_squares_chunk, self.n_joint, center=center) / total_weight
+        """Weighted variance of each joint column's observed entries about ``center`` (a
+        second pass, so that a large offset cannot cancel the variance away); call after
+        :meth:`moments`."""
+        return self._reduce(_squares_chunk, self.n_joint, center=center) / self._column_weights
 
     def sample(self, n_rows, n_positive, rng):
         """A uniform Bernoulli sample of about ``n_rows`` rows with positive weight.

@@ -367,6 +367,8 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
         sample_size = max(_INIT_SAMPLE_ROWS, _INIT_ROWS_PER_COMPONENT * n_components)
         rows, weights = passes.sample(sample_size, n_available, rng)
         rows -= center
+        # A missing entry at its column's mean, as in memory.
+        rows = np.nan_to_num(rows, nan=0.0)
         rows /= scales
         if len(rows) < n_components:
             raise ValueError(

@@ -226,8 +226,11 @@ def test_out_of_core_chunks_from_disk(client, tmp_path):
 
 def test_bad_chunks_raise_clear_errors(client):
     X, Y = _data(n_samples=1000)
-    X[700, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    X[700, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        GMJE(2, random_state=0).fit(_chunked(X), _chunked(Y))
+    X[:, 1] = np.nan
+    with pytest.raises(ValueError, match=r"Column\(s\) \[1\]"):
         GMJE(2, random_state=0).fit(_chunked(X), _chunked(Y))
     X, Y = _data(n_samples=1000)
     with pytest.raises(ValueError, match="rows"):
@@ -319,3 +322,23 @@ def test_joint_scores_are_lazy_and_distributions_need_memory(client):
     assert model.aic(_chunked(X), _chunked(Y)) == pytest.approx(model.aic(X, Y), rel=1e-10)
     with pytest.raises(TypeError, match="in-memory GaussianMixtureDistribution"):
         model.predict_distribution(_chunked(X))
+
+
+def test_distributed_em_with_missing_entries_equals_in_memory(client):
+    X, Y = _data()
+    rng = np.random.RandomState(2)
+    X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    Y[rng.uniform(size=Y.shape) < 0.2] = np.nan
+    with pytest.warns(ConvergenceWarning):
+        start = GMJE(4, max_iter=1, warm_start=True, random_state=0).fit(X, Y)
+    start.set_params(max_iter=15, tol=1e-7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        in_memory = copy.deepcopy(start).fit(X, Y)
+        on_cluster = copy.deepcopy(start).fit(_chunked(X), _chunked(Y))
+    _assert_same_fit(on_cluster, in_memory)
+    # Its own start, chunk-wise, and lazy prediction from rows with missing contexts.
+    model = GMJE(3, random_state=0).fit(_chunked(X), _chunked(Y))
+    np.testing.assert_allclose(
+        model.predict(_chunked(X)).compute(), model.predict(X), rtol=1e-9, atol=1e-12
+    )
