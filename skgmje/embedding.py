@@ -5,12 +5,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._core.conditioning import context_log_prob
 from ._docs import DocumentationLinkMixin
 from ._persistence import PersistenceMixin
 from ._torch_runtime import (
@@ -569,4 +567,4 @@ class JointEmbedding(
         """
         self._check_density()
         embeddings = self.transform(X)
-        return logsumexp(context_log_prob(self.latent_density_.conditioning_, embeddings), axis=1)
+        return self.latent_density_.score_samples_context(embeddings)

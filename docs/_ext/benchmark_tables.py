@@ -57,6 +57,7 @@ ORDER = (
     "bench_size",
     "bench_distribution",
     "bench_conformal",
+    "bench_missing",
 )
 
 TITLES = {
@@ -77,6 +78,7 @@ TITLES = {
     "bench_size": "What a fitted model keeps: its size on disk",
     "bench_distribution": "The whole distribution: intervals against highest-density regions",
     "bench_conformal": "Split-conformal coverage of every estimator over 200 random splits",
+    "bench_missing": "Missing values: imputation, incomplete contexts, cost, dropping rows",
 }
 
 DESCRIPTIONS = {
@@ -91,6 +93,16 @@ DESCRIPTIONS = {
         "marked with an asterisk) and, at alpha = 0.1, the mean length of the HPD-split "
         "sets and of MAPIE's intervals and their ratio (target on Dataset B and Old "
         "Faithful: 0.7 or less)."
+    ),
+    "bench_missing": (
+        "Imputation RMSE (each column in its standard deviations) of the removed entries "
+        "on four real sets, three seeds per fraction removed, against IterativeImputer and "
+        "KNNImputer, with the mixture's log-density of the removed values; held-out NLL "
+        "from contexts with 30% removed, against the exact oracle of a known mixture and "
+        "against IterativeImputer then GMJE on the real sets; the cost of an EM iteration "
+        "with 30% of 1e5 x 16 entries missing (K = 16) as a ratio to the complete rows; "
+        "and, on Texas housing with its own holes, GMJE on every row against the complete "
+        "rows only and imputing first."
     ),
     "bench_distribution": (
         "On Dataset B (4000 training and 2000 test rows), the mean length and held-out "
@@ -1223,6 +1235,101 @@ def render_bench_conformal(report):
     )
 
 
+def render_bench_missing(report):
+    results = report["results"]
+    parts = []
+    if "imputation" in results:
+        rows = []
+        for key, fractions in results["imputation"]["sets"].items():
+            for fraction, row in fractions.items():
+                rmse = row["rmse"]
+                rows.append(
+                    [
+                        escape(key),
+                        f"{float(fraction):.0%}",
+                        number(rmse["GaussianMixtureImputer"]),
+                        number(rmse["IterativeImputer"]),
+                        number(rmse["KNNImputer"]),
+                        number(row["log_density_per_removed_entry"]),
+                        number(row["no_worse_than_both"]),
+                    ]
+                )
+        parts.append(
+            table(
+                [
+                    "set",
+                    "removed",
+                    "GaussianMixtureImputer",
+                    "IterativeImputer",
+                    "KNNImputer",
+                    "log-density per removed entry",
+                    "no worse than both",
+                ],
+                rows,
+                title="Imputation RMSE (standard deviations)",
+            )
+        )
+    if "prediction" in results:
+        prediction = results["prediction"]
+        synthetic = prediction["synthetic"]
+        rows = [
+            [
+                "known mixture (oracle)",
+                number(synthetic["gmje_nll"]),
+                f"oracle {number(synthetic['oracle_nll'])}",
+                f"gap {number(synthetic['gap'])}",
+            ]
+        ]
+        for key, row in prediction["real"].items():
+            nll = row["nll"]
+            rows.append(
+                [
+                    escape(key),
+                    number(nll["GMJE with the holes"]),
+                    f"IterativeImputer, then GMJE {number(nll['IterativeImputer, then GMJE'])}",
+                    number(row["better"]),
+                ]
+            )
+        parts.append(
+            table(
+                ["data", "GMJE with the holes", "reference", "gap / better"],
+                rows,
+                title="Held-out NLL from contexts with 30% removed",
+            )
+        )
+    if "cost" in results:
+        cost = results["cost"]
+        seconds = cost["seconds_per_iteration"]
+        parts.append(
+            table(
+                ["complete (s)", "30% missing (s)", "ratio", "target", "met"],
+                [
+                    [
+                        number(seconds["complete"]),
+                        number(seconds["missing"]),
+                        number(cost["ratio"], 2),
+                        number(cost["target_ratio"], 1),
+                        verdict(cost["meets_target"]),
+                    ]
+                ],
+                title="One EM iteration, 1e5 rows, D = 16, K = 16",
+            )
+        )
+    if "dropping" in results:
+        dropping = results["dropping"]
+        parts.append(
+            table(
+                ["fit on", "held-out NLL"],
+                [[escape(name), number(value)] for name, value in dropping["nll"].items()],
+                title=(
+                    f"Texas housing ({dropping['incomplete_rows']:,} of "
+                    f"{dropping['n_rows']:,} rows incomplete)"
+                ),
+            )
+        )
+    return "\n".join(parts)
+
+
 RENDERERS = {
     "bench_nll": render_bench_nll,
     "bench_suite": render_bench_suite,
@@ -1239,6 +1346,7 @@ RENDERERS = {
     "bench_size": render_bench_size,
     "bench_distribution": render_bench_distribution,
     "bench_conformal": render_bench_conformal,
+    "bench_missing": render_bench_missing,
 }
 
 
