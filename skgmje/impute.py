@@ -53,8 +53,15 @@ class GaussianMixtureImputer(DocumentationLinkMixin, TransformerMixin, BaseEstim
         EM iterations per fit.
     tol : float, default=1e-3
         EM's convergence threshold on the mean observed-data log-likelihood.
-    reg_covar : float, default=1e-6
-        Covariance regularisation relative to each column's variance, as GMJE's.
+    reg_covar : float, default=1e-2
+        Covariance regularisation relative to each column's variance, as GMJE's, but
+        larger than GMJE's 1e-6 by default: tables to impute often hold discrete columns
+        (counts, codes, flags), onto whose levels components with a tiny floor collapse,
+        explaining their level exactly and any other value at densities near
+        ``exp(-500)``, which misleads both BIC and the conditional. A floor of 1% of each
+        column's variance (10% of its standard deviation) kept the components apart on
+        the real-data benchmark's tables and lowered the imputation error on three of
+        them (``benchmarks/bench_missing.py``).
     n_init : int, default=1
         EM starts per fit; the best is kept.
     random_state : int, RandomState instance or None, default=None
@@ -130,7 +137,7 @@ class GaussianMixtureImputer(DocumentationLinkMixin, TransformerMixin, BaseEstim
         sample_posterior=False,
         max_iter=100,
         tol=1e-3,
-        reg_covar=1e-6,
+        reg_covar=1e-2,
         n_init=1,
         random_state=None,
         add_indicator=False,
