@@ -9,8 +9,9 @@ and long eruptions. After a short wait the next eruption is short, after a long 
 long; after a wait of 60 to 70 minutes it may be either, and ``p(eruptions | waiting)``
 has two modes. A point prediction there falls between them, where no eruption lasts.
 
-A :class:`~skgmje.GMJE` (its number of components chosen by BIC, the default) fitted
-on 172 eruptions gives the whole conditional density. Its 90% highest-density region
+A :class:`~skgmje.GMJE` (its number of components chosen by cross-validated
+``log p(y | x)``, the default) fitted on 172 eruptions gives the whole conditional
+density. Its 90% highest-density region
 (:meth:`~skgmje.GMJE.predict_hdr`) is two intervals where the answer is two-valued and
 one elsewhere; on the 100 held-out eruptions we check its coverage, the PIT histogram
 and the calibration curve, and recalibrate the sets with
@@ -39,7 +40,7 @@ y = faithful["eruptions"].to_numpy(dtype=float)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=100, random_state=0)
 
 model = GMJE(random_state=0).fit(X_train, y_train)
-print(f"GMJE chose {model.n_components_} components by BIC")
+print(f"GMJE chose {model.n_components_} components by cross-validation")
 
 bounds = model.predict_interval(X_test, 0.9)
 region = model.predict_hdr(X_test, 0.9)
