@@ -173,7 +173,9 @@ def _group_statistics(
     log_likelihood = 0.0
     total = 0.0
     resp_entropy = 0.0
-    step = em.block_rows(n_components * (n_joint + n_missing * n_missing))
+    factors_t = np.swapaxes(factors, 1, 2)
+    # Every component at once: (K, rows, D) work arrays per block, batched products.
+    step = em.block_rows(n_components * (3 * n_joint + n_missing * (n_missing + 2)))
     for start in range(0, len(rows), step):
         index = rows[start : start + step]
         pattern = patterns[start : start + step]
@@ -181,24 +183,19 @@ def _group_statistics(
         missing = np.isnan(block)
         block = np.where(missing, 0.0, block)
         missing_columns = columns[pattern]
-        log_prob = np.empty((len(index), n_components))
-        corrections = np.empty((n_components, len(index), n_missing))
-        for k in range(n_components):
-            residual = np.where(missing, 0.0, block - means[k])
-            projected = residual @ factors[k]
-            gradient = projected @ factors[k].T
-            gradient_missing = np.take_along_axis(gradient, missing_columns, axis=1)
-            correction = np.einsum(
-                "nij,nj->ni", conditional_covariances[k, pattern], gradient_missing
-            )
-            mahalanobis = np.einsum("nd,nd->n", projected, projected) - np.einsum(
-                "ni,ni->n", gradient_missing, correction
-            )
-            log_prob[:, k] = -0.5 * (
-                mahalanobis + log_det_observed[k, pattern] + n_observed * LOG_2PI
-            )
-            corrections[k] = correction
-        log_prob += log_weights
+        within = np.arange(len(index))[:, None]
+        residual = (block - means[:, None, :]) * ~missing
+        projected = residual @ factors
+        gradient_missing = (projected @ factors_t)[:, within, missing_columns]
+        correction = np.einsum(
+            "kbij,kbj->kbi", conditional_covariances[:, pattern], gradient_missing
+        )
+        mahalanobis = np.einsum("kbd,kbd->kb", projected, projected) - np.einsum(
+            "kbi,kbi->kb", gradient_missing, correction
+        )
+        log_prob = (
+            -0.5 * (mahalanobis + log_det_observed[:, pattern] + n_observed * LOG_2PI)
+        ).T + log_weights
         log_norm = logsumexp(log_prob, axis=1)
         log_resp = log_prob - log_norm[:, None]
         resp = np.exp(log_resp)
@@ -212,22 +209,28 @@ def _group_statistics(
         log_likelihood += float(np.sum(log_norm))
         total += float(len(index) if weights is None else np.sum(weights))
         resp_sums += resp.sum(axis=0)
-        completed = block.copy()
+        completed = np.broadcast_to(block, residual.shape).copy()
+        completed[:, missing] = (means[:, missing_columns] - correction).reshape(n_components, -1)
+        weighted = completed * resp.T[:, :, None]
+        first += weighted.sum(axis=1)
+        if covariance_type in ("full", "tied"):
+            second += np.swapaxes(weighted, 1, 2) @ completed
+        else:
+            second[:, np.arange(n_joint), np.arange(n_joint)] += np.einsum(
+                "kbd,kbd->kd", weighted, completed
+            )
         for k in range(n_components):
-            completed[missing] = (
-                np.take_along_axis(np.broadcast_to(means[k], block.shape), missing_columns, axis=1)
-                - corrections[k]
-            ).ravel()
-            first[k] += resp[:, k] @ completed
-            if covariance_type in ("full", "tied"):
-                second[k] += (completed * resp[:, k, None]).T @ completed
-            else:
-                second[k, np.arange(n_joint), np.arange(n_joint)] += resp[:, k] @ completed**2
             pattern_weights[k] += np.bincount(pattern, weights=resp[:, k], minlength=len(columns))
-    # The conditional covariances of the missing blocks, weighted per pattern.
-    weighted = pattern_weights[:, :, None, None] * conditional_covariances
+    # The conditional covariances of the missing blocks, weighted per pattern, added to
+    # the flat (D * D) positions of each pattern's missing block.
+    positions = (columns[:, :, None] * n_joint + columns[:, None, :]).ravel()
+    weighted = (pattern_weights[:, :, None, None] * conditional_covariances).reshape(
+        n_components, -1
+    )
     for k in range(n_components):
-        np.add.at(second[k], (columns[:, :, None], columns[:, None, :]), weighted[k])
+        second[k] += np.bincount(
+            positions, weights=weighted[k], minlength=n_joint * n_joint
+        ).reshape(n_joint, n_joint)
     if covariance_type == "tied":
         second = second.sum(axis=0)
     elif covariance_type in ("diag", "spherical"):
