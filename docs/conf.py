@@ -177,6 +177,10 @@ warnings.filterwarnings(
     "ignore", category=UserWarning, message="FigureCanvasAgg is non-interactive"
 )
 
+# The gallery resolves the names its examples import; scikit-learn exposes
+# IterativeImputer (plot_missing_values.py) only once its experimental flag is imported.
+import sklearn.experimental.enable_iterative_imputer  # noqa: E402, F401
+
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
