@@ -3,7 +3,8 @@
 ``.ci/run`` runs it from a folder outside the repository, so ``import skgmje`` finds the
 installed wheel and not the source tree; the first check makes sure of that. Every estimator
 of ``skgmje.__all__`` (found there, so a new one is not forgotten; one that is neither a
-conditional density estimator nor ``JointEmbedding`` fails until it gets a check here), plus
+conditional density estimator, ``JointEmbedding`` nor ``GaussianMixtureImputer`` fails until
+it gets a check here), plus
 DualGJE's random features and ``baselines.ResidualGaussianRegressor``, is fitted on tiny data
 (1-D and 2-D targets; the torch ones for two epochs) and has to predict, score and sample with
 the shapes of the estimator contract and finite numbers. A few seconds on two cores.
@@ -19,7 +20,13 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 import skgmje
-from skgmje import GMJE, DualGJE, GaussianMixtureDistribution, JointEmbedding
+from skgmje import (
+    GMJE,
+    DualGJE,
+    GaussianMixtureDistribution,
+    GaussianMixtureImputer,
+    JointEmbedding,
+)
 from skgmje.baselines import ResidualGaussianRegressor
 from skgmje.datasets import (
     BranchesOracle,
@@ -65,12 +72,13 @@ for name in skgmje.__all__:
         if "random_state" in public().get_params():
             parameters["random_state"] = 0
         ESTIMATORS.append(public(**parameters))
-    elif public is JointEmbedding:
+    elif public in (JointEmbedding, GaussianMixtureImputer):
         TRANSFORMERS.append(public)
     else:
         sys.exit(f"FAIL: the public estimator {name} has no smoke test in {__file__}")
 ESTIMATORS += [DualGJE(n_fourier_features=32, random_state=0), ResidualGaussianRegressor()]
 assert JointEmbedding in TRANSFORMERS and len(ESTIMATORS) >= 8, ESTIMATORS
+assert GaussianMixtureImputer in TRANSFORMERS, TRANSFORMERS
 
 
 def check(estimator, X, y, X_test, y_test):
@@ -131,5 +139,12 @@ for objective, data, options in [
         assert embedding.sample_embeddings(3, random_state=0).shape == (3, 4)
         assert np.all(np.isfinite(embedding.score_samples(data[:5])))
     print(f"  JointEmbedding({objective!r}): ok ({time.perf_counter() - began:.1f} s)")
+
+began = time.perf_counter()
+holes = np.hstack([X_ring, Y_ring])
+holes[::4, 1] = np.nan
+filled = GaussianMixtureImputer(random_state=0).fit_transform(holes)
+assert filled.shape == holes.shape and np.all(np.isfinite(filled)), filled.shape
+print(f"  GaussianMixtureImputer: ok ({time.perf_counter() - began:.1f} s)")
 
 print(f"Smoke test of the installed wheel passed in {time.perf_counter() - start:.1f} s.")
