@@ -327,11 +327,10 @@ class GaussianMixtureImputer(DocumentationLinkMixin, TransformerMixin, BaseEstim
             self,
             X,
             reset=reset,
-            dtype=(np.float64, np.float32),
+            dtype=np.float64,
             ensure_all_finite="allow-nan" if placeholder_is_nan else True,
             copy=True,
         )
-        X = np.asarray(X, dtype=np.float64)
         if not placeholder_is_nan:
             X[X == self.missing_values] = np.nan
         return X

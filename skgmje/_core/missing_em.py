@@ -112,7 +112,10 @@ def e_step_with_missing(
             Z, parameters, covariance_type, sample_weight, log_weights, entropy, layout.complete
         )
     if layout.groups:
-        precision_factors = _full_precision_factors(parameters, covariance_type)
+        # Any covariance type's precision factors as (K, D, D) upper factors.
+        precision_factors = em.full_covariances(
+            parameters.precisions_cholesky, covariance_type, *parameters.means.shape
+        )
         for rows, columns, patterns in layout.groups:
             part = _group_statistics(
                 Z,
@@ -128,18 +131,6 @@ def e_step_with_missing(
             )
             statistics = part if statistics is None else em.add_statistics(statistics, part)
     return statistics
-
-
-def _full_precision_factors(parameters, covariance_type):
-    """Upper factors ``P_k`` with ``P_k P_k' = Sigma_k^-1``, (K, D, D), any covariance type."""
-    n_components, n_joint = parameters.means.shape
-    factors = parameters.precisions_cholesky
-    if covariance_type == "full":
-        return factors
-    if covariance_type == "tied":
-        return np.broadcast_to(factors, (n_components, n_joint, n_joint))
-    diagonal = factors if covariance_type == "diag" else factors[:, None] * np.ones(n_joint)
-    return diagonal[:, :, None] * np.eye(n_joint)
 
 
 def _group_statistics(

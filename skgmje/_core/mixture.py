@@ -306,23 +306,14 @@ class GaussianMixtureDistribution:
             )
         if np.isinf(values).any():
             raise ValueError("values must be finite or NaN (missing); got an infinity.")
-        self._check_conditionable(len(values))
-        groups = subsets.missingness_groups(np.isnan(values))
+        parts = self._conditioned_by_pattern(given, values, targets)
         n_rows, n_components = len(values), self.n_components
         log_weights = np.empty((n_rows, n_components))
         means = np.empty((n_rows, n_components, len(targets)))
         covariances = None
-        for missing, rows in groups:
-            part = subsets.condition_rows(
-                self.log_weights if len(self) == 1 else self.log_weights[rows],
-                self.means if len(self) == 1 else self.means[rows],
-                self.covariances,
-                given[~missing],
-                targets,
-                values[rows][:, ~missing],
-            )
+        for rows, part in parts:
             log_weights[rows], means[rows] = part[1], part[2]
-            if len(groups) == 1:
+            if len(parts) == 1:
                 covariances = part[3]
             else:
                 if covariances is None:
@@ -346,19 +337,30 @@ class GaussianMixtureDistribution:
         z = np.asarray(z, dtype=float)
         if z.ndim != 2 or z.shape[1] != self.n_targets:
             raise ValueError(f"z must have shape (n, {self.n_targets}); got {z.shape}.")
-        self._check_conditionable(len(z))
         out = np.empty(len(z))
         columns = np.arange(self.n_targets)
-        for missing, rows in subsets.missingness_groups(np.isnan(z)):
-            out[rows] = subsets.condition_rows(
-                self.log_weights if len(self) == 1 else self.log_weights[rows],
-                self.means if len(self) == 1 else self.means[rows],
-                self.covariances,
-                columns[~missing],
-                columns[:0],
-                z[rows][:, ~missing],
-            )[0]
+        for rows, part in self._conditioned_by_pattern(columns, z, columns[:0]):
+            out[rows] = part[0]
         return out
+
+    def _conditioned_by_pattern(self, given, values, targets):
+        """``[(rows, subsets.condition_rows(...)), ...]``, one per pattern of NaN in
+        ``values``: the rows' mixtures of ``targets`` given their observed ``given``."""
+        self._check_conditionable(len(values))
+        return [
+            (
+                rows,
+                subsets.condition_rows(
+                    self.log_weights if len(self) == 1 else self.log_weights[rows],
+                    self.means if len(self) == 1 else self.means[rows],
+                    self.covariances,
+                    given[~missing],
+                    targets,
+                    values[rows][:, ~missing],
+                ),
+            )
+            for missing, rows in subsets.missingness_groups(np.isnan(values))
+        ]
 
     def _columns(self, columns):
         return np.atleast_1d(np.arange(self.n_targets)[columns])
