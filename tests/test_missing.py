@@ -294,6 +294,25 @@ def test_e_step_with_missing_entries_is_the_expected_statistics(covariance_type)
     np.testing.assert_allclose(statistics.second_moments, second, atol=1e-9)
 
 
+@pytest.mark.parametrize("batch", [3, 8192])
+def test_blocks_are_inverted_with_their_log_determinants(monkeypatch, batch):
+    from skgmje._core import missing_em
+
+    monkeypatch.setattr(missing_em, "_SWEEP_BATCH", batch)
+    rng = np.random.RandomState(1)
+    for size in (1, 2, 6):
+        factors = rng.normal(size=(10, size, size + 2))
+        matrices = factors @ np.swapaxes(factors, 1, 2) + 1e-3 * np.eye(size)
+        blocks = matrices.transpose(1, 2, 0).copy()
+        log_det = missing_em._invert_blocks(blocks)
+        np.testing.assert_allclose(
+            blocks.transpose(2, 0, 1) @ matrices,
+            np.broadcast_to(np.eye(size), matrices.shape),
+            atol=1e-9,
+        )
+        np.testing.assert_allclose(log_det, np.linalg.slogdet(matrices)[1], atol=1e-10)
+
+
 def _mcar(array, fraction, seed):
     holes = array.copy()
     holes[np.random.RandomState(seed).uniform(size=holes.shape) < fraction] = np.nan
