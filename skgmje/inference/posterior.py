@@ -1,0 +1,441 @@
+"""Posteriors ``p(theta | x_o)`` from a conditional density estimator fitted on simulations.
+
+Neural posterior estimation (Papamakarios and Murray 2016; Greenberg et al. 2019) fits
+``q(theta | x)`` to pairs ``(theta_i, x_i)`` with ``theta_i`` drawn from the prior and
+``x_i`` simulated from it: the minimiser of ``-E log q(theta | x)`` is the posterior. Every
+skgmje estimator fits exactly that with ``X = x`` and ``y = theta``. Under a bounded
+prior, ``q`` leaks mass outside the support; the posterior is ``q`` restricted to the
+support and renormalised, ``log p(theta | x_o) = log q(theta | x_o) - log a`` with ``a``
+the mass of ``q`` inside (its *acceptance rate*, estimated from draws as ``sbi`` does).
+"""
+
+import numpy as np
+from scipy import optimize
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.validation import check_is_fitted
+
+from .._core import univariate
+from .priors import as_prior
+
+__all__ = ["Posterior", "PosteriorEstimator", "conditional_distribution"]
+
+# Below this acceptance, rejection needs over 1e4 draws per kept one: the estimate of the
+# posterior barely overlaps the prior, which says more about the fit than the posterior.
+MIN_ACCEPTANCE = 1e-4
+
+
+def conditional_distribution(estimator, X):
+    """``estimator.predict_distribution(X)``, reached through scikit-learn's wrappers.
+
+    A ``Pipeline`` transforms ``X`` through every step but the last, a fitted search
+    (``GridSearchCV``) answers with its ``best_estimator_``: neither forwards
+    ``predict_distribution`` itself.
+    """
+    if hasattr(estimator, "predict_distribution"):
+        return estimator.predict_distribution(X)
+    best = getattr(estimator, "best_estimator_", None)
+    if best is not None:
+        return conditional_distribution(best, X)
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        for _, step in steps[:-1]:
+            if step is not None and step != "passthrough":
+                X = step.transform(X)
+        return conditional_distribution(steps[-1][1], X)
+    raise TypeError(
+        f"{type(estimator).__name__} has no predict_distribution: use a skgmje estimator, "
+        "or a Pipeline or search ending in one."
+    )
+
+
+def sample_within(distribution, prior, n_samples, random_state=None):
+    """``n_samples`` draws of each row's mixture restricted to the prior's support.
+
+    Rejection, a batch at a time, over the rows that still need draws.
+
+    Returns
+    -------
+    draws : ndarray of shape (n, n_samples, d)
+    acceptance : ndarray of shape (n,)
+        The fraction of all draws of each row that landed in the support.
+
+    Raises
+    ------
+    RuntimeError
+        For a row whose acceptance falls under 1e-4.
+    """
+    rng = check_random_state(random_state)
+    n_rows, n_dims = len(distribution), distribution.n_targets
+    draws = np.empty((n_rows, n_samples, n_dims))
+    if prior is None or prior.bounded is False:
+        return distribution.sample(n_samples, random_state=rng), np.ones(n_rows)
+    kept = np.zeros(n_rows, dtype=int)
+    tried = np.zeros(n_rows)
+    accepted = np.zeros(n_rows)
+    pending = np.arange(n_rows)
+    while len(pending):
+        rate = np.maximum(accepted[pending] / np.maximum(tried[pending], 1.0), MIN_ACCEPTANCE)
+        rate[tried[pending] == 0] = 1.0
+        batch = int(np.clip(np.max((n_samples - kept[pending]) / rate * 1.2), 64, 1_000_000))
+        proposals = distribution[pending].sample(batch, random_state=rng)
+        inside = prior.contains(proposals.reshape(-1, n_dims)).reshape(len(pending), batch)
+        tried[pending] += batch
+        accepted[pending] += inside.sum(axis=1)
+        for position, row in enumerate(pending):
+            fresh = proposals[position, inside[position]][: n_samples - kept[row]]
+            draws[row, kept[row] : kept[row] + len(fresh)] = fresh
+            kept[row] += len(fresh)
+        done = kept[pending] >= n_samples
+        starved = ~done & (accepted[pending] < MIN_ACCEPTANCE * tried[pending])
+        starved &= tried[pending] >= 10.0 / MIN_ACCEPTANCE
+        if starved.any():
+            raise RuntimeError(
+                f"Under {MIN_ACCEPTANCE:g} of the estimated posterior's mass lies in the "
+                f"prior's support for row(s) {pending[starved][:5].tolist()}: the "
+                "observation is probably outside what the simulations cover, or the "
+                "estimator underfits."
+            )
+        pending = pending[~done]
+    return draws, accepted / tried
+
+
+class Posterior:
+    """The estimated posterior ``p(theta | x_o)`` at one observation.
+
+    Made by :meth:`PosteriorEstimator.posterior`. The conditional mixture ``q(theta |
+    x_o)`` of the fitted estimator, restricted to the prior's support and renormalised.
+
+    Parameters
+    ----------
+    distribution : GaussianMixtureDistribution
+        One row: ``q(theta | x_o)``.
+    prior : object or None
+        Anything :func:`skgmje.inference.as_prior` takes; None leaves ``q`` untruncated.
+    n_acceptance_samples : int, default=10_000
+        Draws of ``q`` that estimate its mass inside the prior's support.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the acceptance estimate.
+
+    Attributes
+    ----------
+    distribution : GaussianMixtureDistribution
+    prior : object or None
+    n_dims : int
+    acceptance_rate : float
+        The mass of ``q`` inside the prior's support (1 for an unbounded prior).
+    acceptance_standard_error : float
+        Its Monte Carlo standard error (0 when exact).
+    """
+
+    def __init__(self, distribution, prior=None, *, n_acceptance_samples=10_000, random_state=None):
+        if len(distribution) != 1:
+            raise ValueError(f"A Posterior is one observation's; got {len(distribution)} rows.")
+        self.distribution = distribution
+        self.prior = None if prior is None else as_prior(prior)
+        self.n_dims = distribution.n_targets
+        if self.prior is None or self.prior.bounded is False:
+            self.acceptance_rate, self.acceptance_standard_error = 1.0, 0.0
+        else:
+            draws = distribution.sample(n_acceptance_samples, random_state=random_state)[0]
+            rate = float(np.mean(self.prior.contains(draws)))
+            if rate == 0.0:
+                raise RuntimeError(
+                    f"None of {n_acceptance_samples} draws of the estimated posterior lies in "
+                    "the prior's support: the observation is probably outside what the "
+                    "simulations cover."
+                )
+            self.acceptance_rate = rate
+            self.acceptance_standard_error = float(np.sqrt(rate * (1 - rate) / len(draws)))
+
+    def __repr__(self):
+        return (
+            f"Posterior(n_dims={self.n_dims}, n_components={self.distribution.n_components}, "
+            f"acceptance_rate={self.acceptance_rate:.3g})"
+        )
+
+    def _theta(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        if theta.ndim == 1:
+            theta = theta.reshape(-1, self.n_dims) if self.n_dims > 1 else theta[:, None]
+        if theta.ndim != 2 or theta.shape[1] != self.n_dims:
+            raise ValueError(f"theta must have shape (n, {self.n_dims}); got {np.shape(theta)}.")
+        return theta
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw ``n_samples`` parameter vectors, by rejection outside the prior's support.
+
+        Returns
+        -------
+        theta : ndarray of shape (n_samples, d)
+        """
+        draws, _ = sample_within(self.distribution, self.prior, n_samples, random_state)
+        return draws[0]
+
+    def log_prob(self, theta):
+        """``log p(theta | x_o)``: ``log q - log acceptance_rate`` inside the support,
+        ``-inf`` outside.
+
+        Parameters
+        ----------
+        theta : array-like of shape (n, d)
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n,)
+        """
+        theta = self._theta(theta)
+        log_prob = self.distribution.log_prob(theta[:, None, :])[:, 0] - np.log(
+            self.acceptance_rate
+        )
+        if self.prior is not None and self.prior.bounded is not False:
+            log_prob = np.where(self.prior.contains(theta), log_prob, -np.inf)
+        return log_prob
+
+    def map(self):
+        """The posterior mode: the highest of the local maxima reached from every
+        component mean (L-BFGS with the mixture's exact gradient, inside the prior's box
+        when it is one).
+
+        Returns
+        -------
+        theta : ndarray of shape (d,)
+        """
+        distribution = self.distribution
+        _, precision_factors, _ = distribution._factors()
+        if not distribution.shared_covariances:
+            precision_factors = precision_factors[0]
+        precisions = precision_factors @ np.swapaxes(precision_factors, -1, -2)
+        means, log_weights = distribution.means[0], distribution.log_weights[0]
+        low = getattr(self.prior, "low", None)
+        high = getattr(self.prior, "high", None)
+        bounds = None if low is None else list(zip(low, high))
+
+        def negative_log_prob(theta):
+            log_joint = distribution.component_log_prob(theta[None, None, :])[0, 0]
+            log_norm = np.logaddexp.reduce(log_joint)
+            resp = np.exp(log_joint - log_norm)
+            gradient = np.einsum("k,kde,ke->d", resp, precisions, means - theta)
+            return -log_norm, -gradient
+
+        best, best_value = None, np.inf
+        for start in means[np.isfinite(log_weights)]:
+            if bounds is not None:
+                start = np.clip(start, low, high)
+            result = optimize.minimize(
+                negative_log_prob, start, jac=True, method="L-BFGS-B", bounds=bounds
+            )
+            inside = self.prior is None or bool(self.prior.contains(result.x[None])[0])
+            if inside and result.fun < best_value:
+                best, best_value = result.x, result.fun
+        if best is None:
+            raise RuntimeError("No local maximum of the posterior lies in the prior's support.")
+        return best
+
+    def interval(self, coverage=0.9, *, n_samples=20_000, random_state=None):
+        """Equal-tailed interval of each parameter's marginal holding ``coverage``.
+
+        Exact quantiles of the mixture's marginals when nothing is truncated; quantiles
+        of ``n_samples`` posterior draws otherwise.
+
+        Returns
+        -------
+        bounds : ndarray of shape (d, 2)
+        """
+        coverage = univariate.check_coverage(coverage)
+        levels = [(1.0 - coverage) / 2.0, (1.0 + coverage) / 2.0]
+        if self.acceptance_rate == 1.0:
+            return np.vstack(
+                [self.distribution.marginal(j).ppf(levels)[0] for j in range(self.n_dims)]
+            )
+        draws = self.sample(n_samples, random_state=random_state)
+        return np.quantile(draws, levels, axis=0).T
+
+    def hdr_log_threshold(self, coverage=0.9, *, n_samples=20_000, random_state=None):
+        """The log-density on the boundary of the highest-density region of mass ``coverage``.
+
+        The ``1 - coverage`` quantile of ``log p(theta | x_o)`` over ``n_samples`` posterior
+        draws; the region is ``{theta : log_prob(theta) >= threshold}``.
+        """
+        coverage = univariate.check_coverage(coverage)
+        draws = self.sample(n_samples, random_state=random_state)
+        return float(np.quantile(self.log_prob(draws), 1.0 - coverage))
+
+    def in_hdr(self, theta, coverage=0.9, *, n_samples=20_000, random_state=None):
+        """Whether each row of ``theta`` lies in the highest-density region of mass ``coverage``."""
+        threshold = self.hdr_log_threshold(coverage, n_samples=n_samples, random_state=random_state)
+        return self.log_prob(theta) >= threshold
+
+    def highest_density_level(self, theta, *, n_samples=20_000, random_state=None):
+        """The mass of the smallest highest-density region holding each row of ``theta``.
+
+        ``P(p(Theta | x_o) > p(theta | x_o))`` over ``n_samples`` posterior draws: near 0 at
+        the mode, near 1 in the tails; ``theta`` lies in the region of mass ``c`` when
+        this is at most ``c``.
+        """
+        draws = self.sample(n_samples, random_state=random_state)
+        reference = np.sort(self.log_prob(draws))
+        values = self.log_prob(theta)
+        return 1.0 - np.searchsorted(reference, values, side="left") / len(reference)
+
+
+class PosteriorEstimator(MetaEstimatorMixin, BaseEstimator):
+    """Posterior estimation from simulations with any skgmje conditional density estimator.
+
+    Fit on simulated pairs, ``X = x`` (observations, or summary statistics of them) and
+    ``y = theta`` (parameters drawn from the prior), then ask :meth:`posterior` at an
+    observation ``x_o``. This is neural posterior estimation (NPE; the ``sbi`` package)
+    with the closed-form mixtures of [GMJE]_ in place of a network: the fit is EM (or the
+    estimator's own), draws and densities are exact, and under a bounded prior the
+    posterior is truncated to the support and renormalised.
+
+    Parameters
+    ----------
+    estimator : estimator, default=None
+        A skgmje estimator, or a ``Pipeline``/``DensityPipeline``/search ending in one
+        (a transformer in front computes summary statistics of ``x``, e.g. a
+        ``JointEmbedding``). None means ``GMJE(random_state=random_state)``, which
+        chooses its number of components by cross-validation.
+    prior : object, default=None
+        The prior the simulations' parameters were drawn from: :class:`BoxUniform`,
+        :class:`GaussianPrior`, a ``torch.distributions``/``sbi`` prior, a frozen
+        ``scipy.stats`` distribution, or anything with ``sample`` and ``log_prob``.
+        None: nothing is truncated.
+    n_acceptance_samples : int, default=10_000
+        Draws that estimate each posterior's mass inside a bounded prior's support.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default estimator and the acceptance estimates.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted clone of ``estimator``.
+    prior_ : object or None
+        The prior, through :func:`as_prior`.
+    n_simulations_ : int
+    n_features_in_ : int
+        Columns of ``x``.
+    n_dims_ : int
+        Parameters.
+
+    See Also
+    --------
+    truncated_sequential_estimation : Spend the simulations near ``x_o``, in rounds.
+    simulation_based_calibration, expected_coverage : Is the posterior calibrated?
+
+    References
+    ----------
+    .. [GMJE] Gaussian Mixture Joint Embeddings, 2026 (``../shared/paper``); the estimators.
+    .. [NPE] G. Papamakarios and I. Murray, "Fast epsilon-free inference of simulation
+       models with Bayesian conditional density estimation", NeurIPS 2016.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgmje import GMJE
+    >>> from skgmje.inference import BoxUniform, PosteriorEstimator
+    >>> prior = BoxUniform(low=[-2.0], high=[2.0])
+    >>> theta = prior.sample(2000, random_state=0)
+    >>> rng = np.random.RandomState(1)
+    >>> x = theta**2 + 0.1 * rng.standard_normal(theta.shape)   # the sign is lost
+    >>> npe = PosteriorEstimator(GMJE(n_components=6, random_state=0), prior=prior)
+    >>> npe = npe.fit(x, theta)
+    >>> posterior = npe.posterior([1.0])
+    >>> draws = posterior.sample(4000, random_state=0)
+    >>> bool(np.all(np.abs(draws) <= 2.0))                     # inside the prior's box
+    True
+    >>> bool(abs(np.mean(draws > 0) - 0.5) < 0.1)              # both signs, as they should
+    True
+    >>> round(abs(float(posterior.map()[0])), 1)
+    1.0
+    """
+
+    def __init__(
+        self, estimator=None, *, prior=None, n_acceptance_samples=10_000, random_state=None
+    ):
+        self.estimator = estimator
+        self.prior = prior
+        self.n_acceptance_samples = n_acceptance_samples
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        from ..gmje import GMJE
+
+        tags = super().__sklearn_tags__()
+        estimator = GMJE() if self.estimator is None else self.estimator
+        # Missing entries pass through to estimators that condition on what is observed.
+        tags.input_tags.allow_nan = get_tags(estimator).input_tags.allow_nan
+        return tags
+
+    def fit(self, X, y, **fit_params):
+        """Fit ``q(theta | x)`` on simulations.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_simulations, n_features)
+            Simulated observations ``x_i``.
+        y : array-like of shape (n_simulations, d) or (n_simulations,)
+            Their parameters ``theta_i``, drawn from the prior (or from a truncated
+            prior: :func:`truncated_sequential_estimation`).
+        **fit_params
+            Passed to the estimator's ``fit`` (``sample_weight``, for one).
+
+        Returns
+        -------
+        self : PosteriorEstimator
+        """
+        from ..gmje import GMJE
+
+        estimator = (
+            GMJE(random_state=self.random_state) if self.estimator is None else self.estimator
+        )
+        self.estimator_ = clone(estimator).fit(X, y, **fit_params)
+        self.prior_ = None if self.prior is None else as_prior(self.prior)
+        y = np.asarray(y)
+        self.n_simulations_ = len(y)
+        self.n_dims_ = 1 if y.ndim == 1 else y.shape[1]
+        self.n_features_in_ = np.shape(X)[1]
+        if self.prior_ is not None and self.prior_.n_dims != self.n_dims_:
+            raise ValueError(
+                f"The prior has {self.prior_.n_dims} dimensions and theta has {self.n_dims_}."
+            )
+        return self
+
+    def predict_distribution(self, X):
+        """The untruncated ``q(theta | x_i)`` for each row of ``X``."""
+        check_is_fitted(self)
+        return conditional_distribution(self.estimator_, np.asarray(X, dtype=float))
+
+    def score(self, X, y):
+        """Mean ``log q(theta_i | x_i)`` of held-out simulations (the NPE objective, untruncated).
+
+        Higher is better; what ``GridSearchCV`` maximises over a ``PosteriorEstimator``.
+        """
+        y = np.asarray(y, dtype=float)
+        return float(np.mean(self.predict_distribution(X).log_prob(y)))
+
+    def posterior(self, x_o, random_state=None):
+        """The estimated posterior at one observation.
+
+        Parameters
+        ----------
+        x_o : array-like of shape (n_features,) or (1, n_features)
+        random_state : int, RandomState instance or None, default=None
+            Seeds the acceptance estimate (default: the estimator's ``random_state``).
+
+        Returns
+        -------
+        Posterior
+        """
+        check_is_fitted(self)
+        x_o = np.asarray(x_o, dtype=float).reshape(1, -1)
+        if x_o.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"x_o has {x_o.shape[1]} features; the simulations had {self.n_features_in_}."
+            )
+        return Posterior(
+            self.predict_distribution(x_o),
+            self.prior_,
+            n_acceptance_samples=self.n_acceptance_samples,
+            random_state=self.random_state if random_state is None else random_state,
+        )
