@@ -34,6 +34,7 @@ from skgmje.datasets import (
     make_moving_ring,
     make_waveforms,
 )
+from skgmje.inference import BoxUniform, PosteriorEstimator
 from skgmje.nn import augment, encoders, losses, mdn, memory
 
 start = time.perf_counter()
@@ -147,4 +148,18 @@ filled = GaussianMixtureImputer(random_state=0).fit_transform(holes)
 assert filled.shape == holes.shape and np.all(np.isfinite(filled)), filled.shape
 print(f"  GaussianMixtureImputer: ok ({time.perf_counter() - began:.1f} s)")
 
+# skgmje.inference: a posterior from simulations, truncated to a box prior.
+began = time.perf_counter()
+prior = BoxUniform(low=[-2.0], high=[2.0])
+theta = prior.sample(400, random_state=0)
+x = theta**2 + 0.1 * np.random.RandomState(1).standard_normal(theta.shape)
+posterior = (
+    PosteriorEstimator(GMJE(n_components=4, random_state=0), prior=prior)
+    .fit(x, theta)
+    .posterior([1.0])
+)
+draws = posterior.sample(200, random_state=0)
+assert draws.shape == (200, 1) and np.all(np.abs(draws) <= 2.0), draws
+assert np.all(np.isfinite(posterior.log_prob(draws))) and 0 < posterior.acceptance_rate <= 1
+print(f"  PosteriorEstimator: ok ({time.perf_counter() - began:.1f} s)")
 print(f"Smoke test of the installed wheel passed in {time.perf_counter() - start:.1f} s.")

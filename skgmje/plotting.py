@@ -5,7 +5,9 @@
 - :func:`plot_density_map`: ``p(y | x)`` over a range of one-dimensional ``x`` as an image,
   with the data and the edges of the highest-density region;
 - :func:`plot_pit_histogram` and :func:`plot_calibration_curve`: whether the predicted
-  distributions are calibrated on held-out rows.
+  distributions are calibrated on held-out rows;
+- :func:`plot_sbc_ranks` and :func:`plot_expected_coverage`: whether a posterior
+  estimated from simulations is (:mod:`skgmje.inference`).
 
 Each function draws on ``ax`` (a new figure's axes when None) and returns it.
 """
@@ -18,7 +20,9 @@ __all__ = [
     "plot_calibration_curve",
     "plot_conditional_density",
     "plot_density_map",
+    "plot_expected_coverage",
     "plot_pit_histogram",
+    "plot_sbc_ranks",
 ]
 
 
@@ -159,4 +163,66 @@ def plot_calibration_curve(y_true, distribution, *, ax=None):
     ax.set_xlabel("nominal coverage")
     ax.set_ylabel("observed coverage")
     ax.set_title("Calibration of the central intervals")
+    return ax
+
+
+def plot_sbc_ranks(result, *, bins=20, names=None, ax=None):
+    """Rank histograms of simulation-based calibration, one step line per parameter.
+
+    Flat when the posterior is calibrated (the grey band holds 99% of a uniform
+    histogram's bars); U-shaped when too narrow, humped when too wide, tilted when
+    biased.
+
+    Parameters
+    ----------
+    result : SBCResult
+        From :func:`skgmje.inference.simulation_based_calibration`.
+    bins : int, default=20
+    names : list of str, default=None
+        A label per parameter (``theta_0``, ``theta_1``, ... when None).
+    ax : matplotlib Axes, default=None
+    """
+    from scipy import stats
+
+    ax = _axes(ax)
+    ranks = np.asarray(result.ranks)
+    n_pairs, n_dims = ranks.shape
+    edges = np.linspace(0, result.n_posterior_samples + 1, bins + 1)
+    expected = n_pairs / bins
+    low, high = stats.binom.ppf([0.005, 0.995], n_pairs, 1.0 / bins)
+    ax.axhspan(low, high, color="0.85", zorder=0)
+    ax.axhline(expected, color="black", linestyle="--", linewidth=1)
+    for j in range(n_dims):
+        counts, _ = np.histogram(ranks[:, j], bins=edges)
+        label = names[j] if names is not None else f"theta_{j}"
+        ax.stairs(counts, edges, label=f"{label} (KS p = {result.ks_pvalues[j]:.2g})")
+    ax.set_xlabel(f"rank among {result.n_posterior_samples} posterior draws")
+    ax.set_ylabel("pairs")
+    ax.set_title("Simulation-based calibration (flat when calibrated)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_expected_coverage(result, *, ax=None):
+    """Observed against nominal coverage of the posterior's highest-density regions.
+
+    The diagonal when calibrated; below it the posterior is too narrow
+    (overconfident), above it too wide.
+
+    Parameters
+    ----------
+    result : CoverageResult
+        From :func:`skgmje.inference.expected_coverage`.
+    ax : matplotlib Axes, default=None
+    """
+    ax = _axes(ax)
+    levels = np.linspace(0.0, 1.0, 101)
+    observed = [np.mean(result.hdr_levels <= level) for level in levels]
+    ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1)
+    ax.plot(levels, observed, label="every level")
+    ax.plot(result.levels, result.coverage, "o", label="asked levels")
+    ax.set_xlabel("nominal mass of the highest-density region")
+    ax.set_ylabel("fraction of true parameters inside")
+    ax.set_title("Expected coverage (the diagonal when calibrated)")
+    ax.legend(fontsize="small")
     return ax

@@ -41,3 +41,27 @@ def test_density_map_pit_and_calibration(fitted):
     nominal, observed = ax.lines[1].get_data()
     assert np.all(np.abs(observed - nominal) < 0.1)
     plt.close("all")
+
+
+def test_sbc_ranks_and_expected_coverage_draw_the_results():
+    from skgmje import GJE
+    from skgmje.inference import (
+        GaussianPrior,
+        PosteriorEstimator,
+        expected_coverage,
+        simulation_based_calibration,
+    )
+
+    rng = np.random.RandomState(0)
+    theta = rng.standard_normal((1500, 2))
+    x = theta + 0.5 * rng.standard_normal(theta.shape)
+    npe = PosteriorEstimator(GJE(), prior=GaussianPrior(np.zeros(2))).fit(x[:1000], theta[:1000])
+    sbc = simulation_based_calibration(npe, theta[1000:], x[1000:], n_posterior_samples=99)
+    ax = plotting.plot_sbc_ranks(sbc, bins=10, names=["a", "b"])
+    heights = [patch.get_data()[0] for patch in ax.patches if hasattr(patch, "get_data")]
+    assert [int(h.sum()) for h in heights] == [500, 500]
+    assert ax.get_legend().get_texts()[0].get_text().startswith("a (KS p = ")
+    coverage = expected_coverage(npe, theta[1000:], x[1000:], levels=[0.5, 0.9])
+    ax = plotting.plot_expected_coverage(coverage)
+    np.testing.assert_allclose(ax.lines[2].get_ydata(), coverage.coverage)
+    plt.close("all")

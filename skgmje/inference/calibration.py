@@ -196,7 +196,7 @@ def expected_coverage(
     return CoverageResult(levels, coverage, hdr_levels)
 
 
-def c2st(samples, reference, *, n_folds=5, random_state=0, classifier=None):
+def c2st(samples, reference, *, n_folds=5, random_state=0, classifier=None, n_jobs=None):
     """Classifier two-sample test accuracy between two samples, as ``sbibm`` computes it.
 
     Both samples are z-scored with the reference's mean and standard deviation; an MLP
@@ -211,6 +211,8 @@ def c2st(samples, reference, *, n_folds=5, random_state=0, classifier=None):
         Seeds the folds and the classifier.
     classifier : classifier, default=None
         Replaces the MLP.
+    n_jobs : int, default=None
+        Folds fitted in parallel (joblib).
 
     Returns
     -------
@@ -245,4 +247,5 @@ def c2st(samples, reference, *, n_folds=5, random_state=0, classifier=None):
             random_state=random_state,
         )
     folds = KFold(n_splits=n_folds, shuffle=True, random_state=random_state)
-    return float(np.mean(cross_val_score(classifier, data, target, cv=folds, scoring="accuracy")))
+    scores = cross_val_score(classifier, data, target, cv=folds, scoring="accuracy", n_jobs=n_jobs)
+    return float(np.mean(scores))

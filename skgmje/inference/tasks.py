@@ -37,6 +37,13 @@ class LinearGaussian:
     n_dims : int, default=10
     noise : float, default=0.1
 
+    Attributes
+    ----------
+    prior : BoxUniform
+    n_dims, n_features : int
+        Parameters and observation entries.
+    name : str
+
     Examples
     --------
     >>> from skgmje.inference.tasks import LinearGaussian
@@ -57,11 +64,13 @@ class LinearGaussian:
         self.prior = BoxUniform(low=-np.ones(n_dims), high=np.ones(n_dims))
 
     def simulate(self, theta, random_state=None):
+        """Observations of the rows of ``theta`` (n, d), one simulation each, (n, n_features)."""
         rng = check_random_state(random_state)
         theta = np.asarray(theta, dtype=float)
         return theta + self.noise * rng.standard_normal(theta.shape)
 
     def reference_posterior(self, x_o, n_samples=10_000, random_state=None):
+        """``n_samples`` exact draws of ``p(theta | x_o)``, shape (n_samples, d)."""
         x_o = _observation(x_o, self.n_features)
         lower, upper = (-1.0 - x_o) / self.noise, (1.0 - x_o) / self.noise
         return stats.truncnorm.rvs(
@@ -82,6 +91,13 @@ class TwoMoons:
     from ``theta`` to the shift is a rotation on each side of ``theta_1 + theta_2 = 0``,
     so the posterior is the crescent's law pulled back through both branches: drawing
     ``p``, a branch, and keeping draws inside the prior samples it exactly.
+
+    Attributes
+    ----------
+    prior : BoxUniform
+    n_dims, n_features : int
+        Parameters and observation entries.
+    name : str
 
     Examples
     --------
@@ -107,6 +123,7 @@ class TwoMoons:
         return np.column_stack([radius * np.cos(angle) + 0.25, radius * np.sin(angle)])
 
     def simulate(self, theta, random_state=None):
+        """Observations of the rows of ``theta`` (n, d), one simulation each, (n, n_features)."""
         rng = check_random_state(random_state)
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         shift = np.column_stack(
@@ -115,6 +132,7 @@ class TwoMoons:
         return self._crescent(len(theta), rng) + shift
 
     def reference_posterior(self, x_o, n_samples=10_000, random_state=None):
+        """``n_samples`` exact draws of ``p(theta | x_o)``, shape (n_samples, d)."""
         rng = check_random_state(random_state)
         x_o = _observation(x_o, self.n_features)
         kept, count = [], 0
@@ -145,6 +163,16 @@ class FourModes:
     random_state : int, default=0
         Fixes ``A``.
 
+    Attributes
+    ----------
+    prior : GaussianPrior
+    n_dims, n_features : int
+        Parameters and observation entries.
+    name : str
+
+    matrix : ndarray of shape (8, 5)
+        ``A``.
+
     Examples
     --------
     >>> import numpy as np
@@ -168,12 +196,14 @@ class FourModes:
         self.prior = GaussianPrior(mean=np.zeros(5), covariance=1.0)
 
     def simulate(self, theta, random_state=None):
+        """Observations of the rows of ``theta`` (n, d), one simulation each, (n, n_features)."""
         rng = check_random_state(random_state)
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         folded = np.column_stack([np.abs(theta[:, :2]), theta[:, 2:]])
         return folded @ self.matrix.T + self.noise * rng.standard_normal((len(theta), 8))
 
     def reference_posterior(self, x_o, n_samples=10_000, random_state=None):
+        """``n_samples`` exact draws of ``p(theta | x_o)``, shape (n_samples, d)."""
         rng = check_random_state(random_state)
         x_o = _observation(x_o, self.n_features)
         precision = np.eye(5) + self.matrix.T @ self.matrix / self.noise**2
