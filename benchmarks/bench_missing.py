@@ -29,7 +29,9 @@ The distributed fit with missing entries equals the in-memory one to 1e-9 (a tes
 
 Run ``python benchmarks/bench_missing.py`` (the ``bench`` extra; about 20 minutes on 2
 cores); results go to ``benchmarks/results/bench_missing.json`` (``--output``);
-``--parts`` runs some of ``imputation prediction cost dropping``.
+``--parts`` runs some of ``imputation prediction cost dropping``; with ``--update`` they
+replace those parts of an existing output and keep the others (``part_runs`` says which
+run, commit and machine measured each part).
 """
 
 import argparse
@@ -302,9 +304,32 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="replace only these parts in an existing output, keeping the others; each "
+        "part records the run (date, command, machine, commit) that measured it",
+    )
     arguments = parser.parse_args(argv)
     start = time.perf_counter()
-    results = {name: PARTS[name]() for name in arguments.parts}
+    results, runs = {}, {}
+    for name in arguments.parts:
+        began = time.perf_counter()
+        results[name] = PARTS[name]()
+        runs[name] = {
+            "date": datetime.now(timezone.utc).isoformat(),
+            "command": command_line(),
+            "machine": machine_info(),
+            "wall_seconds": time.perf_counter() - began,
+        }
+    if arguments.update and arguments.output.exists():
+        previous = json.loads(arguments.output.read_text())
+        earlier = previous.get("part_runs") or {
+            name: {key: previous[key] for key in ("date", "command", "machine")}
+            for name in previous["results"]
+        }
+        results = {**previous["results"], **results}
+        runs = {**earlier, **runs}
     payload = {
         "benchmark": "bench_missing",
         "command": command_line(),
@@ -319,6 +344,7 @@ def main(argv=None):
         },
         "machine": machine_info(),
         "results": results,
+        "part_runs": runs,
         "wall_seconds": time.perf_counter() - start,
     }
     arguments.output.parent.mkdir(parents=True, exist_ok=True)

@@ -305,3 +305,22 @@ def test_sequential_rounds_truncate_and_keep_the_posterior():
     np.testing.assert_allclose(np.sort(np.abs(draws))[2000], 1.0, atol=0.03)
     with pytest.raises(ValueError, match="tolerance"):
         truncated_sequential_estimation(simulator, prior, [1.0], tolerance=2.0)
+
+
+def test_a_learned_summary_of_x_in_front():
+    pytest.importorskip("torch")
+    from skgmje import JointEmbedding
+    from skgmje.compose import make_density_pipeline
+
+    task = FourModes()
+    theta = task.prior.sample(600, random_state=0)
+    x = task.simulate(theta, random_state=1)
+    summary = JointEmbedding(
+        "gje", embedding_dim=4, hidden_layer_sizes=(16,), max_epochs=2, random_state=0
+    )
+    npe = PosteriorEstimator(
+        make_density_pipeline(summary, GMJE(n_components=2, random_state=0)), prior=task.prior
+    ).fit(x, theta)
+    posterior = npe.posterior(x[0])
+    assert posterior.sample(50, random_state=0).shape == (50, 5)
+    assert np.isfinite(npe.score(x[:20], theta[:20]))
