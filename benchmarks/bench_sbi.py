@@ -11,9 +11,9 @@ at their defaults through ``PosteriorEstimator`` (truncated to the prior's suppo
 ``sbi``'s NPE with its mixture density network (``"mdn"``) and its default flow
 (``"maf"``), at sbi's defaults. For each of the task's observations (``theta_o`` drawn
 from the prior, with a fixed seed) every method draws 10,000 posterior samples and is
-scored by C2ST against 10,000 reference draws, as ``sbibm`` defines it (an MLP with two
-hidden layers of ``10 d`` units, 5-fold cross-validated accuracy, z-scored with the
-reference's moments; ``skgmje.inference.c2st``): 0.5 is indistinguishable, 1.0 disjoint.
+scored by C2ST against 10,000 reference draws (``skgmje.inference.c2st``: an MLP with two
+hidden layers of ``10 d`` units and sbi's early stopping, 5-fold cross-validated
+accuracy, z-scored with the reference's moments): 0.5 is indistinguishable, 1.0 disjoint.
 Fit and sampling seconds are recorded for every cell.
 
 Targets (issue 28), each recorded with its value:

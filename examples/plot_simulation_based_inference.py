@@ -47,8 +47,9 @@ print(f"mass inside the prior's box: {posterior.acceptance_rate:.3f}")
 print(f"C2ST against the exact posterior, 3000 simulations: {c2st(draws, reference):.3f}")
 
 # %%
-# Sequential rounds: 3 x 1000 simulations, the later ones from the prior truncated to
-# the current posterior's highest-density region of mass 1 - 1e-4.
+# Sequential rounds: up to 3 x 1000 simulations, the later ones from the prior truncated
+# to the current posterior's highest-density region of mass 1 - 1e-4; the rounds stop
+# once a round no longer shrinks that region by 10%.
 result = truncated_sequential_estimation(
     task.simulate,
     task.prior,

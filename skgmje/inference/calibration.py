@@ -6,8 +6,8 @@
   (averaged over the prior).
 - Expected coverage of highest-density regions (Hermans et al. 2022): ``theta*`` lies in
   the region of mass ``c`` of the posterior at ``x`` with probability ``c``.
-- The classifier two-sample test (Lopez-Paz and Oquab 2017), as ``sbibm`` defines it for
-  comparing posterior draws with a reference: the cross-validated accuracy of an MLP
+- The classifier two-sample test (Lopez-Paz and Oquab 2017), as ``sbi`` and ``sbibm``
+  define it for comparing posterior draws with a reference: the cross-validated accuracy of an MLP
   telling the two samples apart; 0.5 is indistinguishable, 1.0 disjoint.
 """
 
@@ -197,11 +197,15 @@ def expected_coverage(
 
 
 def c2st(samples, reference, *, n_folds=5, random_state=0, classifier=None, n_jobs=None):
-    """Classifier two-sample test accuracy between two samples, as ``sbibm`` computes it.
+    """Classifier two-sample test accuracy between two samples, as ``sbi`` computes it.
 
     Both samples are z-scored with the reference's mean and standard deviation; an MLP
-    with two hidden layers of ``10 d`` ReLU units (Adam) is scored by ``n_folds``-fold
-    cross-validated accuracy.
+    with two hidden layers of ``10 d`` ReLU units (Adam, at most 1000 epochs, stopped
+    when the accuracy on a tenth of the training rows has not improved for 50 epochs:
+    ``sbi.utils.metrics.c2st(classifier="mlp")``) is scored by ``n_folds``-fold
+    cross-validated accuracy. ``sbibm`` trained the same MLP without early stopping, up to
+    10,000 epochs: in ten dimensions it then overfits for minutes per fold on two cores,
+    for an accuracy no closer to the two samples' separability.
 
     Parameters
     ----------
@@ -244,6 +248,8 @@ def c2st(samples, reference, *, n_folds=5, random_state=0, classifier=None, n_jo
             hidden_layer_sizes=(10 * n_dims, 10 * n_dims),
             max_iter=1000,
             solver="adam",
+            early_stopping=True,
+            n_iter_no_change=50,
             random_state=random_state,
         )
     folds = KFold(n_splits=n_folds, shuffle=True, random_state=random_state)
