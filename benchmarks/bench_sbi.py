@@ -84,12 +84,39 @@ def _torch_prior(prior):
     )
 
 
+class _NoTracking:
+    """sbi's tracker protocol, logging nothing (its default writes TensorBoard files
+    into the working directory)."""
+
+    log_dir = None
+
+    def log_metric(self, name, value, step=None):
+        pass
+
+    def log_metrics(self, metrics, step=None):
+        pass
+
+    def log_params(self, params):
+        pass
+
+    def add_figure(self, name, figure, step=None):
+        pass
+
+    def flush(self):
+        pass
+
+
 def _fit_sbi(kind, prior, theta, x, seed):
     import torch
     from sbi.inference import NPE
 
     torch.manual_seed(seed)
-    inference = NPE(prior=_torch_prior(prior), density_estimator=kind, show_progress_bars=False)
+    inference = NPE(
+        prior=_torch_prior(prior),
+        density_estimator=kind,
+        show_progress_bars=False,
+        tracker=_NoTracking(),
+    )
     inference.append_simulations(
         torch.as_tensor(theta, dtype=torch.float32), torch.as_tensor(x, dtype=torch.float32)
     )
@@ -218,33 +245,38 @@ def calibration(tasks, fitted, budget):
         if npe is None:
             continue
         progress(f"calibration: {name}")
-        task = TASKS[name]
-        rng = np.random.RandomState(7)
-        theta = task.prior.sample(N_CALIBRATION, random_state=rng)
-        x = task.simulate(theta, random_state=rng)
-        sbc = simulation_based_calibration(
-            npe, theta, x, n_posterior_samples=CALIBRATION_DRAWS, random_state=0
-        )
-        coverage = expected_coverage(
-            npe,
-            theta,
-            x,
-            levels=COVERAGE_LEVELS,
-            n_posterior_samples=CALIBRATION_DRAWS,
-            random_state=0,
-        )
-        gaps = np.abs(coverage.coverage - coverage.levels)
-        results[name] = {
-            "ks_pvalues": sbc.ks_pvalues.tolist(),
-            "ranks_uniform": bool(np.all(sbc.ks_pvalues > KS_LEVEL)),
-            "coverage": dict(zip(map(str, coverage.levels), coverage.coverage.tolist())),
-            "max_coverage_gap": float(gaps.max()),
-            "coverage_within_tolerance": bool(np.all(gaps <= COVERAGE_TOLERANCE)),
-            "rank_histogram": np.histogram(sbc.ranks, bins=20, range=(0, CALIBRATION_DRAWS + 1))[
-                0
-            ].tolist(),
-        }
+        try:
+            results[name] = _calibrate(TASKS[name], npe)
+        except Exception as error:  # recorded; the other tasks go on
+            results[name] = {"error": f"{type(error).__name__}: {error}"}
     return results
+
+
+def _calibrate(task, npe):
+    rng = np.random.RandomState(7)
+    theta = task.prior.sample(N_CALIBRATION, random_state=rng)
+    x = task.simulate(theta, random_state=rng)
+    sbc = simulation_based_calibration(
+        npe, theta, x, n_posterior_samples=CALIBRATION_DRAWS, random_state=0
+    )
+    coverage = expected_coverage(
+        npe,
+        theta,
+        x,
+        levels=COVERAGE_LEVELS,
+        n_posterior_samples=CALIBRATION_DRAWS,
+        random_state=0,
+    )
+    gaps = np.abs(coverage.coverage - coverage.levels)
+    histogram, _ = np.histogram(sbc.ranks, bins=20, range=(0, CALIBRATION_DRAWS + 1))
+    return {
+        "ks_pvalues": sbc.ks_pvalues.tolist(),
+        "ranks_uniform": bool(np.all(sbc.ks_pvalues > KS_LEVEL)),
+        "coverage": dict(zip(map(str, coverage.levels), coverage.coverage.tolist())),
+        "max_coverage_gap": float(gaps.max()),
+        "coverage_within_tolerance": bool(np.all(gaps <= COVERAGE_TOLERANCE)),
+        "rank_histogram": histogram.tolist(),
+    }
 
 
 def sequential(references, n_observations, single_round_c2st, rounds=3, per_round=1111):
@@ -306,8 +338,32 @@ def main(argv=None):
         arguments.tasks, arguments.budgets, arguments.methods, arguments.observations, references
     )
     results = {"c2st": table, "targets": verdicts(table, arguments.budgets)}
+
+    def write():
+        # After every part, so a later failure keeps what was measured.
+        payload = {
+            "benchmark": "bench_sbi",
+            "command": command_line(),
+            "date": datetime.now(timezone.utc).isoformat(),
+            "config": {
+                "tasks": arguments.tasks,
+                "budgets": arguments.budgets,
+                "methods": arguments.methods,
+                "observations": arguments.observations,
+                "posterior_samples": N_POSTERIOR,
+                "calibration_pairs": N_CALIBRATION,
+                "calibration_draws": CALIBRATION_DRAWS,
+            },
+            "machine": machine_info(),
+            "results": results,
+            "wall_seconds": time.perf_counter() - start,
+        }
+        arguments.output.parent.mkdir(parents=True, exist_ok=True)
+        arguments.output.write_text(json.dumps(payload, indent=2) + "\n")
+        return payload
+
+    write()
     if 10_000 in arguments.budgets and "GMJE" in arguments.methods:
-        results["calibration"] = calibration(arguments.tasks, fitted, 10_000)
         four = table.get("four_modes", {}).get("10000", {})
         best = min(
             (c["c2st"] for m, c in four.items() if m in SKGMJE_METHODS and "c2st" in c),
@@ -318,28 +374,12 @@ def main(argv=None):
             "target": FOUR_MODES_TARGET,
             "meets_target": bool(best is not None and best < FOUR_MODES_TARGET),
         }
+        results["calibration"] = calibration(arguments.tasks, fitted, 10_000)
+        write()
         if "two_moons" in arguments.tasks:
             single = table["two_moons"]["10000"].get("GMJE", {}).get("c2st")
             results["sequential"] = sequential(references, arguments.observations, single)
-    payload = {
-        "benchmark": "bench_sbi",
-        "command": command_line(),
-        "date": datetime.now(timezone.utc).isoformat(),
-        "config": {
-            "tasks": arguments.tasks,
-            "budgets": arguments.budgets,
-            "methods": arguments.methods,
-            "observations": arguments.observations,
-            "posterior_samples": N_POSTERIOR,
-            "calibration_pairs": N_CALIBRATION,
-            "calibration_draws": CALIBRATION_DRAWS,
-        },
-        "machine": machine_info(),
-        "results": results,
-        "wall_seconds": time.perf_counter() - start,
-    }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(payload, indent=2) + "\n")
+    payload = write()
     print(json.dumps(results["targets"], indent=1))
     print(f"wall time {payload['wall_seconds']:.0f} s; wrote {arguments.output}")
 

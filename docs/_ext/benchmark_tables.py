@@ -1404,6 +1404,8 @@ def render_bench_sbi(report):
                 number(row["max_coverage_gap"]),
                 verdict(row["coverage_within_tolerance"]),
             ]
+            if "error" not in row
+            else [escape(task), escape(row["error"])[:80], "", "", "", ""]
             for task, row in results["calibration"].items()
         ]
         parts.append(

@@ -226,8 +226,18 @@ class GaussianMixtureDistribution:
         )
         rows = np.arange(n_rows)[:, None]
         noise = rng.standard_normal(size=(n_rows, n_samples, self.n_targets))
-        chosen = factor[components] if self.shared_covariances else factor[rows, components]
-        return self.means[rows, components] + np.einsum("nsde,nse->nsd", chosen, noise)
+        draws = self.means[rows, components]
+        # One component at a time: gathering each draw's (dy, dy) factor would hold
+        # n * n_samples * dy^2 floats at once.
+        for k in np.unique(components):
+            chosen = components == k
+            if self.shared_covariances:
+                draws[chosen] += noise[chosen] @ factor[k].T
+            else:
+                some = chosen.any(axis=1)
+                scaled = np.einsum("nde,nse->nsd", factor[some, k], noise[some])
+                draws[some] += np.where(chosen[some][:, :, None], scaled, 0.0)
+        return draws
 
     # -- the whole distribution -------------------------------------------------------
 

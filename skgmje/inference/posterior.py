@@ -23,6 +23,7 @@ __all__ = ["Posterior", "PosteriorEstimator", "conditional_distribution"]
 # Below this acceptance, rejection needs over 1e4 draws per kept one: the estimate of the
 # posterior barely overlaps the prior, which says more about the fit than the posterior.
 MIN_ACCEPTANCE = 1e-4
+_DRAW_ELEMENTS = 4_000_000
 
 
 def conditional_distribution(estimator, X):
@@ -77,7 +78,10 @@ def sample_within(distribution, prior, n_samples, random_state=None):
     while len(pending):
         rate = np.maximum(accepted[pending] / np.maximum(tried[pending], 1.0), MIN_ACCEPTANCE)
         rate[tried[pending] == 0] = 1.0
-        batch = int(np.clip(np.max((n_samples - kept[pending]) / rate * 1.2), 64, 1_000_000))
+        # Draws per pending row, within a budget of _DRAW_ELEMENTS floats per batch: rows
+        # that accept rarely take more batches rather than every row a huge one.
+        limit = max(64, _DRAW_ELEMENTS // (len(pending) * n_dims))
+        batch = int(np.clip(np.max((n_samples - kept[pending]) / rate * 1.2), 64, limit))
         proposals = distribution[pending].sample(batch, random_state=rng)
         inside = prior.contains(proposals.reshape(-1, n_dims)).reshape(len(pending), batch)
         tried[pending] += batch
