@@ -629,6 +629,36 @@ def figure_bench_missing(report):
     return figure
 
 
+def figure_bench_sbi(report):
+    table = report["results"]["c2st"]
+    methods = report["config"]["methods"]
+    budgets = [str(budget) for budget in report["config"]["budgets"]]
+    figure, axes = _figure(n_panels=len(budgets), height=3.2)
+    axes = np.atleast_1d(axes)
+    tasks = list(table)
+    width = 0.8 / max(1, len(methods))
+    for ax, budget in zip(axes, budgets):
+        for index, method in enumerate(methods):
+            values = [
+                table[task].get(budget, {}).get(method, {}).get("c2st", np.nan) for task in tasks
+            ]
+            ax.bar(
+                np.arange(len(tasks)) + (index - (len(methods) - 1) / 2) * width,
+                values,
+                width=width,
+                color=PALETTE[index % len(PALETTE)],
+                label=method,
+            )
+        ax.axhline(0.5, color="0.5", linewidth=0.8)
+        ax.set_ylim(0.45, 1.0)
+        ax.set_xticks(range(len(tasks)), tasks, fontsize=8)
+        ax.set_title(f"{int(budget):,} simulations", fontsize=9)
+    axes[0].set_ylabel("C2ST (0.5 = exact posterior)")
+    axes[-1].legend(fontsize=7)
+    figure.suptitle("Posteriors from simulations: skgmje against sbi's NPE", fontsize=10)
+    return figure
+
+
 def _number_in(text):
     """The first number in a target such as ``'>= 20.0'``, or None."""
     for word in str(text or "").split():
@@ -656,6 +686,7 @@ DRAWINGS = {
     "bench_distribution": figure_bench_distribution,
     "bench_conformal": figure_bench_conformal,
     "bench_missing": figure_bench_missing,
+    "bench_sbi": figure_bench_sbi,
 }
 
 ALT_TEXT = {
@@ -676,6 +707,7 @@ ALT_TEXT = {
         "Scatter with error bars: mean conformal coverage minus nominal per data set and "
         "estimator, for both scores, MAPIE and both coverages, with the target band"
     ),
+    "bench_sbi": "Bar charts: C2ST of every method on every task, per simulation budget",
     "bench_missing": (
         "Bar charts: imputation RMSE of three imputers on four real sets with 30% removed, "
         "and held-out NLL of GMJE with missing contexts against imputing first"
