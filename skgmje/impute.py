@@ -55,7 +55,7 @@ class GaussianMixtureImputer(DocumentationLinkMixin, TransformerMixin, BaseEstim
         EM's convergence threshold on the mean observed-data log-likelihood.
     reg_covar : float, default=1e-2
         Covariance regularisation relative to each column's variance, as GMJE's, but
-        larger than GMJE's 1e-6 by default: tables to impute often hold discrete columns
+        larger than GMJE's 1e-4 by default: tables to impute often hold discrete columns
         (counts, codes, flags), onto whose levels components with a tiny floor collapse,
         explaining their level exactly and any other value at densities near
         ``exp(-500)``, which misleads both BIC and the conditional. A floor of 1% of each

@@ -50,6 +50,26 @@ def conditional_distribution(estimator, X):
     )
 
 
+def rejection_batch(needed, accepted, tried, floats_per_draw):
+    """How many proposals the next rejection batch draws.
+
+    Enough for the ``needed`` draws still missing at the acceptance seen so far (1 before
+    any try, at least ``MIN_ACCEPTANCE``), 20% over, at least 64, and within
+    ``_DRAW_ELEMENTS`` floats when each proposal takes ``floats_per_draw`` of them: a
+    rarely accepting region takes more batches rather than one huge one. Arrays hold one
+    entry per row still drawing.
+    """
+    rate = np.where(tried > 0, np.maximum(accepted / np.maximum(tried, 1.0), MIN_ACCEPTANCE), 1.0)
+    limit = max(64, _DRAW_ELEMENTS // max(1, floats_per_draw))
+    return int(np.clip(np.max(needed / rate) * 1.2, 64, limit))
+
+
+def starved(accepted, tried):
+    """Whether rejection has tried long enough (``10 / MIN_ACCEPTANCE`` proposals) to
+    tell that under ``MIN_ACCEPTANCE`` of them are accepted, per row."""
+    return (tried >= 10.0 / MIN_ACCEPTANCE) & (accepted < MIN_ACCEPTANCE * tried)
+
+
 def sample_within(distribution, prior, n_samples, random_state=None):
     """``n_samples`` draws of each row's mixture restricted to the prior's support.
 
@@ -68,20 +88,17 @@ def sample_within(distribution, prior, n_samples, random_state=None):
     """
     rng = check_random_state(random_state)
     n_rows, n_dims = len(distribution), distribution.n_targets
-    draws = np.empty((n_rows, n_samples, n_dims))
     if prior is None or prior.bounded is False:
         return distribution.sample(n_samples, random_state=rng), np.ones(n_rows)
+    draws = np.empty((n_rows, n_samples, n_dims))
     kept = np.zeros(n_rows, dtype=int)
     tried = np.zeros(n_rows)
     accepted = np.zeros(n_rows)
     pending = np.arange(n_rows)
     while len(pending):
-        rate = np.maximum(accepted[pending] / np.maximum(tried[pending], 1.0), MIN_ACCEPTANCE)
-        rate[tried[pending] == 0] = 1.0
-        # Draws per pending row, within a budget of _DRAW_ELEMENTS floats per batch: rows
-        # that accept rarely take more batches rather than every row a huge one.
-        limit = max(64, _DRAW_ELEMENTS // (len(pending) * n_dims))
-        batch = int(np.clip(np.max((n_samples - kept[pending]) / rate * 1.2), 64, limit))
+        batch = rejection_batch(
+            n_samples - kept[pending], accepted[pending], tried[pending], len(pending) * n_dims
+        )
         proposals = distribution[pending].sample(batch, random_state=rng)
         inside = prior.contains(proposals.reshape(-1, n_dims)).reshape(len(pending), batch)
         tried[pending] += batch
@@ -91,12 +108,11 @@ def sample_within(distribution, prior, n_samples, random_state=None):
             draws[row, kept[row] : kept[row] + len(fresh)] = fresh
             kept[row] += len(fresh)
         done = kept[pending] >= n_samples
-        starved = ~done & (accepted[pending] < MIN_ACCEPTANCE * tried[pending])
-        starved &= tried[pending] >= 10.0 / MIN_ACCEPTANCE
-        if starved.any():
+        hopeless = ~done & starved(accepted[pending], tried[pending])
+        if hopeless.any():
             raise RuntimeError(
                 f"Under {MIN_ACCEPTANCE:g} of the estimated posterior's mass lies in the "
-                f"prior's support for row(s) {pending[starved][:5].tolist()}: the "
+                f"prior's support for row(s) {pending[hopeless][:5].tolist()}: the "
                 "observation is probably outside what the simulations cover, or the "
                 "estimator underfits."
             )

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .posterior import MIN_ACCEPTANCE, PosteriorEstimator
+from .posterior import MIN_ACCEPTANCE, PosteriorEstimator, rejection_batch, starved
 from .priors import as_prior
 
 __all__ = ["SequentialResult", "truncated_sequential_estimation"]
@@ -69,15 +69,17 @@ def _truncated_prior_draws(prior, posterior, log_threshold, n_samples, rng):
     """``n_samples`` prior draws with ``log q(theta | x_o) >= log_threshold``, and the
     fraction of prior draws that passed (the region's prior mass)."""
     kept, tried, accepted = [], 0, 0
+    distribution = posterior.distribution
+    # Scoring a proposal forms (K, d) differences: that is its share of the batch.
+    floats_per_draw = distribution.n_components * distribution.n_targets
     while accepted < n_samples:
-        rate = accepted / tried if tried else 1.0
-        batch = int(np.clip((n_samples - accepted) / max(rate, MIN_ACCEPTANCE) * 1.2, 256, 10**6))
+        batch = rejection_batch(n_samples - accepted, accepted, tried, floats_per_draw)
         proposals = prior.sample(batch, random_state=rng)
-        inside = posterior.distribution.log_prob(proposals[:, None, :])[:, 0] >= log_threshold
+        inside = distribution.log_prob(proposals[:, None, :])[:, 0] >= log_threshold
         kept.append(proposals[inside])
         tried += batch
         accepted += int(inside.sum())
-        if tried >= 10 / MIN_ACCEPTANCE and accepted < MIN_ACCEPTANCE * tried:
+        if starved(accepted, tried):
             raise RuntimeError(
                 f"The truncated region holds under {MIN_ACCEPTANCE:g} of the prior's mass: "
                 "lower truncation_coverage's precision or simulate more per round."
