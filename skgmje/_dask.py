@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._core import em, missing_em
+from ._core import em, missing_em, resolution
 from ._core.gaussian import check_magnitude
 
 _INSTALL_HINT = "Install the dask extra: pip install 'skgmje[dask]'."
@@ -308,6 +308,11 @@ def _squares_chunk(x_block, y_block, w_block, seed, center):
     return em.weighted_sum_of_squares(np.nan_to_num(rows, nan=0.0), weights)[None]
 
 
+def _levels_chunk(x_block, y_block, w_block, seed):
+    rows, weights = _joint(x_block, y_block, w_block)
+    return resolution.pack_levels(resolution.column_levels(rows, weights))[None]
+
+
 def _sample_chunk_rows(x_block, y_block, w_block, seed, probability):
     rows, weights = _joint(x_block, y_block, w_block)
     rng = np.random.RandomState(seed[0])
@@ -439,6 +444,14 @@ class DistributedPasses:
         second pass, so that a large offset cannot cancel the variance away); call after
         :meth:`moments`."""
         return self._reduce(_squares_chunk, self.n_joint, center=center) / self._column_weights
+
+    def levels(self):
+        """:func:`skgmje._core.resolution.column_levels` of the rows of every chunk."""
+        width = self.n_joint * (resolution.MAX_LEVELS + 1)
+        packed = self._per_chunk(_levels_chunk, width).compute()
+        return resolution.merge_levels(
+            [resolution.unpack_levels(row, self.n_joint) for row in packed]
+        )
 
     def sample(self, n_rows, n_positive, rng):
         """A uniform Bernoulli sample of about ``n_rows`` rows with positive weight.

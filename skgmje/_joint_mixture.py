@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from . import _dask
-from ._core import em, missing_em
+from ._core import em, missing_em, resolution
 from ._core.conditioning import prepare_conditioning
 from ._core.gaussian import logsumexp
 from ._validation import Interval, StrOptions, positive
@@ -126,6 +126,7 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
     def _fit(self, X, Y, sample_weight):
         self._fit_components = self._choose_hyperparameters(lambda: (X, Y, sample_weight))
         Z = np.hstack([X, Y])
+        rounding = resolution.rounding_variances(resolution.column_levels(Z, sample_weight))
         missing = np.isnan(Z)
         layout = missing_em.missing_layout(missing) if missing.any() else None
         positive = np.ones(len(Z), dtype=bool) if sample_weight is None else sample_weight > 0
@@ -141,7 +142,7 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
             variances = em.weighted_variances(Z, sample_weight)
         n_available = int(np.count_nonzero(positive))
         total_weight = float(len(Z) if sample_weight is None else np.sum(sample_weight))
-        jitter = em.covariance_jitter(variances, self.reg_covar)
+        jitter = em.covariance_jitter(variances, self.reg_covar, rounding)
         scales = em.column_scales(variances, X.shape[1])
 
         def scatter():
@@ -200,7 +201,9 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
 
         self._fit_components = self._choose_hyperparameters(sample)
         variances = passes.variances(center, total_weight)
-        jitter = em.covariance_jitter(variances, self.reg_covar)
+        jitter = em.covariance_jitter(
+            variances, self.reg_covar, resolution.rounding_variances(passes.levels())
+        )
         scales = em.column_scales(variances, X.shape[1])
         self._y_ndim = y_ndim
         self.n_targets_ = Y.shape[1]

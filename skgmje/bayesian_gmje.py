@@ -66,7 +66,8 @@ class BayesianGMJE(JointMixtureEM):
     reg_covar : float, default=1e-6
         Regularisation relative to the data, as in :class:`GMJE`: ``reg_covar``
         times each joint column's variance is added to the empirical covariance
-        of every component. On standardised data it is scikit-learn's.
+        of every component, and at least a coded column's rounding variance (as
+        in :class:`GMJE`). On standardised data it is scikit-learn's.
     max_iter : int, default=100
         Variational EM iterations per initialisation.
     n_init : int, default=1

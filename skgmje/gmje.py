@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._core import em, missing_em
+from ._core import em, missing_em, resolution
 from ._core.refine import refine_conditional
 from ._joint_mixture import JointMixtureEM
 from ._selection import select_n_components
@@ -80,7 +80,13 @@ class GMJE(StreamingMixin, JointMixtureEM):
         column's: on real tables with tied rows and coded columns, a component that
         collapses onto a few equal rows otherwise gives a new row a log-density of
         -3000 (the Computers prices, K=32, at 1e-6), while no noise level a model can
-        resolve is that small.
+        resolve is that small. A coded column (at least 3 and at most 256
+        distinct values, such as a year or a number of cylinders) has a second
+        floor: its rounding variance ``delta**2 / 12``, ``delta`` the smallest gap
+        between two of its values, since a component narrower than the grid
+        resolves the rounding, not the data (EM otherwise collapses components onto
+        single levels, and a row between two training levels scores about -1000).
+        ``reg_covar_`` is the larger of the two per column.
     max_iter : int, default=100
         EM iterations per initialisation.
     n_init : int, default=1
@@ -403,7 +409,11 @@ class GMJE(StreamingMixin, JointMixtureEM):
         if first_call:
             if layout is None:
                 variances = em.weighted_variances(shifted, weights)
-            self.reg_covar_ = em.covariance_jitter(variances, self.reg_covar)
+            self.reg_covar_ = em.covariance_jitter(
+                variances,
+                self.reg_covar,
+                resolution.rounding_variances(resolution.column_levels(Z, weights)),
+            )
             rng = check_random_state(self.random_state)
             # The start sees each missing entry at its column's mean (0 here).
             parameters = self._initial_parameters(

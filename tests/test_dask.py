@@ -342,3 +342,23 @@ def test_distributed_em_with_missing_entries_equals_in_memory(client):
     np.testing.assert_allclose(
         model.predict(_chunked(X)).compute(), model.predict(X), rtol=1e-9, atol=1e-12
     )
+
+
+def test_distributed_rounding_floor_equals_in_memory(client):
+    """Coded columns whose levels differ between chunks: one on a grid of 0.5 whose
+    smallest gap only shows across chunks, one with 300 levels over the table but fewer
+    than the cap in every chunk."""
+    X, Y = _data()
+    rng = np.random.RandomState(3)
+    X[:, 2] = np.where(np.arange(len(X)) < 1500, rng.randint(3, size=len(X)), 2.5)
+    X = np.column_stack([X, rng.randint(300, size=len(X))])
+    X[rng.uniform(size=X.shape) < 0.1] = np.nan
+    start = _shared_start("full", X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        in_memory = copy.deepcopy(start).fit(X, Y)
+        on_cluster = copy.deepcopy(start).fit(_chunked(X), _chunked(Y))
+    assert in_memory.reg_covar_[2] == pytest.approx(0.5**2 / 12)
+    assert in_memory.reg_covar_[3] == pytest.approx(in_memory.reg_covar * np.nanvar(X[:, 3]))
+    np.testing.assert_allclose(on_cluster.reg_covar_, in_memory.reg_covar_, rtol=1e-12)
+    _assert_same_fit(on_cluster, in_memory)

@@ -89,15 +89,18 @@ def without_rounding(variances, rows, weights=None):
     return np.where(np.ptp(rows, axis=0) > 0, variances, 0.0)
 
 
-def covariance_jitter(variances, reg_covar):
+def covariance_jitter(variances, reg_covar, rounding=None):
     """The diagonal jitter that makes ``reg_covar`` relative to the data: ``reg_covar``
-    times each column's variance (``reg_covar`` itself for a constant column).
+    times each column's variance (``reg_covar`` itself for a constant column), and at
+    least ``rounding``, each column's rounding variance
+    (:func:`skgmje._core.resolution.rounding_variances`), where given.
 
     Scaling the data by ``s`` scales the jitter by ``s**2``, so a fit does not depend
     on the units of its columns.
     """
     variances = np.asarray(variances, dtype=float)
-    return reg_covar * np.where(variances > 0, variances, 1.0)
+    jitter = reg_covar * np.where(variances > 0, variances, 1.0)
+    return jitter if rounding is None else np.maximum(jitter, rounding)
 
 
 # The target block's weight in the starting distances, relative to the context block's.
