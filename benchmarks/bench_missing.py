@@ -18,7 +18,7 @@ Issue 27's targets, measured in one run against the peers named there:
   ``IterativeImputer`` then ``GMJE()`` (target: better held-out NLL).
 - **Cost**: one EM iteration (E-step and M-step) on 1e5 rows, D = 16, K = 16, with 30%
   of the entries missing, as a ratio to the same iteration on the complete rows (best of
-  three each; target: 3 or less).
+  seven each, every time kept; target: 3 or less).
 - **Dropping rows** on a real table with holes, ggplot2's ``txhousing`` (1,476 of 8,602
   rows incomplete): held-out NLL of the log median price given log sales, log volume,
   log listings, inventory and date, over five splits: ``GMJE(n_components=8)`` on every
@@ -59,6 +59,9 @@ SETS = ("auto", "boston", "concrete", "computers")
 FRACTIONS, SEEDS = (0.1, 0.3, 0.5), (0, 1, 2)
 CONTEXT_FRACTION, N_SPLITS, MAX_ROWS = 0.3, 10, 3000
 COST_ROWS, COST_COLUMNS, COST_COMPONENTS, COST_TARGET = 100_000, 16, 16, 3.0
+# Iterations timed per side, the best kept: a fit runs many, and the first few of a
+# process also pay the allocator's first touch of its large work arrays.
+COST_REPEATS = 7
 ORACLE_TARGET, DROP_SPLITS = 0.05, 5
 
 
@@ -227,18 +230,19 @@ def cost():
     layout = missing_layout(np.isnan(holes))
     layout_seconds = time.perf_counter() - start
 
-    def best_of_three(step):
+    def iterations(step):
         times = []
-        for _ in range(3):
+        for _ in range(COST_REPEATS):
             start = time.perf_counter()
             em.m_step(step(), "full", 1e-6)
             times.append(time.perf_counter() - start)
-        return min(times)
+        return times
 
     progress("cost: complete rows")
-    complete = best_of_three(lambda: em.e_step(Z, parameters, "full"))
+    complete_times = iterations(lambda: em.e_step(Z, parameters, "full"))
     progress("cost: 30% missing")
-    missing = best_of_three(lambda: e_step_with_missing(holes, layout, parameters, "full"))
+    missing_times = iterations(lambda: e_step_with_missing(holes, layout, parameters, "full"))
+    complete, missing = min(complete_times), min(missing_times)
     return {
         "n_rows": COST_ROWS,
         "n_columns": COST_COLUMNS,
@@ -246,6 +250,8 @@ def cost():
         "missing_fraction": 0.3,
         "n_patterns": int(sum(len(columns) for _, columns, _ in layout.groups)),
         "seconds_per_iteration": {"complete": complete, "missing": missing},
+        "seconds_every_iteration": {"complete": complete_times, "missing": missing_times},
+        "ratio_of_medians": float(np.median(missing_times) / np.median(complete_times)),
         "layout_seconds_once_per_fit": layout_seconds,
         "ratio": missing / complete,
         "target_ratio": COST_TARGET,

@@ -14,7 +14,8 @@ residual ``r = z - mu_k`` (zero on ``M``):
   covariance in the missing block.
 
 Only ``|M| x |M|`` blocks of the precision are inverted, once per pattern of missing
-columns and component, so the cost per row stays that of the complete-data E-step plus a
+columns and component and block of rows (rows come ordered by pattern), so the cost per
+row stays that of the complete-data E-step plus a
 solve of the size of what it misses. Complete rows take :func:`em.e_step` unchanged.
 """
 
@@ -37,8 +38,9 @@ class MissingLayout(NamedTuple):
     complete : ndarray of int
         The rows with every entry observed.
     groups : list of (rows, missing_columns, patterns)
-        One per number ``m`` of missing entries (``0 < m < D``): the rows, each distinct
-        pattern's missing columns (P, m) in increasing order, and each row's pattern.
+        One per number ``m`` of missing entries (``0 < m < D``): the rows (ordered by
+        pattern), each distinct pattern's missing columns (P, m) in increasing order, and
+        each row's pattern.
     n_empty : int
         Rows with no entry observed, which carry no information and are left out.
     """
@@ -59,7 +61,11 @@ def missing_layout(missing):
         rows = np.flatnonzero(counts == count)
         patterns, inverse = np.unique(missing[rows], axis=0, return_inverse=True)
         columns = np.nonzero(patterns)[1].reshape(len(patterns), count)
-        groups.append((rows, columns, inverse.ravel()))
+        # Rows of one pattern side by side: the E-step gathers each row's conditional
+        # covariances from its pattern's, and neighbouring reads stay in cache.
+        inverse = inverse.ravel()
+        order = np.argsort(inverse, kind="stable")
+        groups.append((rows[order], columns, inverse[order]))
     return MissingLayout(
         np.flatnonzero(counts == 0), groups, int(np.count_nonzero(counts == n_joint))
     )
@@ -135,85 +141,104 @@ def e_step_with_missing(
 
 
 # Batch elements per pass of the sweep: its work arrays then stay in the CPU's cache.
-_SWEEP_BATCH = 8192
+_SWEEP_BATCH = 16384
+# Rows per block of the E-step with missing entries, in units of em.block_rows: its
+# work arrays fill a few MB, where the per-block calls no longer dominate.
+_BLOCK_WIDTH = 4
 
 
 def _invert_blocks(blocks):
-    """Invert (m, m, B) positive definite blocks in place; return their log-determinants.
+    """Invert (m, m, B) symmetric positive definite blocks in place; return their
+    log-determinants.
 
-    Gauss-Jordan elimination without pivoting (stable for positive definite matrices;
-    the pivots are the Cholesky factor's squared diagonal), one column at a time over the
-    whole batch. LAPACK's batched routines pay a call per matrix, which for the
-    hundreds of thousands of 5 x 5 blocks of a 30%-missing table cost several times the
-    arithmetic.
+    The symmetric sweep operator (Goodnight 1979), one pivot at a time over the whole
+    batch, updating the upper triangle only: no pivoting is needed for positive definite
+    matrices (the pivots are the Cholesky factor's squared diagonal), and sweeping every
+    pivot leaves minus the inverse. LAPACK's batched routines pay a call per matrix,
+    which for the hundreds of thousands of small blocks of a 30%-missing table cost
+    several times the arithmetic.
     """
     n_missing = blocks.shape[0]
     log_det = np.zeros(blocks.shape[2])
     for start in range(0, blocks.shape[2], _SWEEP_BATCH):
         part = blocks[:, :, start : start + _SWEEP_BATCH]
         part_log_det = log_det[start : start + _SWEEP_BATCH]
-        update = np.empty_like(part)
+        # Row k of the symmetric matrix, read from the upper triangle.
+        pivot_row = np.empty((n_missing,) + part.shape[2:])
+        work = np.empty_like(pivot_row)
         for k in range(n_missing):
             pivot = part[k, k].copy()
             part_log_det += np.log(pivot)
-            row = part[k] / pivot
-            column = part[:, k].copy()
-            np.multiply(column[:, None], row[None], out=update)
-            part -= update
-            part[k] = row
-            part[:, k] = -column / pivot
-            part[k, k] = 1.0 / pivot
+            pivot_row[:k] = part[:k, k]
+            pivot_row[k:] = part[k, k:]
+            scaled = pivot_row / pivot
+            for i in range(n_missing):
+                if i != k:
+                    product = work[: n_missing - i]
+                    np.multiply(pivot_row[i], scaled[i:], out=product)
+                    part[i, i:] -= product
+            part[:k, k] = scaled[:k]
+            part[k, k:] = scaled[k:]
+            part[k, k] = -1.0 / pivot
+        for i in range(n_missing):
+            part[i, i:] *= -1.0
+            part[i + 1 :, i] = part[i, i + 1 :]
     return log_det
 
 
 def _group_statistics(
     Z, rows, columns, patterns, means, factors, covariance_type, sample_weight, log_weights, entropy
 ):
-    """The statistics of the rows missing ``m = columns.shape[1]`` entries each."""
+    """The statistics of the rows missing ``m = columns.shape[1]`` entries each.
+
+    Rows come ordered by pattern, so a block of rows covers a range of patterns: each
+    block inverts the precision blocks of its own patterns and sums their conditional
+    covariances into the statistics, and every work array stays in cache.
+    """
     n_components, n_joint = means.shape
-    n_patterns, n_missing = columns.shape
-    precisions = factors @ np.swapaxes(factors, 1, 2)
-    # (m, m, P, K) blocks of the precisions, batched last so each sweep step and each
-    # row's gather below runs over contiguous memory; inverted in place: the
-    # conditional covariances C of every pattern and component.
-    blocks = precisions.transpose(1, 2, 0)[columns.T[:, None, :], columns.T[None, :, :]]
-    # log |Lambda_MM| per pattern and component: minus the log-determinant of C.
-    log_det_blocks = _invert_blocks(blocks.reshape(n_missing, n_missing, -1)).reshape(
-        n_patterns, n_components
-    )
-    log_det_observed = log_det_blocks - 2.0 * np.sum(
-        np.log(np.diagonal(factors, axis1=1, axis2=2)), axis=-1
-    )
+    n_missing = columns.shape[1]
     n_observed = n_joint - n_missing
+    precisions = factors @ np.swapaxes(factors, 1, 2)
+    by_position = precisions.transpose(1, 2, 0)
+    log_det_precisions = 2.0 * np.sum(np.log(np.diagonal(factors, axis1=1, axis2=2)), axis=-1)
 
     resp_sums = np.zeros(n_components)
     first = np.zeros((n_components, 1, n_joint))
-    second = np.zeros((n_components, n_joint, n_joint))
-    pattern_weights = np.zeros(n_patterns * n_components)
+    second = np.zeros((n_components, n_joint * n_joint))
     log_likelihood = 0.0
     total = 0.0
     resp_entropy = 0.0
-    factors_t = np.swapaxes(factors, 1, 2)
     # Every component at once: (K, rows, D) work arrays per block, batched products.
-    step = em.block_rows(n_components * (3 * n_joint + n_missing * (n_missing + 2)))
+    step = _BLOCK_WIDTH * em.block_rows(n_components * (3 * n_joint + n_missing * (n_missing + 2)))
     for start in range(0, len(rows), step):
         index = rows[start : start + step]
-        pattern = patterns[start : start + step]
+        first_pattern = patterns[start]
+        pattern = patterns[start : start + step] - first_pattern
+        block_columns = columns[first_pattern : first_pattern + pattern[-1] + 1]
+        n_patterns = len(block_columns)
+        # (m, m, P, K) blocks of the precisions, batched last so each sweep step and
+        # each row's gather below runs over contiguous memory; inverted in place: the
+        # conditional covariances C of every pattern and component.
+        blocks = by_position[block_columns.T[:, None, :], block_columns.T[None, :, :]]
+        # log |Lambda_MM| per pattern and component: minus the log-determinant of C.
+        log_det_blocks = _invert_blocks(blocks.reshape(n_missing, n_missing, -1)).reshape(
+            n_patterns, n_components
+        )
+        log_det_observed = log_det_blocks - log_det_precisions
+
         block = Z[index]
         missing = np.isnan(block)
         block[missing] = 0.0
-        missing_columns = columns[pattern]
+        missing_columns = block_columns[pattern]
         within = np.arange(len(index))[:, None]
         residual = block - means[:, None, :]
-        residual[:, missing] = 0.0
-        projected = residual @ factors
-        # g_M as (m, rows, K), and x = C g_M, one column of C at a time (contiguous).
-        gradient_missing = (projected @ factors_t)[:, within, missing_columns].transpose(2, 1, 0)
-        row_covariances = blocks[:, :, pattern]
-        correction = row_covariances[:, 0] * gradient_missing[0]
-        for j in range(1, n_missing):
-            correction += row_covariances[:, j] * gradient_missing[j]
-        mahalanobis = np.einsum("kbd,kbd->bk", projected, projected) - np.einsum(
+        residual *= ~missing
+        gradient = residual @ precisions
+        # g_M as (m, rows, K), and x = C g_M.
+        gradient_missing = gradient[:, within, missing_columns].transpose(2, 1, 0)
+        row_covariances = np.take(blocks, pattern, axis=2)
+        correction = np.einsum("ijbk,jbk->ibk", row_covariances, gradient_missing)
+        mahalanobis = np.einsum("kbd,kbd->bk", residual, gradient) - np.einsum(
             "ibk,ibk->bk", gradient_missing, correction
         )
         log_prob = log_weights - 0.5 * (
@@ -232,35 +257,33 @@ def _group_statistics(
         log_likelihood += float(np.sum(log_norm))
         total += float(len(index) if weights is None else np.sum(weights))
         resp_sums += resp.sum(axis=0)
-        completed = np.broadcast_to(block, residual.shape).copy()
-        completed[:, within, missing_columns] = means[:, missing_columns] - correction.transpose(
-            2, 1, 0
-        )
+        # The row completed by each component's conditional mean, built in place of the
+        # residual (zero on the missing entries, which become -x).
+        residual[:, within, missing_columns] = -correction.transpose(2, 1, 0)
+        completed = residual
+        completed += means[:, None, :]
         resp_t = np.ascontiguousarray(resp.T)[:, None, :]
         first += resp_t @ completed
         weighted = completed * resp_t.transpose(0, 2, 1)
         if covariance_type in ("full", "tied"):
-            second += np.swapaxes(weighted, 1, 2) @ completed
+            second += (np.swapaxes(weighted, 1, 2) @ completed).reshape(n_components, -1)
         else:
-            second[:, np.arange(n_joint), np.arange(n_joint)] += np.einsum(
-                "kbd,kbd->kd", weighted, completed
-            )
-        pattern_weights += np.bincount(
+            second[:, :: n_joint + 1] += np.einsum("kbd,kbd->kd", weighted, completed)
+        # Each pattern's conditional covariances, weighted by its rows' responsibilities,
+        # summed into the flat (D * D) positions of its missing block: one sparse
+        # product (one entry per column) for every component.
+        blocks *= np.bincount(
             (pattern[:, None] * n_components + np.arange(n_components)).ravel(),
             weights=resp.ravel(),
             minlength=n_patterns * n_components,
+        ).reshape(n_patterns, n_components)
+        positions = (block_columns.T[:, None, :] * n_joint + block_columns.T[None, :, :]).ravel()
+        scatter = sparse.csc_matrix(
+            (np.ones(positions.size), positions, np.arange(positions.size + 1)),
+            shape=(n_joint * n_joint, positions.size),
         )
-    # Each pattern's conditional covariances, weighted, summed into the flat (D * D)
-    # positions of its missing block: one sparse product for every component.
-    blocks *= pattern_weights.reshape(n_patterns, n_components)
-    positions = (columns.T[:, None, :] * n_joint + columns.T[None, :, :]).ravel()
-    scatter = sparse.csr_matrix(
-        (np.ones(positions.size), (positions, np.arange(positions.size))),
-        shape=(n_joint * n_joint, positions.size),
-    )
-    second += (scatter @ blocks.reshape(positions.size, n_components)).T.reshape(
-        n_components, n_joint, n_joint
-    )
+        second += (scatter @ blocks.reshape(positions.size, n_components)).T
+    second = second.reshape(n_components, n_joint, n_joint)
     if covariance_type == "tied":
         second = second.sum(axis=0)
     elif covariance_type in ("diag", "spherical"):
