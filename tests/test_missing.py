@@ -295,7 +295,7 @@ def test_e_step_with_missing_entries_is_the_expected_statistics(covariance_type)
 
 
 @pytest.mark.parametrize("batch", [3, 8192])
-def test_blocks_are_inverted_with_their_log_determinants(monkeypatch, batch):
+def test_blocks_are_swept_to_minus_their_inverses_and_log_determinants(monkeypatch, batch):
     from skgmje._core import missing_em
 
     monkeypatch.setattr(missing_em, "_SWEEP_BATCH", batch)
@@ -307,7 +307,7 @@ def test_blocks_are_inverted_with_their_log_determinants(monkeypatch, batch):
         log_det = missing_em._invert_blocks(blocks)
         np.testing.assert_allclose(
             blocks.transpose(2, 0, 1) @ matrices,
-            np.broadcast_to(np.eye(size), matrices.shape),
+            np.broadcast_to(-np.eye(size), matrices.shape),
             atol=1e-9,
         )
         np.testing.assert_allclose(log_det, np.linalg.slogdet(matrices)[1], atol=1e-10)

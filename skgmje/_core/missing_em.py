@@ -148,15 +148,15 @@ _BLOCK_WIDTH = 4
 
 
 def _invert_blocks(blocks):
-    """Invert (m, m, B) symmetric positive definite blocks in place; return their
-    log-determinants.
+    """Replace (m, m, B) symmetric positive definite blocks by minus their inverses, in
+    place; return their log-determinants.
 
     The symmetric sweep operator (Goodnight 1979), one pivot at a time over the whole
     batch, updating the upper triangle only: no pivoting is needed for positive definite
     matrices (the pivots are the Cholesky factor's squared diagonal), and sweeping every
-    pivot leaves minus the inverse. LAPACK's batched routines pay a call per matrix,
-    which for the hundreds of thousands of small blocks of a 30%-missing table cost
-    several times the arithmetic.
+    pivot leaves minus the inverse, whose sign the callers fold into their products.
+    LAPACK's batched routines pay a call per matrix, which for the hundreds of thousands
+    of small blocks of a 30%-missing table cost several times the arithmetic.
     """
     n_missing = blocks.shape[0]
     log_det = np.zeros(blocks.shape[2])
@@ -180,8 +180,7 @@ def _invert_blocks(blocks):
             part[:k, k] = scaled[:k]
             part[k, k:] = scaled[k:]
             part[k, k] = -1.0 / pivot
-        for i in range(n_missing):
-            part[i, i:] *= -1.0
+        for i in range(n_missing - 1):
             part[i + 1 :, i] = part[i, i + 1 :]
     return log_det
 
@@ -217,8 +216,8 @@ def _group_statistics(
         block_columns = columns[first_pattern : first_pattern + pattern[-1] + 1]
         n_patterns = len(block_columns)
         # (m, m, P, K) blocks of the precisions, batched last so each sweep step and
-        # each row's gather below runs over contiguous memory; inverted in place: the
-        # conditional covariances C of every pattern and component.
+        # each row's gather below runs over contiguous memory; inverted in place: minus
+        # the conditional covariances C of every pattern and component.
         blocks = by_position[block_columns.T[:, None, :], block_columns.T[None, :, :]]
         # log |Lambda_MM| per pattern and component: minus the log-determinant of C.
         log_det_blocks = _invert_blocks(blocks.reshape(n_missing, n_missing, -1)).reshape(
@@ -234,11 +233,11 @@ def _group_statistics(
         residual = block - means[:, None, :]
         residual *= ~missing
         gradient = residual @ precisions
-        # g_M as (m, rows, K), and x = C g_M.
+        # g_M as (m, rows, K), and -x = -C g_M.
         gradient_missing = gradient[:, within, missing_columns].transpose(2, 1, 0)
         row_covariances = np.take(blocks, pattern, axis=2)
         correction = np.einsum("ijbk,jbk->ibk", row_covariances, gradient_missing)
-        mahalanobis = np.einsum("kbd,kbd->bk", residual, gradient) - np.einsum(
+        mahalanobis = np.einsum("kbd,kbd->bk", residual, gradient) + np.einsum(
             "ibk,ibk->bk", gradient_missing, correction
         )
         log_prob = log_weights - 0.5 * (
@@ -259,7 +258,7 @@ def _group_statistics(
         resp_sums += resp.sum(axis=0)
         # The row completed by each component's conditional mean, built in place of the
         # residual (zero on the missing entries, which become -x).
-        residual[:, within, missing_columns] = -correction.transpose(2, 1, 0)
+        residual[:, within, missing_columns] = correction.transpose(2, 1, 0)
         completed = residual
         completed += means[:, None, :]
         resp_t = np.ascontiguousarray(resp.T)[:, None, :]
@@ -272,7 +271,7 @@ def _group_statistics(
         # Each pattern's conditional covariances, weighted by its rows' responsibilities,
         # summed into the flat (D * D) positions of its missing block: one sparse
         # product (one entry per column) for every component.
-        blocks *= np.bincount(
+        blocks *= -np.bincount(
             (pattern[:, None] * n_components + np.arange(n_components)).ravel(),
             weights=resp.ravel(),
             minlength=n_patterns * n_components,
