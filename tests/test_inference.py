@@ -17,6 +17,7 @@ from skgmje.inference import (
     PosteriorEstimator,
     as_prior,
     c2st,
+    default_estimator,
     expected_coverage,
     simulation_based_calibration,
     truncated_sequential_estimation,
@@ -114,6 +115,26 @@ def test_gaussian_posterior_is_the_conjugate_one():
     np.testing.assert_allclose(posterior.log_prob(grid), exact.logpdf(grid), atol=0.05)
     expected = exact.mean[:, None] + np.sqrt(0.2) * stats.norm.ppf([0.05, 0.95])
     np.testing.assert_allclose(posterior.interval(0.9), expected, atol=0.03)
+
+
+def test_the_default_estimator_chooses_k_on_a_held_out_tenth():
+    prior = BoxUniform([-2.0], [2.0])
+    theta = prior.sample(3000, random_state=0)
+    x = theta**2 + 0.05 * np.random.RandomState(1).standard_normal(theta.shape)
+    npe = PosteriorEstimator(prior=prior, random_state=3).fit(x, theta)
+    model = npe.estimator_
+    assert isinstance(model, GMJE) and model.reg_covar == 1e-6
+    assert model.cv.get_n_splits() == 1 and model.cv.test_size == 0.1
+    # The sign is lost: one Gaussian cannot hold both branches, the held-out tenth says so.
+    assert model.n_components_ > 1
+    assert set(model.n_components_scores_) >= {1, 2, 4}
+    draws = npe.posterior([1.0]).sample(4000, random_state=0)
+    assert abs(np.mean(draws > 0) - 0.5) < 0.05
+    again = PosteriorEstimator(prior=prior, random_state=3).fit(x, theta).estimator_
+    np.testing.assert_array_equal(again.means_, model.means_)
+    # A RandomState seeds the split too, reproducibly.
+    first = default_estimator(np.random.RandomState(5)).cv.random_state
+    assert first == default_estimator(np.random.RandomState(5)).cv.random_state
 
 
 def _leaky_posterior():

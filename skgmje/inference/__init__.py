@@ -19,7 +19,7 @@ from .calibration import (
     expected_coverage,
     simulation_based_calibration,
 )
-from .posterior import Posterior, PosteriorEstimator, conditional_distribution
+from .posterior import Posterior, PosteriorEstimator, conditional_distribution, default_estimator
 from .priors import BoxUniform, GaussianPrior, as_prior
 from .sequential import SequentialResult, truncated_sequential_estimation
 
@@ -34,6 +34,7 @@ __all__ = [
     "as_prior",
     "c2st",
     "conditional_distribution",
+    "default_estimator",
     "expected_coverage",
     "simulation_based_calibration",
     "truncated_sequential_estimation",

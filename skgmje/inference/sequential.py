@@ -113,7 +113,7 @@ def truncated_sequential_estimation(
     x_o : array-like of shape (n_features,)
         The observation.
     estimator : estimator, default=None
-        As for :class:`PosteriorEstimator` (None: ``GMJE``, K by cross-validation).
+        As for :class:`PosteriorEstimator` (None: :func:`default_estimator`).
     simulations_per_round : int, default=1000
     max_rounds : int, default=5
     truncation_coverage : float, default=0.9999
