@@ -14,9 +14,9 @@ residual ``r = z - mu_k`` (zero on ``M``):
   covariance in the missing block.
 
 Only ``|M| x |M|`` blocks of the precision are inverted, once per pattern of missing
-columns and component and block of rows (rows come ordered by pattern), so the cost per
-row stays that of the complete-data E-step plus a
-solve of the size of what it misses. Complete rows take :func:`em.e_step` unchanged.
+columns, component and block of rows (rows come ordered by pattern), so the cost per row
+stays that of the complete-data E-step plus a solve of the size of what it misses.
+Complete rows take :func:`em.e_step` unchanged.
 """
 
 from typing import NamedTuple

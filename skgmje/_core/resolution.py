@@ -23,28 +23,26 @@ MIN_LEVELS = 3
 MAX_LEVELS = 256
 
 
+def _capped(values):
+    """The sorted distinct ``values`` (NaN left out), or None beyond :data:`MAX_LEVELS`."""
+    values = np.unique(values[~np.isnan(values)])
+    return values if len(values) <= MAX_LEVELS else None
+
+
 def column_levels(Z, weights=None):
     """The sorted distinct values of each column of ``Z`` (rows of positive weight, NaN
     left out), or None for a column with more than :data:`MAX_LEVELS` of them."""
     if weights is not None:
         Z = Z[weights > 0]
-    levels = []
-    for column in Z.T:
-        values = np.unique(column[~np.isnan(column)])
-        levels.append(values if len(values) <= MAX_LEVELS else None)
-    return levels
+    return [_capped(column) for column in Z.T]
 
 
 def merge_levels(parts):
     """The :func:`column_levels` of the union of the rows behind each of ``parts``."""
-    merged = []
-    for columns in zip(*parts):
-        if any(values is None for values in columns):
-            merged.append(None)
-            continue
-        values = np.unique(np.concatenate(columns))
-        merged.append(values if len(values) <= MAX_LEVELS else None)
-    return merged
+    return [
+        None if any(values is None for values in columns) else _capped(np.concatenate(columns))
+        for columns in zip(*parts)
+    ]
 
 
 def rounding_variances(levels):
