@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from . import _dask
+from ._blas import single_threaded_blas
 from ._core import em, missing_em, resolution
 from ._core.conditioning import prepare_conditioning
 from ._core.gaussian import logsumexp
@@ -124,6 +125,10 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
         return self.n_components
 
     def _fit(self, X, Y, sample_weight):
+        with single_threaded_blas():
+            return self._fit_em(X, Y, sample_weight)
+
+    def _fit_em(self, X, Y, sample_weight):
         self._fit_components = self._choose_hyperparameters(lambda: (X, Y, sample_weight))
         Z = np.hstack([X, Y])
         rounding = resolution.rounding_variances(resolution.column_levels(Z, sample_weight))
@@ -165,10 +170,16 @@ class JointMixtureEM(ConditionedOnContext, ConditionalDensityEstimator):
             finally:
                 Z[missing] = np.nan
 
+        products = None
+        if layout is None and self.covariance_type == "full":
+            products = em.pair_products(Z)
+
         def e_step(parameters):
             options = self._e_step_options(parameters)
             if layout is None:
-                return em.e_step(Z, parameters, self.covariance_type, sample_weight, **options)
+                return em.e_step(
+                    Z, parameters, self.covariance_type, sample_weight, products=products, **options
+                )
             return missing_em.e_step_with_missing(
                 Z, layout, parameters, self.covariance_type, sample_weight, **options
             )

@@ -62,6 +62,12 @@ class GMJE(StreamingMixin, JointMixtureEM):
         (seeded by ``random_state``), anything else is used as
         ``sklearn.model_selection.check_cv`` would. Ignored for an integer
         ``n_components``.
+    n_jobs : int, default=None
+        Threads that fit the candidates and folds of ``n_components="auto"`` in
+        parallel (joblib's convention: None is 1 unless a ``joblib.parallel_config``
+        says otherwise, -1 is every core). The chosen ``K`` and the fit do not depend
+        on it. Each EM fit's matrix products run on one BLAS thread whatever
+        ``n_jobs`` is: its products are too small for threads to pay.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
         Shape of the joint covariances. Only ``"full"`` and ``"tied"`` couple
         x and y within a component; with ``"diag"`` and ``"spherical"`` each
@@ -199,6 +205,7 @@ class GMJE(StreamingMixin, JointMixtureEM):
         **JointMixtureEM._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "cv": ["cv_object"],
+        "n_jobs": [Integral, None],
         # Stepwise EM converges only for decays in (0.5, 1].
         "learning_decay": [Interval(Real, 0.5, 1, closed="right")],
         "learning_offset": [positive(allow_zero=True)],
@@ -210,6 +217,7 @@ class GMJE(StreamingMixin, JointMixtureEM):
         n_components="auto",
         *,
         cv=5,
+        n_jobs=None,
         covariance_type="full",
         tol=1e-3,
         reg_covar=1e-4,
@@ -238,6 +246,7 @@ class GMJE(StreamingMixin, JointMixtureEM):
             verbose_interval=verbose_interval,
         )
         self.cv = cv
+        self.n_jobs = n_jobs
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
         self.conditional_refinement = conditional_refinement
@@ -316,6 +325,7 @@ class GMJE(StreamingMixin, JointMixtureEM):
             sample_weight,
             self.cv,
             check_random_state(self.random_state),
+            self.n_jobs,
         )
         return n_components
 

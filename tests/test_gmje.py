@@ -348,13 +348,16 @@ def test_fit_and_prediction_never_form_n_by_components_by_features():
     with pytest.warns(ConvergenceWarning):
         model.fit(X, Y)
     fit_peak = tracemalloc.get_traced_memory()[1]
+    # The fit may keep each row's D (D + 1) / 2 pair products (bounded by a budget);
+    # nothing that grows with K.
+    products = 40_000 * 36 * 8
     tracemalloc.reset_peak()
     model.score_samples(X, Y)
     model.predict(X, return_std=True)
     model.sample(X, n_samples=2, random_state=0)
     predict_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert fit_peak < n_k_d / 4
+    assert fit_peak < n_k_d / 4 + products
     assert predict_peak < n_k_d / 4
 
 
@@ -369,6 +372,52 @@ def test_auto_components_are_a_mixture_for_branches_and_one_for_a_line():
     # Every candidate is tried, not only those up to a run without improvement: the
     # score can be flat over several K and then jump (bench_suite's irrelevant features).
     assert sorted(model.n_components_scores_) == [1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32]
+
+
+def test_pair_products_give_the_blockwise_second_moments(monkeypatch):
+    rng = np.random.RandomState(0)
+    Z = rng.normal(size=(300, 5))
+    resp = rng.dirichlet(np.ones(4), 300) * rng.uniform(0.5, 2.0, size=(300, 1))
+    products = em.pair_products(Z)
+    assert products.shape == (300, 15)
+    np.testing.assert_allclose(products[7, :5], Z[7, 0] * Z[7])
+    with_products = em.statistics_from_responsibilities(Z, resp, "full", products=products)
+    expected = np.einsum("nk,nd,ne->kde", resp, Z, Z)
+    np.testing.assert_allclose(with_products.second_moments, expected, rtol=1e-12)
+    blockwise = em.statistics_from_responsibilities(Z, resp, "full")
+    np.testing.assert_allclose(blockwise.second_moments, expected, rtol=1e-12)
+    monkeypatch.setattr(em, "_PRODUCTS_MAX_ELEMENTS", 300 * 15 - 1)
+    assert em.pair_products(Z) is None
+    # A fit over budget takes the blockwise statistics and ends at the same mixture.
+    X, y = make_separated_branches(n_samples=400, random_state=0)
+    small = GMJE(n_components=3, random_state=0).fit(X, y)
+    monkeypatch.setattr(em, "_PRODUCTS_MAX_ELEMENTS", 0)
+    large = GMJE(n_components=3, random_state=0).fit(X, y)
+    np.testing.assert_allclose(small.means_, large.means_, rtol=1e-9)
+    assert small.n_iter_ == large.n_iter_
+
+
+def test_threads_change_neither_the_choice_nor_blas_outside_the_fit(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    X, y = make_separated_branches(n_samples=400, random_state=0)
+    serial = GMJE(cv=3, random_state=0).fit(X, y)
+    before = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    inside = []
+    e_step = em.e_step
+
+    def recording(*args, **kwargs):
+        if len(inside) < 20:  # threadpool_info inspects every library: a few calls do
+            inside.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return e_step(*args, **kwargs)
+
+    monkeypatch.setattr(em, "e_step", recording)
+    threaded = GMJE(cv=3, n_jobs=2, random_state=0).fit(X, y)
+    after = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert threaded.n_components_scores_ == pytest.approx(serial.n_components_scores_, rel=1e-12)
+    np.testing.assert_allclose(threaded.means_, serial.means_)
+    assert inside and set(inside) == {1}
+    assert after == before
 
 
 def test_auto_components_score_as_grid_search_on_the_same_folds():

@@ -25,6 +25,9 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 # Rows per block: keeps the (rows, K*D) work arrays of a block near 2 MB, in cache.
 _BLOCK_ELEMENTS = 1 << 18
+# An in-memory fit keeps each row's pairwise products (D (D + 1) / 2 floats) across its
+# EM iterations when they take at most this many floats (128 MiB).
+_PRODUCTS_MAX_ELEMENTS = 1 << 24
 
 
 @saved_as_fields
@@ -180,8 +183,10 @@ def log_gaussian_prob(Z, means, precisions_chol, covariance_type):
         offsets = np.einsum("kd,kde->ke", means, precisions_chol).reshape(-1)
         projected = Z @ stacked
         projected -= offsets
-        np.square(projected, out=projected)
-        mahalanobis = projected.reshape(n_samples, n_components, n_joint).sum(axis=2)
+        projected = projected.reshape(n_samples, n_components, n_joint)
+        # einsum squares and sums in one pass: 3-6x faster than a square and a
+        # reduction over the short last axis.
+        mahalanobis = np.einsum("nkd,nkd->nk", projected, projected)
     elif covariance_type == "tied":
         projected = Z @ precisions_chol
         projected_means = means @ precisions_chol
@@ -219,14 +224,47 @@ def log_det_precisions_cholesky(precisions_chol, covariance_type, n_joint):
     return n_joint * np.log(precisions_chol)
 
 
-def statistics_from_responsibilities(Z, resp, covariance_type, sample_weight=None):
+def pair_products(Z):
+    """Each row's products ``z_d z_e`` for ``d <= e`` (row-major upper triangle):
+    shape (n, D (D + 1) / 2), or None when that exceeds the memory budget.
+
+    With them a full-covariance M-step's second moments are one product
+    ``resp.T @ products`` per block, with no (rows, K * D) array filled per iteration:
+    an EM fit computes them once and passes them to every :func:`e_step`.
+    """
+    n_samples, n_joint = Z.shape
+    width = n_joint * (n_joint + 1) // 2
+    if n_samples * width > _PRODUCTS_MAX_ELEMENTS:
+        return None
+    products = np.empty((n_samples, width))
+    start = 0
+    for d in range(n_joint):
+        stop = start + n_joint - d
+        np.multiply(Z[:, d : d + 1], Z[:, d:], out=products[:, start:stop])
+        start = stop
+    return products
+
+
+def _symmetric_from_upper(upper, n_joint):
+    """(K, D (D + 1) / 2) row-major upper triangles to (K, D, D) symmetric matrices."""
+    rows, columns = np.triu_indices(n_joint)
+    full = np.empty((len(upper), n_joint, n_joint))
+    full[:, rows, columns] = upper
+    full[:, columns, rows] = upper
+    return full
+
+
+def statistics_from_responsibilities(Z, resp, covariance_type, sample_weight=None, products=None):
     """Sufficient statistics of rows ``Z`` with (already weighted) responsibilities ``resp``.
 
+    ``products`` are the rows' :func:`pair_products` (full covariances only), or None.
     ``log_likelihood`` is left at 0: the caller knows it.
     """
     n_samples, n_joint = Z.shape
     n_components = resp.shape[1]
-    if covariance_type == "full":
+    if covariance_type == "full" and products is not None:
+        second = _symmetric_from_upper(resp.T @ products, n_joint)
+    elif covariance_type == "full":
         weighted = (resp[:, :, None] * Z[:, None, :]).reshape(n_samples, -1)
         second = (weighted.T @ Z).reshape(n_components, n_joint, n_joint)
     elif covariance_type == "tied":
@@ -244,14 +282,22 @@ def add_statistics(first, second):
 
 
 def e_step(
-    Z, parameters, covariance_type, sample_weight=None, log_weights=None, entropy=False, rows=None
+    Z,
+    parameters,
+    covariance_type,
+    sample_weight=None,
+    log_weights=None,
+    entropy=False,
+    rows=None,
+    products=None,
 ):
     """Score every row and accumulate the statistics the M-step needs, block by block.
 
     ``log_weights`` (K,) is added to each component's log-density in place of
     ``log(parameters.weights)`` (the variational E-step's expected log weights and
     normalisers); ``entropy`` also sums ``w_i r_ik log r_ik``; ``rows`` (indices)
-    restricts the pass to those rows of ``Z``, gathered a block at a time.
+    restricts the pass to those rows of ``Z``, gathered a block at a time;
+    ``products`` are all of ``Z``'s :func:`pair_products` (or None).
 
     Returns
     -------
@@ -265,27 +311,36 @@ def e_step(
             block, parameters.means, parameters.precisions_cholesky, covariance_type
         )
         log_prob += log_weights
+        if not entropy:
+            # logsumexp and the normalisation share one exp of the (rows, K) array.
+            peak = log_prob.max(axis=1)
+            peak[~np.isfinite(peak)] = 0.0
+            log_prob -= peak[:, None]
+            resp = np.exp(log_prob, out=log_prob)
+            total = resp.sum(axis=1)
+            resp /= total[:, None]
+            with np.errstate(divide="ignore"):
+                return resp, np.log(total) + peak
         log_norm = logsumexp(log_prob, axis=1)
         log_prob -= log_norm[:, None]
-        if not entropy:
-            return np.exp(log_prob, out=log_prob), log_norm
         resp = np.exp(log_prob)
         return resp, log_norm, np.einsum("nk,nk->n", resp, log_prob)
 
     return accumulate_statistics(
-        Z, len(parameters.means), covariance_type, responsibilities, sample_weight, rows
+        Z, len(parameters.means), covariance_type, responsibilities, sample_weight, rows, products
     )
 
 
 def accumulate_statistics(
-    Z, n_components, covariance_type, responsibilities, sample_weight=None, rows=None
+    Z, n_components, covariance_type, responsibilities, sample_weight=None, rows=None, products=None
 ):
     """Sum the statistics of ``Z`` (or of its ``rows``) over blocks of :func:`block_rows` rows.
 
     ``responsibilities(block, start, stop)`` returns the unweighted responsibilities
     of rows ``start:stop`` (shape (rows, K)) and their log-likelihoods (or None),
     optionally followed by each row's ``sum_k r_ik log r_ik``, so no array larger
-    than a block times K*D is ever formed.
+    than a block times K*D is ever formed. ``products`` are ``Z``'s
+    :func:`pair_products`, or None.
     """
     n_joint = Z.shape[1]
     n_samples = len(Z) if rows is None else len(rows)
@@ -302,7 +357,13 @@ def accumulate_statistics(
             if log_norm is not None:
                 log_norm = log_norm * block_weight
             row_entropy = [values * block_weight for values in row_entropy]
-        stats = statistics_from_responsibilities(block, resp, covariance_type, block_weight)
+        stats = statistics_from_responsibilities(
+            block,
+            resp,
+            covariance_type,
+            block_weight,
+            None if products is None else products[index],
+        )
         if log_norm is not None:
             stats = stats._replace(log_likelihood=float(np.sum(log_norm)))
         if row_entropy:
