@@ -48,8 +48,9 @@ print(f"C2ST against the exact posterior, 3000 simulations: {c2st(draws, referen
 
 # %%
 # Sequential rounds: up to 3 x 1000 simulations, the later ones from the prior truncated
-# to the current posterior's highest-density region of mass 1 - 1e-4; the rounds stop
-# once a round no longer shrinks that region by 10%.
+# to the current posterior's highest-density region of mass 1 - 1e-4, each refit on the
+# simulations inside its region; the rounds stop once the posterior at x_o moves by less
+# than 0.01 nats (KL) from one round to the next.
 result = truncated_sequential_estimation(
     task.simulate,
     task.prior,

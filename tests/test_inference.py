@@ -324,8 +324,12 @@ def test_sequential_rounds_truncate_and_keep_the_posterior():
     # Both roots of theta^2 = 1 survive the truncation, each with half the mass.
     assert np.mean(draws > 0) == pytest.approx(0.5, abs=0.08)
     np.testing.assert_allclose(np.sort(np.abs(draws))[2000], 1.0, atol=0.03)
+    assert result.history[0]["kl_from_previous"] is None
+    assert all(entry["kl_from_previous"] > -0.05 for entry in result.history[1:])
+    if result.stopped == "converged":
+        assert result.history[-1]["kl_from_previous"] < 0.01
     with pytest.raises(ValueError, match="tolerance"):
-        truncated_sequential_estimation(simulator, prior, [1.0], tolerance=2.0)
+        truncated_sequential_estimation(simulator, prior, [1.0], tolerance=0.0)
 
 
 def test_a_learned_summary_of_x_in_front():

@@ -1440,12 +1440,26 @@ def render_bench_sbi(report):
         sequential = results["sequential"]
         parts.append(
             table(
-                ["rounds: C2ST", "simulations", "single round at 1e4", "met"],
+                [
+                    "observations",
+                    "rounds: C2ST",
+                    "simulations",
+                    "single round at 1e4",
+                    "paired difference",
+                    "met",
+                ],
                 [
                     [
+                        str(len(sequential["c2st_per_observation"])),
                         number(sequential["c2st"]),
-                        ", ".join(f"{value:,}" for value in sequential["simulations"]),
+                        f"{min(sequential['simulations']):,}-{max(sequential['simulations']):,}",
                         number(sequential["single_round_c2st_at_1e4"]),
+                        (
+                            f"{sequential['paired_difference']:+.3f} ± "
+                            f"{sequential['paired_difference_standard_error']:.3f}"
+                            if "paired_difference" in sequential
+                            else ""
+                        ),
                         verdict(sequential["meets_target"]),
                     ]
                 ],
