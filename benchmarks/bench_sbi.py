@@ -7,7 +7,8 @@ crescent) and ``four_modes`` (theta in 5-D, an 8-D observation, four mirror-imag
 
 Per task and simulation budget, one set of simulations ``theta ~ prior``, ``x ~ p(x |
 theta)`` is shared by every method: ``PosteriorEstimator()`` with its default estimator
-(the recommended setup: ``GMJE`` choosing K on a held-out tenth, ``reg_covar=1e-6``;
+(the recommended setup: ``GMJE`` choosing K on a held-out tenth, ``reg_covar=1e-6``,
+candidates fitted on every core;
 ``skgmje.inference.default_estimator``), and skgmje's ``GMJE``, ``BayesianGMJE`` and
 ``GMJEMDN`` at their own defaults through ``PosteriorEstimator`` (all truncated to the
 prior's support), and

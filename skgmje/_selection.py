@@ -44,10 +44,7 @@ def _fold_score(estimator, name, value, X, Y, sample_weight, train, test):
         return None
     model = clone(estimator).set_params(**{name: value, "warm_start": False, "verbose": 0})
     try:
-        with warnings.catch_warnings():
-            # Each fold's fit is a means to a score; the final fit warns for itself.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X[train], Y[train], None if sample_weight is None else sample_weight[train])
+        model.fit(X[train], Y[train], None if sample_weight is None else sample_weight[train])
     except ValueError:
         # Degenerate on this fold (a covariance that is not positive definite): the
         # candidate cannot be trusted on data like these.
@@ -89,10 +86,16 @@ def select_by_cross_validation(
         Mean held-out conditional log-likelihood of every candidate tried.
     """
     tasks = [(value, train, test) for value in reversed(candidates) for train, test in pairs]
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_fold_score)(estimator, name, value, X, Y, sample_weight, train, test)
-        for value, train, test in tasks
-    )
+    # Set here, in the calling thread, and handed to every task by scikit-learn's
+    # Parallel: a catch_warnings inside concurrent threads could leave the filter on
+    # for the caller. Each fold's fit is a means to a score; the final fit warns for
+    # itself.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        results = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_fold_score)(estimator, name, value, X, Y, sample_weight, train, test)
+            for value, train, test in tasks
+        )
     fold_scores = {value: [] for value in candidates}
     for (value, _, _), score in zip(tasks, results):
         if score is not None:

