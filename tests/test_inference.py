@@ -332,6 +332,21 @@ def test_sequential_rounds_truncate_and_keep_the_posterior():
         truncated_sequential_estimation(simulator, prior, [1.0], tolerance=0.0)
 
 
+def test_sequential_rounds_default_to_gmje_own_defaults():
+    prior = BoxUniform(low=[-3.0], high=[3.0])
+
+    def simulator(theta, random_state):
+        return theta + 0.1 * random_state.standard_normal(theta.shape)
+
+    result = truncated_sequential_estimation(
+        simulator, prior, [1.0], simulations_per_round=200, max_rounds=2, random_state=0
+    )
+    fitted = result.posterior_estimator.estimator_
+    assert isinstance(fitted, GMJE)
+    assert (fitted.cv, fitted.reg_covar, fitted.n_jobs) == (5, 1e-4, -1)
+    assert result.history[1]["n_training"] <= len(result.theta)
+
+
 def test_a_learned_summary_of_x_in_front():
     pytest.importorskip("torch")
     from skgmje import JointEmbedding

@@ -123,7 +123,15 @@ def truncated_sequential_estimation(
     x_o : array-like of shape (n_features,)
         The observation.
     estimator : estimator, default=None
-        As for :class:`PosteriorEstimator` (None: :func:`default_estimator`).
+        As for :class:`PosteriorEstimator`. None is ``GMJE(n_jobs=-1)``: GMJE's own
+        defaults (K by 5-fold cross-validation, ``reg_covar=1e-4``), not
+        :func:`default_estimator`'s. Both of that one's reasons are gone in the rounds:
+        each fits a few thousand simulations, so a held-out tenth is a few hundred rows
+        to choose K on, and inside the region they spread about as wide as the
+        posterior, so a floor relative to their spread is no longer one on the scale of
+        the prior. On ``bench_sbi``'s two moons (10 observations, 3 rounds of 1,111)
+        the rounds scored a C2ST of 0.564 with ``GMJE()`` and 0.572 with
+        :func:`default_estimator`.
     simulations_per_round : int, default=1000
     max_rounds : int, default=5
     truncation_coverage : float, default=0.9999
@@ -171,6 +179,10 @@ def truncated_sequential_estimation(
     if not tolerance > 0.0:
         raise ValueError(f"tolerance must be positive; got {tolerance!r}.")
     seed = rng.randint(np.iinfo(np.int32).max)
+    if estimator is None:
+        from ..gmje import GMJE
+
+        estimator = GMJE(n_jobs=-1, random_state=seed)
     thetas, xs, history = [], [], []
     region = None
     stopped = "max_rounds"
