@@ -687,6 +687,7 @@ DRAWINGS = {
     "bench_conformal": figure_bench_conformal,
     "bench_missing": figure_bench_missing,
     "bench_sbi": figure_bench_sbi,
+    "bench_sbi_1e5": figure_bench_sbi,
 }
 
 ALT_TEXT = {
@@ -708,6 +709,7 @@ ALT_TEXT = {
         "estimator, for both scores, MAPIE and both coverages, with the target band"
     ),
     "bench_sbi": "Bar charts: C2ST of every method on every task, per simulation budget",
+    "bench_sbi_1e5": "Bar chart: C2ST of every method on every task at 1e5 simulations",
     "bench_missing": (
         "Bar charts: imputation RMSE of three imputers on four real sets with 30% removed, "
         "and held-out NLL of GMJE with missing contexts against imputing first"

@@ -59,6 +59,7 @@ ORDER = (
     "bench_conformal",
     "bench_missing",
     "bench_sbi",
+    "bench_sbi_1e5",
 )
 
 TITLES = {
@@ -81,6 +82,7 @@ TITLES = {
     "bench_conformal": "Split-conformal coverage of every estimator over 200 random splits",
     "bench_missing": "Missing values: imputation, incomplete contexts, cost, dropping rows",
     "bench_sbi": "Simulation-based inference: posteriors against sbi's NPE (C2ST)",
+    "bench_sbi_1e5": "Simulation-based inference at 1e5 simulations",
 }
 
 DESCRIPTIONS = {
@@ -112,16 +114,30 @@ DESCRIPTIONS = {
         "parameters, 8-D observation, four modes). Per task and budget one set of "
         "simulations is shared by every method: PosteriorEstimator() with its default "
         "estimator (the recommended setup: GMJE choosing K on a held-out tenth, "
-        "reg_covar=1e-6), skgmje's estimators at their own defaults through "
+        "reg_covar=1e-6, candidates on every core), skgmje's estimators at their own "
+        "defaults through "
         "PosteriorEstimator, and sbi's NPE with its MDN and its MAF flow at sbi's "
         "defaults. Cells: mean C2ST over the observations (10,000 posterior draws against "
-        "10,000 reference draws; 0.5 is indistinguishable) and fit seconds. Targets: the "
-        "best skgmje estimator no worse than the better sbi method and fitting 10x faster "
-        "than the faster one, at 1e3 and 1e4; four_modes below 0.80 at 1e4; the "
+        "10,000 reference draws; 0.5 is indistinguishable) and fit seconds. Targets: one "
+        "skgmje estimator no worse than the better sbi method and fitting 10x faster "
+        "than the faster one, at 1e3 and 1e4 (the table gives the lowest-C2ST skgmje "
+        "estimator and the recommended setup, which is the one asked to do both); "
+        "four_modes below 0.80 at 1e4; the "
         "recommended setup's "
         "rank histograms uniform (KS at 1%) and HDR coverage within 0.03 at 50/80/95%; "
-        "sequential rounds on two_moons at the single-round 1e4 C2ST with a third of the "
-        "simulations."
+        "sequential rounds (truncated_sequential_estimation at its defaults, 3 x 1,111) on "
+        "two_moons at the recommended single-round 1e4 C2ST, on 10 observations of their "
+        "own (paired)."
+    ),
+    "bench_sbi_1e5": (
+        "bench_sbi's accuracy part at 1e5 simulations on four_modes (``python "
+        "benchmarks/bench_sbi.py --tasks four_modes --budgets 100000 --methods "
+        "'PosteriorEstimator()' 'sbi NPE-MDN' 'sbi NPE-MAF' --output "
+        "benchmarks/results/bench_sbi_1e5.json``): the recommended setup against sbi's NPE "
+        "on the same simulations, C2ST and fit seconds. The targets are set at 1e3 and "
+        "1e4; this budget is measured, not targeted. The other two tasks are not run at "
+        "1e5 here: sbi's MDN alone ran over 11 minutes on linear_gaussian (two cores) "
+        "before it was stopped."
     ),
     "bench_distribution": (
         "On Dataset B (4000 training and 2000 test rows), the mean length and held-out "
@@ -1389,6 +1405,7 @@ def render_bench_sbi(report):
             verdict(row["fits_10x_faster"]),
             number(row.get("recommended_c2st")),
             number(row.get("recommended_speed_ratio"), 3),
+            verdict(row["recommended_meets_target"]) if "recommended_meets_target" in row else "",
         ]
         for key, row in results["targets"].items()
     ]
@@ -1403,9 +1420,10 @@ def render_bench_sbi(report):
                 "10x",
                 "recommended C2ST",
                 "its speed ratio",
+                "recommended: both",
             ],
             rows,
-            title="Targets at 1e3 and 1e4 simulations",
+            title="Against sbi per task and budget (the targets are at 1e3 and 1e4)",
         )
     )
     if "calibration" in results:
@@ -1487,6 +1505,7 @@ RENDERERS = {
     "bench_conformal": render_bench_conformal,
     "bench_missing": render_bench_missing,
     "bench_sbi": render_bench_sbi,
+    "bench_sbi_1e5": render_bench_sbi,
 }
 
 
