@@ -41,13 +41,13 @@ def default_estimator(random_state=None):
     onto tied rows. Simulations differ on both counts. They are plentiful, so one
     held-out tenth scores each candidate with thousands of rows at a fifth of the cost
     of five folds (on ``bench_sbi``'s tasks the chosen K differs, the C2ST stays
-    within 0.015 of ``GMJE()``'s, at a quarter of its fit time). They are continuous
+    within 0.015 of ``GMJE()``'s, at a seventh to a quarter of its fit time). They are continuous
     draws without ties, and a posterior is far narrower than the prior the simulations
     span, so a floor at 1% of the prior's standard deviation is the posterior's own
     width on two moons. In the rounds of :func:`truncated_sequential_estimation`
     (two moons, 10 observations, 3 rounds of 1,111 simulations) it scored as ``GMJE()``
-    did: C2ST 0.591 against 0.586, a difference well within their standard errors of
-    0.014-0.017. The candidates run in parallel because with thousands of simulations
+    did, within the noise between repeated runs, and those rounds use ``GMJE()``
+    for the reasons given there. The candidates run in parallel because with thousands of simulations
     they are the whole cost of a fit; ``sbi``'s networks train on every core too.
 
     Parameters
