@@ -47,8 +47,9 @@ def default_estimator(random_state=None):
     width on two moons. In the rounds of :func:`truncated_sequential_estimation`
     (two moons, 10 observations, 3 rounds of 1,111 simulations) it scored as ``GMJE()``
     did, within the noise between repeated runs, and those rounds use ``GMJE()``
-    for the reasons given there. The candidates run in parallel because with thousands of simulations
-    they are the whole cost of a fit; ``sbi``'s networks train on every core too.
+    for the reasons given there. The candidates run in parallel because with
+    thousands of simulations they are the whole cost of a fit; ``sbi``'s networks
+    train on every core too.
 
     Parameters
     ----------
