@@ -14,12 +14,13 @@ The data are shifted by a fixed ``center`` (their mean) before the statistics
 are accumulated, so ``sum r z z^T - N mu mu^T`` does not cancel catastrophically.
 """
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from .._persistence import saved_as_fields
-from .gaussian import LOG_2PI, cholesky, logsumexp, precision_cholesky
+from .gaussian import LOG_2PI, cholesky, precision_cholesky
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -245,9 +246,15 @@ def pair_products(Z):
     return products
 
 
+@lru_cache(maxsize=8)
+def _upper_indices(n_joint):
+    # Every block of every iteration unpacks with these: computed once per width.
+    return np.triu_indices(n_joint)
+
+
 def _symmetric_from_upper(upper, n_joint):
     """(K, D (D + 1) / 2) row-major upper triangles to (K, D, D) symmetric matrices."""
-    rows, columns = np.triu_indices(n_joint)
+    rows, columns = _upper_indices(n_joint)
     full = np.empty((len(upper), n_joint, n_joint))
     full[:, rows, columns] = upper
     full[:, columns, rows] = upper
@@ -311,20 +318,20 @@ def e_step(
             block, parameters.means, parameters.precisions_cholesky, covariance_type
         )
         log_prob += log_weights
+        # The log-normaliser and the responsibilities share one exp of the (rows, K)
+        # array: logsumexp's peak shift, kept.
+        peak = log_prob.max(axis=1)
+        peak[~np.isfinite(peak)] = 0.0
+        log_prob -= peak[:, None]
+        resp = np.exp(log_prob, out=None if entropy else log_prob)
+        total = resp.sum(axis=1)
+        resp /= total[:, None]
+        with np.errstate(divide="ignore"):
+            log_total = np.log(total)
         if not entropy:
-            # logsumexp and the normalisation share one exp of the (rows, K) array.
-            peak = log_prob.max(axis=1)
-            peak[~np.isfinite(peak)] = 0.0
-            log_prob -= peak[:, None]
-            resp = np.exp(log_prob, out=log_prob)
-            total = resp.sum(axis=1)
-            resp /= total[:, None]
-            with np.errstate(divide="ignore"):
-                return resp, np.log(total) + peak
-        log_norm = logsumexp(log_prob, axis=1)
-        log_prob -= log_norm[:, None]
-        resp = np.exp(log_prob)
-        return resp, log_norm, np.einsum("nk,nk->n", resp, log_prob)
+            return resp, log_total + peak
+        # sum_k r_k log r_k, with log r_k = (shifted log_prob)_k - log_total.
+        return resp, log_total + peak, np.einsum("nk,nk->n", resp, log_prob) - log_total
 
     return accumulate_statistics(
         Z, len(parameters.means), covariance_type, responsibilities, sample_weight, rows, products
