@@ -22,7 +22,13 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .posterior import MIN_ACCEPTANCE, PosteriorEstimator, rejection_batch, starved
+from .posterior import (
+    _DRAW_ELEMENTS,
+    MIN_ACCEPTANCE,
+    PosteriorEstimator,
+    rejection_batch,
+    starved,
+)
 from .priors import as_prior
 
 __all__ = ["SequentialResult", "truncated_sequential_estimation"]
@@ -76,17 +82,33 @@ def _simulate(simulator, theta, rng):
     return x.reshape(len(theta), -1)
 
 
+def _floats_per_draw(distribution):
+    # Scoring a parameter forms (K, d) differences: that is its share of a batch.
+    return distribution.n_components * distribution.n_targets
+
+
+def _in_region(posterior, log_threshold, theta):
+    """Whether each row of ``theta`` has ``log q(theta | x_o) >= log_threshold``, scored
+    in batches of at most ``_DRAW_ELEMENTS`` floats."""
+    distribution = posterior.distribution
+    step = max(64, _DRAW_ELEMENTS // _floats_per_draw(distribution))
+    return np.concatenate(
+        [
+            distribution.log_prob(theta[start : start + step, None, :])[:, 0] >= log_threshold
+            for start in range(0, max(len(theta), 1), step)
+        ]
+    )
+
+
 def _truncated_prior_draws(prior, posterior, log_threshold, n_samples, rng):
     """``n_samples`` prior draws with ``log q(theta | x_o) >= log_threshold``, and the
     fraction of prior draws that passed (the region's prior mass)."""
     kept, tried, accepted = [], 0, 0
-    distribution = posterior.distribution
-    # Scoring a proposal forms (K, d) differences: that is its share of the batch.
-    floats_per_draw = distribution.n_components * distribution.n_targets
+    floats_per_draw = _floats_per_draw(posterior.distribution)
     while accepted < n_samples:
         batch = rejection_batch(n_samples - accepted, accepted, tried, floats_per_draw)
         proposals = prior.sample(batch, random_state=rng)
-        inside = distribution.log_prob(proposals[:, None, :])[:, 0] >= log_threshold
+        inside = _in_region(posterior, log_threshold, proposals)
         kept.append(proposals[inside])
         tried += batch
         accepted += int(inside.sum())
@@ -199,12 +221,12 @@ def truncated_sequential_estimation(
         thetas.append(theta)
         xs.append(_simulate(simulator, theta, rng))
         all_theta, all_x = np.vstack(thetas), np.vstack(xs)
-        training = slice(None)
+        training = np.ones(len(all_theta), dtype=bool)
         if region is not None:
             # Every simulation inside this round's region, whichever round drew it: there
             # they are all prior draws truncated to the region, and none of the model
             # is spent on parameters the posterior at x_o has already ruled out.
-            training = region[0].distribution.log_prob(all_theta[:, None, :])[:, 0] >= region[1]
+            training = _in_region(region[0], region[1], all_theta)
         posterior_estimator = PosteriorEstimator(estimator, prior=prior, random_state=seed).fit(
             all_x[training], all_theta[training]
         )
@@ -233,7 +255,7 @@ def truncated_sequential_estimation(
                 "round": round_index,
                 "n_simulations": len(theta),
                 "n_simulations_total": len(all_theta),
-                "n_training": len(all_theta[training]),
+                "n_training": int(np.count_nonzero(training)),
                 "proposal_prior_mass": float(proposal_mass),
                 "next_prior_mass": next_mass,
                 "acceptance_rate": posterior.acceptance_rate,
