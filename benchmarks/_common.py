@@ -94,6 +94,28 @@ def make_mixture_data(n_samples, n_joint, n_components, seed):
     return means[labels] + np.einsum("nde,ne->nd", choleskys[labels], noise)
 
 
+def same_start_split(Z):
+    """``Z`` standardised, and its contexts ``X`` and targets ``y`` split so that skgmje's
+    k-means start sees the rows as scikit-learn's does.
+
+    The start divides each block of standardised columns by the square root of its
+    width and weighs the targets by ``TARGET_BLOCK_WEIGHT`` (``column_scales``): with
+    ``TARGET_BLOCK_WEIGHT**2`` target columns per context column every column is scaled
+    alike, so the two libraries start from the same clusters and their EM (or VB)
+    iterations can be compared one by one. Standardised, skgmje's ``reg_covar``
+    (relative to each column's variance) is also scikit-learn's (absolute).
+    """
+    from skgmje._core.em import TARGET_BLOCK_WEIGHT
+
+    n_joint = Z.shape[1]
+    group = 1 + int(TARGET_BLOCK_WEIGHT**2)
+    if n_joint % group:
+        raise ValueError(f"the joint width must be a multiple of {group}; got {n_joint}.")
+    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    n_context = n_joint // group
+    return Z, np.ascontiguousarray(Z[:, :n_context]), np.ascontiguousarray(Z[:, n_context:])
+
+
 def timed(function):
     """Seconds one call takes, and what it returned."""
     start = time.perf_counter()

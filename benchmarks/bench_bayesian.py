@@ -31,6 +31,7 @@ from _common import (
     make_mixture_data,
     progress,
     ratio_fields,
+    same_start_split,
     seconds_per_iteration,
     target_check,
 )
@@ -48,14 +49,7 @@ LOWER_BOUND_RTOL = 1e-6
 
 
 def bench_case(n_samples, n_joint, n_components, max_iter, repeats, covariance_type):
-    Z = make_mixture_data(n_samples, n_joint, n_components, seed=0)
-    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
-    # BayesianGMJE's k-means start divides each block of standardised columns by the
-    # square root of its width and weighs the targets twice: with four target columns
-    # per context column every column is scaled alike, so the start sees the rows as
-    # scikit-learn's does and the two fits can be compared iteration by iteration.
-    n_context = n_joint // 5
-    X, y = np.ascontiguousarray(Z[:, :n_context]), np.ascontiguousarray(Z[:, n_context:])
+    Z, X, y = same_start_split(make_mixture_data(n_samples, n_joint, n_components, seed=0))
     covariance_prior = {
         "full": np.cov(Z.T),
         "tied": np.cov(Z.T),

@@ -30,6 +30,7 @@ from _common import (
     make_mixture_data,
     progress,
     ratio_fields,
+    same_start_split,
     seconds_per_iteration,
     target_check,
     timed,
@@ -99,14 +100,7 @@ def parse_args(argv=None):
 
 def bench_em_case(n_samples, n_joint, n_components, max_iter, repeats):
     """Seconds per EM iteration of GMJE and GaussianMixture on the same joint data."""
-    Z = make_mixture_data(n_samples, n_joint, n_components, DATA_SEED)
-    # Standardised, GMJE's reg_covar (relative to each column's variance) is
-    # scikit-learn's (absolute); with four target columns per context column, GMJE's
-    # block-balanced k-means start scales every column alike and sees the rows as
-    # scikit-learn's does. The two EMs then run the same iterations.
-    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
-    n_context = n_joint // 5
-    X, y = np.ascontiguousarray(Z[:, :n_context]), np.ascontiguousarray(Z[:, n_context:])
+    Z, X, y = same_start_split(make_mixture_data(n_samples, n_joint, n_components, DATA_SEED))
     common = dict(tol=0.0, init_params="kmeans", random_state=MODEL_SEED, reg_covar=1e-6)
     fits = {}
     for iterations in (0, max_iter):

@@ -159,6 +159,13 @@ def _observations(task, n_observations):
     return theta_o, task.simulate(theta_o, random_state=2000)
 
 
+def _simulations(task, budget):
+    """The ``(theta, x)`` every method of a cell shares, seeded by the budget."""
+    rng = np.random.RandomState(budget)
+    theta = task.prior.sample(budget, random_state=rng)
+    return theta, task.simulate(theta, random_state=rng)
+
+
 def _fit(method, task, theta, x, seed):
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -178,9 +185,7 @@ def accuracy(tasks, budgets, methods, n_observations, references):
         task = TASKS[name]
         _, x_o = _observations(task, n_observations)
         for budget in budgets:
-            rng = np.random.RandomState(budget)
-            theta = task.prior.sample(budget, random_state=rng)
-            x = task.simulate(theta, random_state=rng)
+            theta, x = _simulations(task, budget)
             for method in methods:
                 progress(f"fit: {name}, {budget} simulations, {method}")
                 try:
@@ -354,10 +359,7 @@ def rerun_sequential(arguments):
     simulations and seed are fixed), written into the existing results."""
     payload = json.loads(arguments.output.read_text())
     task = TASKS["two_moons"]
-    rng = np.random.RandomState(10_000)
-    theta = task.prior.sample(10_000, random_state=rng)
-    x = task.simulate(theta, random_state=rng)
-    _, single_round, _ = _fit(RECOMMENDED, task, theta, x, seed=0)
+    _, single_round, _ = _fit(RECOMMENDED, task, *_simulations(task, 10_000), seed=0)
     payload["results"]["targets"] = verdicts(
         payload["results"]["c2st"], payload["config"]["budgets"]
     )
