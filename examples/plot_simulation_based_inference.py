@@ -12,7 +12,8 @@ it), so we can see how close an estimate gets.
 :class:`~skgmje.inference.PosteriorEstimator` fits :class:`~skgmje.GMJE` on simulated
 pairs ``(x, theta)`` (neural posterior estimation with a closed-form mixture in place of
 a network; by default its number of components is chosen on a held-out tenth of the
-simulations), truncates the posterior to the prior's box, and draws from it. We compare
+simulations, and another tenth calibrates its highest-density regions), truncates the
+posterior to the prior's box, and draws from it. We compare
 it with the exact posterior by C2ST, then run sequential rounds near the observation
 (:func:`~skgmje.inference.truncated_sequential_estimation`) and check calibration on
 fresh simulations (:func:`~skgmje.inference.simulation_based_calibration` and
@@ -84,14 +85,22 @@ fig.tight_layout()
 
 # %%
 # Calibration on 500 fresh simulations: rank histograms flat, coverage on the diagonal.
+# The regions ``Posterior.in_hdr`` gives are calibrated on the 300 simulations the fit
+# held out; ``calibrated=False`` measures the mixture's own regions, which on this thin,
+# curved crescent hold the truth less often than they claim at the smaller masses.
 theta_test = task.prior.sample(500, random_state=2)
 x_test = task.simulate(theta_test, random_state=3)
 sbc = simulation_based_calibration(npe, theta_test, x_test, n_posterior_samples=200, random_state=0)
 coverage = expected_coverage(npe, theta_test, x_test, n_posterior_samples=500, random_state=0)
+own = expected_coverage(
+    npe, theta_test, x_test, n_posterior_samples=500, calibrated=False, random_state=0
+)
 print("SBC KS p-values:", np.round(sbc.ks_pvalues, 3))
 print("HDR coverage at", coverage.levels, ":", np.round(coverage.coverage, 3))
+print("the mixture's own regions:", np.round(own.coverage, 3))
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 plot_sbc_ranks(sbc, bins=10, ax=axes[0])
-plot_expected_coverage(coverage, ax=axes[1])
+plot_expected_coverage(coverage, ax=axes[1], label="calibrated regions")
+plot_expected_coverage(own, ax=axes[1], label="the mixture's own")
 fig.tight_layout()
 plt.show()

@@ -203,7 +203,7 @@ def plot_sbc_ranks(result, *, bins=20, names=None, ax=None):
     return ax
 
 
-def plot_expected_coverage(result, *, ax=None):
+def plot_expected_coverage(result, *, ax=None, label=None):
     """Observed against nominal coverage of the posterior's highest-density regions.
 
     The diagonal when calibrated; below it the posterior is too narrow
@@ -214,13 +214,23 @@ def plot_expected_coverage(result, *, ax=None):
     result : CoverageResult
         From :func:`skgmje.inference.expected_coverage`.
     ax : matplotlib Axes, default=None
+    label : str, default=None
+        Names this result's curve, so that several (say, calibrated regions and ``q``'s
+        own) can share the axes.
     """
     ax = _axes(ax)
     levels = np.linspace(0.0, 1.0, 101)
     observed = [np.mean(result.hdr_levels <= level) for level in levels]
-    ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1)
-    ax.plot(levels, observed, label="every level")
-    ax.plot(result.levels, result.coverage, "o", label="asked levels")
+    if not any(line.get_label() == "calibrated" for line in ax.get_lines()):
+        ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="calibrated")
+    (curve,) = ax.plot(levels, observed, label=label or "every level")
+    ax.plot(
+        result.levels,
+        result.coverage,
+        "o",
+        color=curve.get_color(),
+        label=None if label else "asked levels",
+    )
     ax.set_xlabel("nominal mass of the highest-density region")
     ax.set_ylabel("fraction of true parameters inside")
     ax.set_title("Expected coverage (the diagonal when calibrated)")

@@ -432,3 +432,56 @@ def test_sample_shape_and_reproducibility(case, n_samples, seed):
     )
     other = dist.sample(n_samples, random_state=(seed + 1) % 2**32)
     assert not np.array_equal(draws, other)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_log_prob_of_a_grid_block_by_block_is_scipys(monkeypatch, shared):
+    from skgmje._core import mixture
+
+    # Blocks of one grid point: the blockwise path on every row of a small grid.
+    monkeypatch.setattr(mixture, "_BLOCK_FLOATS", 1)
+    rng = np.random.RandomState(0)
+    weights = rng.dirichlet(np.ones(3), size=4)
+    means = rng.standard_normal((4, 3, 2))
+    factors = rng.standard_normal((3, 2, 2))
+    covariances = factors @ np.swapaxes(factors, 1, 2) + 0.5 * np.eye(2)
+    if not shared:
+        covariances = covariances[None] * rng.uniform(0.5, 2.0, size=(4, 1, 1, 1))
+    dist = GaussianMixtureDistribution(weights=weights, means=means, covariances=covariances)
+    grid = rng.standard_normal((5, 4, 2))
+    expected = np.array(
+        [
+            [
+                scipy_logsumexp(
+                    [
+                        stats.multivariate_normal(
+                            means[i, k], covariances[k] if shared else covariances[i, k]
+                        ).logpdf(grid[g, i])
+                        for k in range(3)
+                    ],
+                    b=weights[i],
+                )
+                for i in range(4)
+            ]
+            for g in range(5)
+        ]
+    )
+    np.testing.assert_allclose(dist.log_prob(grid), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        scipy_logsumexp(dist.component_log_prob(grid), axis=-1), expected, rtol=1e-12
+    )
+
+
+def test_draws_follow_each_rows_own_weights():
+    """Every row picks components by its own weights (one sorted search serves all rows)."""
+    weights = np.array([[0.9, 0.1, 0.0], [0.1, 0.0, 0.9], [0.0, 1.0, 0.0]])
+    means = np.array([[[-10.0], [0.0], [10.0]]] * 3)
+    dist = GaussianMixtureDistribution(
+        weights=weights, means=means, covariances=np.full((3, 1, 1), 0.25)
+    )
+    draws = dist.sample(20000, random_state=0)[..., 0]
+    for row in range(3):
+        shares = [np.mean(np.abs(draws[row] - centre) < 3.0) for centre in (-10.0, 0.0, 10.0)]
+        np.testing.assert_allclose(shares, weights[row], atol=0.01)
+    np.testing.assert_allclose(draws.mean(axis=1), dist.mean()[:, 0], atol=0.1)
+    np.testing.assert_allclose(draws.var(axis=1), dist.covariance()[:, 0, 0], rtol=0.03)

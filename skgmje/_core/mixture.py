@@ -12,6 +12,10 @@ from .gaussian import LOG_2PI, cholesky, log_det_from_cholesky, logsumexp, preci
 
 __all__ = ["GaussianMixtureDistribution"]
 
+# Floats in one block of projected targets in :meth:`GaussianMixtureDistribution.log_prob`:
+# 16 MiB, so a grid of targets streams through memory in passes of that size.
+_BLOCK_FLOATS = 1 << 21
+
 
 class GaussianMixtureDistribution:
     """A batch of Gaussian mixtures ``p(y | x_i) = sum_k w_ik N(y | mu_ik, Sigma_k)``.
@@ -90,6 +94,8 @@ class GaussianMixtureDistribution:
         self._precision_cholesky = None
         self._log_dets = None
         self._cholesky = None
+        self._stacked_precision = None
+        self._projected_means = None
 
     @property
     def n_components(self):
@@ -142,18 +148,42 @@ class GaussianMixtureDistribution:
             + f" to match this distribution of {n_rows} rows; got shape {y.shape}."
         )
 
+    def _mahalanobis(self, y):
+        """Squared Mahalanobis distances of targets ``y`` (B, n, dy) to every component,
+        (B, n, K)."""
+        _, precision_chol, _ = self._factors()
+        if not self.shared_covariances:
+            diff = y[:, :, None, :] - self.means
+            projected = (diff[..., None, :] @ precision_chol)[..., 0, :]
+            return np.einsum("bnkd,bnkd->bnk", projected, projected)
+        if self._stacked_precision is None:
+            # Every component's factor side by side, so one GEMM projects a target onto
+            # all of them; the means are projected once, not once per target.
+            n_components, n_targets = self.n_components, self.n_targets
+            self._stacked_precision = np.swapaxes(precision_chol, 0, 1).reshape(
+                n_targets, n_components * n_targets
+            )
+            self._projected_means = np.einsum("nkd,kde->nke", self.means, precision_chol)
+        projected = (y @ self._stacked_precision).reshape(y.shape[:2] + self.means.shape[1:])
+        projected -= self._projected_means
+        return np.einsum("bnkd,bnkd->bnk", projected, projected)
+
+    def _blocks(self, y):
+        """``y`` as (B, n, dy) and slices of B that keep each (b, n, K, dy) projection
+        near :data:`_BLOCK_FLOATS` floats."""
+        flat = y.reshape((-1,) + y.shape[-2:])
+        step = max(1, _BLOCK_FLOATS // (len(self) * self.n_components * self.n_targets))
+        return flat, [slice(start, start + step) for start in range(0, len(flat), step)]
+
     def component_log_prob(self, y):
         """``log w_ik + log N(y_i | mu_ik, Sigma_k)``, shape (..., n, K)."""
         y = self._as_targets(y)
-        _, precision_chol, log_dets = self._factors()
-        diff = y[..., :, None, :] - self.means
-        # Batched matmul reaches BLAS; the equivalent einsum does not.
-        if self.shared_covariances:
-            projected = np.swapaxes(np.swapaxes(diff, -2, -3) @ precision_chol, -2, -3)
-        else:
-            projected = (diff[..., None, :] @ precision_chol)[..., 0, :]
-        mahalanobis = np.square(projected).sum(axis=-1)
-        return self.log_weights - 0.5 * (mahalanobis + log_dets + self.n_targets * LOG_2PI)
+        _, _, log_dets = self._factors()
+        flat, _ = self._blocks(y)
+        log_prob = self.log_weights - 0.5 * (
+            self._mahalanobis(flat) + log_dets + self.n_targets * LOG_2PI
+        )
+        return log_prob.reshape(y.shape[:-1] + (self.n_components,))
 
     def log_prob(self, y):
         """Log-density ``log p(y_i | x_i)``.
@@ -168,7 +198,18 @@ class GaussianMixtureDistribution:
         -------
         log_prob : ndarray of shape (..., n)
         """
-        return logsumexp(self.component_log_prob(y), axis=-1)
+        y = self._as_targets(y)
+        _, _, log_dets = self._factors()
+        flat, blocks = self._blocks(y)
+        log_prob = np.empty(flat.shape[:2])
+        # Block by block: a grid of targets never holds all its (n, K) terms at once.
+        for block in blocks:
+            log_prob[block] = logsumexp(
+                self.log_weights
+                - 0.5 * (self._mahalanobis(flat[block]) + log_dets + self.n_targets * LOG_2PI),
+                axis=-1,
+            )
+        return log_prob.reshape(y.shape[:-1])
 
     def pdf(self, y):
         """Density ``p(y_i | x_i)``; see :meth:`log_prob` for shapes."""
@@ -218,25 +259,46 @@ class GaussianMixtureDistribution:
         """
         rng = check_random_state(random_state)
         factor, _, _ = self._factors()
-        n_rows = len(self)
+        n_rows, n_components = len(self), self.n_components
         cumulative = np.cumsum(self.weights, axis=1)
-        uniforms = rng.uniform(size=(n_rows, n_samples)) * cumulative[:, -1:]
-        components = np.minimum(
-            np.sum(cumulative[:, None, :] <= uniforms[:, :, None], axis=2), self.n_components - 1
+        # Each row's cumulative weights shifted by its index: one sorted array, so one
+        # searchsorted picks every draw's component (no (n, n_samples, K) comparison).
+        offsets = np.arange(n_rows)[:, None]
+        shifted = (cumulative / cumulative[:, -1:] + offsets).ravel()
+        uniforms = rng.uniform(size=(n_rows, n_samples)) + offsets
+        components = np.searchsorted(shifted, uniforms.ravel(), side="right").reshape(
+            n_rows, n_samples
         )
+        components = np.minimum(components - n_components * offsets, n_components - 1)
         rows = np.arange(n_rows)[:, None]
-        noise = rng.standard_normal(size=(n_rows, n_samples, self.n_targets))
+        if self.shared_covariances:
+            flat_components = (components + n_components * offsets).ravel()
+            draws = np.take(self.means.reshape(-1, self.n_targets), flat_components, axis=0)
+            # Draws sorted by component, so each factor scales one contiguous block of
+            # their noise (the same noise, draw for draw, as with per-row covariances).
+            order = np.argsort(components.ravel(), kind="stable")
+            bounds = np.searchsorted(components.ravel()[order], np.arange(n_components + 1))
+            noise = rng.standard_normal(size=(n_rows, n_samples, self.n_targets))
+            noise = np.take(noise.reshape(-1, self.n_targets), order, axis=0)
+            scaled = np.empty_like(noise)
+            for k in np.flatnonzero(np.diff(bounds)):
+                block = slice(bounds[k], bounds[k + 1])
+                np.matmul(noise[block], factor[k].T, out=scaled[block])
+            # Back to each draw's place by one gather: an indexed += would gather and
+            # scatter, several times slower.
+            position = np.empty_like(order)
+            position[order] = np.arange(len(order))
+            draws += np.take(scaled, position, axis=0)
+            return draws.reshape(n_rows, n_samples, self.n_targets)
         draws = self.means[rows, components]
+        noise = rng.standard_normal(size=(n_rows, n_samples, self.n_targets))
         # One component at a time: gathering each draw's (dy, dy) factor would hold
         # n * n_samples * dy^2 floats at once.
         for k in np.unique(components):
             chosen = components == k
-            if self.shared_covariances:
-                draws[chosen] += noise[chosen] @ factor[k].T
-            else:
-                some = chosen.any(axis=1)
-                scaled = np.einsum("nde,nse->nsd", factor[some, k], noise[some])
-                draws[some] += np.where(chosen[some][:, :, None], scaled, 0.0)
+            some = chosen.any(axis=1)
+            scaled = np.einsum("nde,nse->nsd", factor[some, k], noise[some])
+            draws[some] += np.where(chosen[some][:, :, None], scaled, 0.0)
         return draws
 
     # -- the whole distribution -------------------------------------------------------

@@ -12,11 +12,13 @@ the mass of ``q`` inside (its *acceptance rate*, estimated from draws as ``sbi``
 import numpy as np
 from scipy import optimize
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from .._core import univariate
 from .priors import as_prior
+from .regions import RegionCalibration
 
 __all__ = ["Posterior", "PosteriorEstimator", "conditional_distribution", "default_estimator"]
 
@@ -29,6 +31,9 @@ _DRAW_ELEMENTS = 4_000_000
 VALIDATION_FRACTION = 0.1
 # Its jitter relative to each column's variance: scikit-learn's default.
 SIMULATION_REG_COVAR = 1e-6
+# Draws of q per held-out simulation that locate its highest-density level when the
+# regions are calibrated: levels to 1e-3, finer than the calibration's own 1 / (n + 1).
+CALIBRATION_DRAWS = 1000
 
 
 def default_estimator(random_state=None):
@@ -177,6 +182,79 @@ def sample_within(distribution, prior, n_samples, random_state=None):
     return draws, accepted / tried
 
 
+def highest_density_levels(distribution, prior, theta, n_draws, random_state=None):
+    """Per row, the mass of the smallest highest-density region of ``q(. | x_i)``
+    (restricted to the prior's support) that holds ``theta_i``.
+
+    ``P(q(Theta | x_i) > q(theta_i | x_i))`` over the draws of ``n_draws`` from ``q`` that
+    land in the support, as a randomised rank: ``(r + U) / (L + 1)`` for ``r`` of the
+    ``L`` draws inside denser than ``theta_i`` and ``U`` uniform. Within one row the
+    restriction's normaliser is a constant, so comparing ``q`` is enough, and the draws
+    outside are simply not counted.
+
+    - A row with under a tenth of its draws inside (an observation near the support's
+      edge) is redrawn by rejection (:func:`sample_within`) to that tenth inside, without
+      the rejection batches of every other row.
+    - A row whose ``theta_i`` is less dense than every draw (a level of 1 to within
+      ``1 / n_draws``, where an overconfident ``q`` puts many) is redrawn once with ten
+      times as many: tied at 1, such rows make every calibrated region past their share
+      the whole support. Those still beyond every draw stay at 1: a ``q`` that misses so
+      many truths by so far has no better region to offer.
+
+    Rows go in blocks of at most ``_DRAW_ELEMENTS`` drawn floats.
+
+    Returns
+    -------
+    levels : ndarray of shape (n,)
+        In [0, 1]: uniform when ``q`` is calibrated and ``theta_i`` is drawn from the
+        prior with ``x_i`` simulated from it.
+    """
+    rng = check_random_state(random_state)
+    true_log_prob = distribution.log_prob(theta)
+    levels = np.empty(len(theta))
+    pending = np.arange(len(theta))
+    for draws_per_row in (n_draws, 10 * n_draws):
+        if len(pending) == 0:
+            break
+        levels[pending], beyond = _levels_by_drawing(
+            distribution[pending], prior, true_log_prob[pending], draws_per_row, rng
+        )
+        pending = pending[beyond]
+    return levels
+
+
+def _levels_by_drawing(distribution, prior, true_log_prob, n_draws, rng):
+    """:func:`highest_density_levels` from ``n_draws`` draws per row, and whether each
+    row's truth was less dense than all of its draws inside the support."""
+    bounded = prior is not None and prior.bounded is not False
+    n_rows, n_dims = len(distribution), distribution.n_targets
+    levels, beyond = np.empty(n_rows), np.empty(n_rows, dtype=bool)
+    step = max(1, _DRAW_ELEMENTS // (n_draws * n_dims))
+    for start in range(0, n_rows, step):
+        rows = slice(start, start + step)
+        part, truth = distribution[rows], true_log_prob[rows]
+        draws = part.sample(n_draws, random_state=rng)
+        above = part.log_prob(np.swapaxes(draws, 0, 1)) > truth
+        if bounded:
+            inside = prior.contains(draws.reshape(-1, n_dims)).reshape(len(draws), n_draws).T
+        else:
+            inside = np.ones_like(above)
+        counts, denser = inside.sum(axis=0), np.sum(above & inside, axis=0)
+        enough = max(1, n_draws // 10)
+        thin = np.flatnonzero(counts < enough)
+        if len(thin):
+            redrawn, _ = sample_within(part[thin], prior, enough, random_state=rng)
+            counts[thin] = enough
+            denser[thin] = np.sum(
+                part[thin].log_prob(np.swapaxes(redrawn, 0, 1)) > truth[thin], axis=0
+            )
+        # Randomised ranks, (r + U) / (L + 1): exactly uniform under calibration, and
+        # no ties between rows, which would push a calibrated region over its mass.
+        levels[rows] = (denser + rng.uniform(size=len(counts))) / (counts + 1)
+        beyond[rows] = denser == counts
+    return levels, beyond
+
+
 class Posterior:
     """The estimated posterior ``p(theta | x_o)`` at one observation.
 
@@ -189,6 +267,9 @@ class Posterior:
         One row: ``q(theta | x_o)``.
     prior : object or None
         Anything :func:`skgmje.inference.as_prior` takes; None leaves ``q`` untruncated.
+    calibration : RegionCalibration or None, default=None
+        Held-out simulations' map from a region's nominal mass to the mass of ``q``'s
+        region that holds it (:mod:`skgmje.inference.regions`); None: ``q``'s own regions.
     n_acceptance_samples : int, default=10_000
         Draws of ``q`` that estimate its mass inside the prior's support.
     random_state : int, RandomState instance or None, default=None
@@ -198,6 +279,7 @@ class Posterior:
     ----------
     distribution : GaussianMixtureDistribution
     prior : object or None
+    calibration : RegionCalibration or None
     n_dims : int
     acceptance_rate : float
         The mass of ``q`` inside the prior's support (1 for an unbounded prior).
@@ -205,11 +287,20 @@ class Posterior:
         Its Monte Carlo standard error (0 when exact).
     """
 
-    def __init__(self, distribution, prior=None, *, n_acceptance_samples=10_000, random_state=None):
+    def __init__(
+        self,
+        distribution,
+        prior=None,
+        *,
+        calibration=None,
+        n_acceptance_samples=10_000,
+        random_state=None,
+    ):
         if len(distribution) != 1:
             raise ValueError(f"A Posterior is one observation's; got {len(distribution)} rows.")
         self.distribution = distribution
         self.prior = None if prior is None else as_prior(prior)
+        self.calibration = calibration
         self.n_dims = distribution.n_targets
         if self.prior is None or self.prior.bounded is False:
             self.acceptance_rate, self.acceptance_standard_error = 1.0, 0.0
@@ -228,7 +319,9 @@ class Posterior:
     def __repr__(self):
         return (
             f"Posterior(n_dims={self.n_dims}, n_components={self.distribution.n_components}, "
-            f"acceptance_rate={self.acceptance_rate:.3g})"
+            f"acceptance_rate={self.acceptance_rate:.3g}"
+            + ("" if self.calibration is None else f", calibrated on {len(self.calibration)}")
+            + ")"
         )
 
     def _theta(self, theta):
@@ -331,29 +424,44 @@ class Posterior:
     def hdr_log_threshold(self, coverage=0.9, *, n_samples=20_000, random_state=None):
         """The log-density on the boundary of the highest-density region of mass ``coverage``.
 
-        The ``1 - coverage`` quantile of ``log p(theta | x_o)`` over ``n_samples`` posterior
-        draws; the region is ``{theta : log_prob(theta) >= threshold}``.
+        The ``1 - m`` quantile of ``log p(theta | x_o)`` over ``n_samples`` posterior
+        draws, the region being ``{theta : log_prob(theta) >= threshold}``. ``m`` is
+        ``coverage`` itself, or with a :attr:`calibration` the mass of ``q``'s region
+        that held ``coverage`` of the held-out simulations' parameters; ``-inf`` (the
+        whole support) when they were too few to calibrate ``coverage``.
         """
         coverage = univariate.check_coverage(coverage)
+        mass = coverage if self.calibration is None else self.calibration.mass(coverage)
+        if mass >= 1.0:
+            return -np.inf
         draws = self.sample(n_samples, random_state=random_state)
-        return float(np.quantile(self.log_prob(draws), 1.0 - coverage))
+        return float(np.quantile(self.log_prob(draws), 1.0 - mass))
 
     def in_hdr(self, theta, coverage=0.9, *, n_samples=20_000, random_state=None):
-        """Whether each row of ``theta`` lies in the highest-density region of mass ``coverage``."""
+        """Whether each row of ``theta`` lies in the highest-density region of mass
+        ``coverage`` (:meth:`hdr_log_threshold`)."""
         threshold = self.hdr_log_threshold(coverage, n_samples=n_samples, random_state=random_state)
+        theta = self._theta(theta)
+        if threshold == -np.inf:
+            if self.prior is None or self.prior.bounded is False:
+                return np.ones(len(theta), dtype=bool)
+            return np.asarray(self.prior.contains(theta), dtype=bool)
         return self.log_prob(theta) >= threshold
 
     def highest_density_level(self, theta, *, n_samples=20_000, random_state=None):
         """The mass of the smallest highest-density region holding each row of ``theta``.
 
-        ``P(p(Theta | x_o) > p(theta | x_o))`` over ``n_samples`` posterior draws: near 0 at
-        the mode, near 1 in the tails; ``theta`` lies in the region of mass ``c`` when
-        this is at most ``c``.
+        ``P(p(Theta | x_o) > p(theta | x_o))`` over ``n_samples`` posterior draws: near 0
+        at the mode, near 1 in the tails; ``theta`` lies in the region of mass ``c`` when
+        this is at most ``c``. With a :attr:`calibration`, the calibrated level instead
+        (:meth:`RegionCalibration.level`): ``theta`` lies in the calibrated region of mass
+        ``c`` when it is below ``c``.
         """
         draws = self.sample(n_samples, random_state=random_state)
         reference = np.sort(self.log_prob(draws))
         values = self.log_prob(theta)
-        return 1.0 - np.searchsorted(reference, values, side="left") / len(reference)
+        levels = 1.0 - np.searchsorted(reference, values, side="left") / len(reference)
+        return levels if self.calibration is None else self.calibration.level(levels)
 
 
 class PosteriorEstimator(MetaEstimatorMixin, BaseEstimator):
@@ -379,10 +487,18 @@ class PosteriorEstimator(MetaEstimatorMixin, BaseEstimator):
         :class:`GaussianPrior`, a ``torch.distributions``/``sbi`` prior, a frozen
         ``scipy.stats`` distribution, or anything with ``sample`` and ``log_prob``.
         None: nothing is truncated.
+    calibration_size : float, int or None, default=0.1
+        The share (a float in (0, 1)) or number (an int) of the simulations held out
+        from the fit to calibrate the posterior's highest-density regions
+        (:meth:`calibrate`, :mod:`skgmje.inference.regions`): a region of mass ``c``
+        then holds the true parameter with probability at least ``c`` over the prior
+        predictive, whatever the estimator's errors. None fits on every simulation and
+        keeps ``q``'s own regions. Draws, densities and intervals are ``q``'s either way.
     n_acceptance_samples : int, default=10_000
         Draws that estimate each posterior's mass inside a bounded prior's support.
     random_state : int, RandomState instance or None, default=None
-        Seeds the default estimator and the acceptance estimates.
+        Seeds the default estimator, the held-out split, and the draws behind the
+        acceptance estimates and the calibration.
 
     Attributes
     ----------
@@ -390,7 +506,10 @@ class PosteriorEstimator(MetaEstimatorMixin, BaseEstimator):
         The fitted clone of ``estimator``.
     prior_ : object or None
         The prior, through :func:`as_prior`.
+    calibration_ : RegionCalibration or None
+        The held-out simulations' calibration of the regions, or None.
     n_simulations_ : int
+        Simulations given to :meth:`fit`, the held-out ones included.
     n_features_in_ : int
         Columns of ``x``.
     n_dims_ : int
@@ -416,23 +535,34 @@ class PosteriorEstimator(MetaEstimatorMixin, BaseEstimator):
     >>> theta = prior.sample(2000, random_state=0)
     >>> rng = np.random.RandomState(1)
     >>> x = theta**2 + 0.1 * rng.standard_normal(theta.shape)   # the sign is lost
-    >>> npe = PosteriorEstimator(GMJE(n_components=6, random_state=0), prior=prior)
-    >>> npe = npe.fit(x, theta)
+    >>> npe = PosteriorEstimator(GMJE(n_components=6, random_state=0), prior=prior,
+    ...                          random_state=0)
+    >>> npe = npe.fit(x, theta)     # on 1,800; the other 200 calibrate its regions
     >>> posterior = npe.posterior([1.0])
     >>> draws = posterior.sample(4000, random_state=0)
     >>> bool(np.all(np.abs(draws) <= 2.0))                     # inside the prior's box
     True
-    >>> bool(abs(np.mean(draws > 0) - 0.5) < 0.1)              # both signs, as they should
+    >>> bool(0.3 < np.mean(draws > 0) < 0.7)                   # both signs, as they should
     True
+    >>> region = posterior.in_hdr([[1.0], [-1.0], [0.0]], coverage=0.9)
+    >>> region.tolist()                                         # both modes, not between
+    [True, True, False]
     >>> round(abs(float(posterior.map()[0])), 1)
     1.0
     """
 
     def __init__(
-        self, estimator=None, *, prior=None, n_acceptance_samples=10_000, random_state=None
+        self,
+        estimator=None,
+        *,
+        prior=None,
+        calibration_size=0.1,
+        n_acceptance_samples=10_000,
+        random_state=None,
     ):
         self.estimator = estimator
         self.prior = prior
+        self.calibration_size = calibration_size
         self.n_acceptance_samples = n_acceptance_samples
         self.random_state = random_state
 
@@ -454,25 +584,100 @@ class PosteriorEstimator(MetaEstimatorMixin, BaseEstimator):
             Their parameters ``theta_i``, drawn from the prior (or from a truncated
             prior: :func:`truncated_sequential_estimation`).
         **fit_params
-            Passed to the estimator's ``fit`` (``sample_weight``, for one).
+            Passed to the estimator's ``fit`` (``sample_weight``, for one: it is split
+            with the simulations and weights the calibration too).
+
+        Returns
+        -------
+        self : PosteriorEstimator
+            Its estimator fitted on all but the held-out ``calibration_size``, which
+            calibrates the regions (:meth:`calibrate`).
+        """
+        estimator = (
+            default_estimator(self.random_state) if self.estimator is None else self.estimator
+        )
+        if np.ndim(X) != 2:
+            raise ValueError(
+                f"Expected a 2D array of simulated observations, got {np.ndim(X)}D: reshape "
+                "one feature with x.reshape(-1, 1)."
+            )
+        y = np.asarray(y)
+        self.n_simulations_ = len(y)
+        self.n_dims_ = 1 if y.ndim == 1 else y.shape[1]
+        self.n_features_in_ = np.shape(X)[1]
+        self.prior_ = None if self.prior is None else as_prior(self.prior)
+        if self.prior_ is not None and self.prior_.n_dims != self.n_dims_:
+            raise ValueError(
+                f"The prior has {self.prior_.n_dims} dimensions and theta has {self.n_dims_}."
+            )
+        self.calibration_ = None
+        if self.calibration_size is None:
+            self.estimator_ = clone(estimator).fit(X, y, **fit_params)
+            return self
+        _check_calibration_size(self.calibration_size, len(y))
+        sample_weight = fit_params.pop("sample_weight", None)
+        arrays = [X, y] if sample_weight is None else [X, y, np.asarray(sample_weight)]
+        parts = train_test_split(
+            *arrays,
+            test_size=self.calibration_size,
+            random_state=check_random_state(self.random_state).randint(np.iinfo(np.int32).max),
+        )
+        X_fit, X_held, y_fit, y_held = parts[:4]
+        if sample_weight is not None:
+            fit_params["sample_weight"] = parts[4]
+        self.estimator_ = clone(estimator).fit(X_fit, y_fit, **fit_params)
+        return self.calibrate(
+            X_held, y_held, sample_weight=None if sample_weight is None else parts[5]
+        )
+
+    def calibrate(self, X, y, sample_weight=None):
+        """Calibrate the posterior's highest-density regions on simulations the
+        estimator was not fitted on (:mod:`skgmje.inference.regions`).
+
+        :meth:`fit` does this on its held-out ``calibration_size``; call it yourself with
+        fresh simulations (parameters from the prior) to calibrate on more, or after
+        fitting with ``calibration_size=None``. It replaces any earlier calibration.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+            Simulated observations.
+        y : array-like of shape (n, d) or (n,)
+            Their parameters, drawn from the prior.
+        sample_weight : array-like of shape (n,), default=None
+            Frequency weights of the pairs.
 
         Returns
         -------
         self : PosteriorEstimator
         """
-        estimator = (
-            default_estimator(self.random_state) if self.estimator is None else self.estimator
-        )
-        self.estimator_ = clone(estimator).fit(X, y, **fit_params)
-        self.prior_ = None if self.prior is None else as_prior(self.prior)
-        y = np.asarray(y)
-        self.n_simulations_ = len(y)
-        self.n_dims_ = 1 if y.ndim == 1 else y.shape[1]
-        self.n_features_in_ = np.shape(X)[1]
-        if self.prior_ is not None and self.prior_.n_dims != self.n_dims_:
+        check_is_fitted(self, "estimator_")
+        theta = np.asarray(y, dtype=float)
+        theta = theta[:, None] if theta.ndim == 1 else theta
+        X = np.asarray(X, dtype=float)
+        if len(theta) != len(X) or len(theta) == 0:
             raise ValueError(
-                f"The prior has {self.prior_.n_dims} dimensions and theta has {self.n_dims_}."
+                f"X and y must be the same non-zero number of simulations; got {len(X)} and "
+                f"{len(theta)}."
             )
+        if theta.shape[1] != self.n_dims_ or np.isnan(theta).any():
+            raise ValueError(
+                f"y must be {self.n_dims_} observed parameters per simulation; got shape "
+                f"{theta.shape}{' with missing values' if np.isnan(theta).any() else ''}."
+            )
+        if self.prior_ is not None and not np.all(self.prior_.contains(theta)):
+            raise ValueError(
+                "Some calibration parameters lie outside the prior's support: the "
+                "calibration holds for parameters drawn from the prior, so draw them from it."
+            )
+        scores = highest_density_levels(
+            self.predict_distribution(X),
+            self.prior_,
+            theta,
+            CALIBRATION_DRAWS,
+            random_state=self.random_state,
+        )
+        self.calibration_ = RegionCalibration(scores, sample_weight)
         return self
 
     def predict_distribution(self, X):
@@ -510,6 +715,22 @@ class PosteriorEstimator(MetaEstimatorMixin, BaseEstimator):
         return Posterior(
             self.predict_distribution(x_o),
             self.prior_,
+            calibration=getattr(self, "calibration_", None),
             n_acceptance_samples=self.n_acceptance_samples,
             random_state=self.random_state if random_state is None else random_state,
+        )
+
+
+def _check_calibration_size(calibration_size, n_simulations):
+    """Refuse a ``calibration_size`` that leaves no simulation on either side."""
+    valid_share = isinstance(calibration_size, float) and 0.0 < calibration_size < 1.0
+    valid_count = (
+        isinstance(calibration_size, (int, np.integer))
+        and not isinstance(calibration_size, bool)
+        and 1 <= calibration_size < n_simulations
+    )
+    if not (valid_share or valid_count):
+        raise ValueError(
+            "calibration_size must be None, a share in (0, 1), or a number of simulations "
+            f"from 1 to {n_simulations - 1}; got {calibration_size!r}."
         )

@@ -227,9 +227,11 @@ def truncated_sequential_estimation(
             # they are all prior draws truncated to the region, and none of the model
             # is spent on parameters the posterior at x_o has already ruled out.
             training = _in_region(region[0], region[1], all_theta)
-        posterior_estimator = PosteriorEstimator(estimator, prior=prior, random_state=seed).fit(
-            all_x[training], all_theta[training]
-        )
+        # Every simulation fits: a round's parameters come from the truncated prior,
+        # not the prior that region calibration's guarantee is about.
+        posterior_estimator = PosteriorEstimator(
+            estimator, prior=prior, calibration_size=None, random_state=seed
+        ).fit(all_x[training], all_theta[training])
         posterior = posterior_estimator.posterior(x_o)
         draws = posterior.sample(n_threshold_samples, random_state=rng)
         log_prob = posterior.log_prob(draws)
