@@ -31,7 +31,7 @@ Targets (issue 28), each recorded with its value:
   histogram uniform by a KS test at the 1% level (rank among 1,000 draws, jittered), and
   the expected coverage of its highest-density regions within 0.03 of 50%, 80%, 95%.
   Those regions are the ones ``Posterior.in_hdr`` gives: calibrated on the tenth of the
-  simulations ``PosteriorEstimator`` holds out (``skgmje.inference.regions``). The
+  simulations ``PosteriorEstimator`` holds out (``skgmje.inference.RegionCalibration``). The
   coverage of ``q``'s own regions is recorded beside it (``coverage_uncalibrated``).
   Every skgmje method's fit holds out that tenth and its seconds include the
   calibration;

@@ -17,6 +17,7 @@ from skgmje.inference import (
     GaussianPrior,
     Posterior,
     PosteriorEstimator,
+    RegionCalibration,
     as_prior,
     c2st,
     default_estimator,
@@ -24,7 +25,6 @@ from skgmje.inference import (
     simulation_based_calibration,
     truncated_sequential_estimation,
 )
-from skgmje.inference.regions import RegionCalibration
 from skgmje.inference.tasks import FourModes, LinearGaussian, TwoMoons
 
 
@@ -445,3 +445,18 @@ def test_a_learned_summary_of_x_in_front():
     posterior = npe.posterior(x[0])
     assert posterior.sample(50, random_state=0).shape == (50, 5)
     assert np.isfinite(npe.score(x[:20], theta[:20]))
+
+
+def test_a_calibrated_posterior_estimator_survives_pickling():
+    import pickle
+
+    theta, x = _conjugate(600, seed=6)
+    npe = PosteriorEstimator(GJE(), prior=GaussianPrior(np.zeros(2)), random_state=0)
+    npe.fit(x, theta)
+    restored = pickle.loads(pickle.dumps(npe))
+    np.testing.assert_array_equal(restored.calibration_.scores, npe.calibration_.scores)
+    probe = np.array([[0.0, 0.0], [1.5, -1.5], [3.0, 3.0]])
+    np.testing.assert_array_equal(
+        restored.posterior(x[0]).in_hdr(probe, 0.8, random_state=0),
+        npe.posterior(x[0]).in_hdr(probe, 0.8, random_state=0),
+    )

@@ -126,7 +126,7 @@ DESCRIPTIONS = {
         "recommended setup's "
         "rank histograms uniform (KS at 1%) and HDR coverage within 0.03 at 50/80/95% (its "
         "regions calibrated on the tenth of the simulations it holds out, "
-        "skgmje.inference.regions; every skgmje fit holds it out and its seconds include "
+        "skgmje.inference.RegionCalibration; every skgmje fit holds it out and its seconds include "
         "the calibration); "
         "sequential rounds (truncated_sequential_estimation at its defaults, 3 x 1,111) on "
         "two_moons at the recommended single-round 1e4 C2ST, on 10 observations of their "

@@ -6,7 +6,8 @@ estimator on simulated pairs with ``X = x`` and ``y = theta`` estimates it (neur
 posterior estimation with a closed-form mixture): :class:`PosteriorEstimator`, with
 priors (:class:`BoxUniform`, :class:`GaussianPrior`, or ``torch``/``sbi``/``scipy``
 priors through :func:`as_prior`), sequential rounds near ``x_o``
-(:func:`truncated_sequential_estimation`), the field's calibration diagnostics
+(:func:`truncated_sequential_estimation`), highest-density regions calibrated on
+held-out simulations (:class:`RegionCalibration`), the field's calibration diagnostics
 (:func:`simulation_based_calibration`, :func:`expected_coverage`) and its accuracy
 metric (:func:`c2st`). :mod:`skgmje.inference.tasks` holds simulators with exact
 reference posteriors.
@@ -21,6 +22,7 @@ from .calibration import (
 )
 from .posterior import Posterior, PosteriorEstimator, conditional_distribution, default_estimator
 from .priors import BoxUniform, GaussianPrior, as_prior
+from .regions import RegionCalibration
 from .sequential import SequentialResult, truncated_sequential_estimation
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "GaussianPrior",
     "Posterior",
     "PosteriorEstimator",
+    "RegionCalibration",
     "SBCResult",
     "SequentialResult",
     "as_prior",

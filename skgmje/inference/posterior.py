@@ -269,7 +269,7 @@ class Posterior:
         Anything :func:`skgmje.inference.as_prior` takes; None leaves ``q`` untruncated.
     calibration : RegionCalibration or None, default=None
         Held-out simulations' map from a region's nominal mass to the mass of ``q``'s
-        region that holds it (:mod:`skgmje.inference.regions`); None: ``q``'s own regions.
+        region that holds it (:class:`RegionCalibration`); None: ``q``'s own regions.
     n_acceptance_samples : int, default=10_000
         Draws of ``q`` that estimate its mass inside the prior's support.
     random_state : int, RandomState instance or None, default=None
@@ -490,7 +490,7 @@ class PosteriorEstimator(MetaEstimatorMixin, BaseEstimator):
     calibration_size : float, int or None, default=0.1
         The share (a float in (0, 1)) or number (an int) of the simulations held out
         from the fit to calibrate the posterior's highest-density regions
-        (:meth:`calibrate`, :mod:`skgmje.inference.regions`): a region of mass ``c``
+        (:meth:`calibrate`, :class:`RegionCalibration`): a region of mass ``c``
         then holds the true parameter with probability at least ``c`` over the prior
         predictive, whatever the estimator's errors. None fits on every simulation and
         keeps ``q``'s own regions. Draws, densities and intervals are ``q``'s either way.
@@ -632,7 +632,7 @@ class PosteriorEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def calibrate(self, X, y, sample_weight=None):
         """Calibrate the posterior's highest-density regions on simulations the
-        estimator was not fitted on (:mod:`skgmje.inference.regions`).
+        estimator was not fitted on (:class:`RegionCalibration`).
 
         :meth:`fit` does this on its held-out ``calibration_size``; call it yourself with
         fresh simulations (parameters from the prior) to calibrate on more, or after

@@ -28,6 +28,18 @@ __all__ = ["RegionCalibration"]
 class RegionCalibration:
     """The map from a region's nominal mass to the mass of ``q``'s region that holds it.
 
+    Made by :meth:`PosteriorEstimator.calibrate` (and by ``fit``, on the simulations it
+    holds out) from held-out pairs ``(theta_i, x_i)``, ``theta_i`` drawn from the prior.
+    Each pair's score is the mass of the smallest highest-density region of ``q(. |
+    x_i)`` holding ``theta_i`` (HPD-split, Izbicki, Shimizu and Stern 2022; conformal
+    calibration in simulation-based inference, Patel et al. 2024). The calibrated region
+    of mass ``c`` at a new observation is ``q``'s region of mass :meth:`mass` ``(c)``,
+    the ``ceil((n + 1) c)``-th smallest score: over the prior predictive it holds the
+    true parameter with probability at least ``c``, and at most ``c + 1 / (n + 1)``,
+    whatever ``q`` (expected coverage, what :func:`expected_coverage` measures; not a
+    guarantee at each single observation). With ``n`` pairs a given calibration's
+    coverage scatters by about ``sqrt(c (1 - c) / n)`` around that.
+
     Parameters
     ----------
     scores : array-like of shape (n,)
@@ -44,7 +56,7 @@ class RegionCalibration:
 
     Examples
     --------
-    >>> from skgmje.inference.regions import RegionCalibration
+    >>> from skgmje.inference import RegionCalibration
     >>> calibration = RegionCalibration([0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.4, 0.6, 0.8])
     >>> calibration.mass(0.5)        # the 5th smallest of 9 scores
     0.5
