@@ -133,14 +133,12 @@ DESCRIPTIONS = {
         "own (paired)."
     ),
     "bench_sbi_1e5": (
-        "bench_sbi's accuracy part at 1e5 simulations on four_modes (``python "
-        "benchmarks/bench_sbi.py --tasks four_modes --budgets 100000 --methods "
-        "'PosteriorEstimator()' 'sbi NPE-MDN' 'sbi NPE-MAF' --output "
-        "benchmarks/results/bench_sbi_1e5.json``): the recommended setup against sbi's NPE "
-        "on the same simulations, C2ST and fit seconds. The targets are set at 1e3 and "
-        "1e4; this budget is measured, not targeted. The other two tasks are not run at "
-        "1e5 here: sbi's MDN alone ran over 11 minutes on linear_gaussian (two cores) "
-        "before it was stopped."
+        "bench_sbi's accuracy part at 1e5 simulations, one run per task (``python "
+        "benchmarks/bench_sbi.py --tasks TASK --budgets 100000 --methods "
+        "'PosteriorEstimator()' 'sbi NPE-MDN' 'sbi NPE-MAF' --output TASK.json``, the "
+        "three files merged): the recommended setup against sbi's NPE on the same "
+        "simulations, C2ST and fit seconds. The targets are set at 1e3 and 1e4; this "
+        "budget is measured, not targeted."
     ),
     "bench_distribution": (
         "On Dataset B (4000 training and 2000 test rows), the mean length and held-out "

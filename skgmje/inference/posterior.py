@@ -46,7 +46,8 @@ def default_estimator(random_state=None):
     onto tied rows. Simulations differ on both counts. They are plentiful, so one
     held-out tenth scores each candidate with thousands of rows at a fifth of the cost
     of five folds (on ``bench_sbi``'s tasks the chosen K differs, the C2ST stays
-    within 0.015 of ``GMJE()``'s, at a seventh to a quarter of its fit time). They are continuous
+    within 0.016 of ``GMJE()``'s over two runs, at a third to a seventh of its fit
+    time). They are continuous
     draws without ties, and a posterior is far narrower than the prior the simulations
     span, so a floor at 1% of the prior's standard deviation is the posterior's own
     width on two moons. In the rounds of :func:`truncated_sequential_estimation`
