@@ -175,15 +175,16 @@ class GaussianMixtureDistribution:
         step = max(1, _BLOCK_FLOATS // (len(self) * self.n_components * self.n_targets))
         return flat, [slice(start, start + step) for start in range(0, len(flat), step)]
 
+    def _component_terms(self, y):
+        """``log w_ik + log N(y_i | mu_ik, Sigma_k)`` of targets ``y`` (B, n, dy), (B, n, K)."""
+        _, _, log_dets = self._factors()
+        return self.log_weights - 0.5 * (self._mahalanobis(y) + log_dets + self.n_targets * LOG_2PI)
+
     def component_log_prob(self, y):
         """``log w_ik + log N(y_i | mu_ik, Sigma_k)``, shape (..., n, K)."""
         y = self._as_targets(y)
-        _, _, log_dets = self._factors()
         flat, _ = self._blocks(y)
-        log_prob = self.log_weights - 0.5 * (
-            self._mahalanobis(flat) + log_dets + self.n_targets * LOG_2PI
-        )
-        return log_prob.reshape(y.shape[:-1] + (self.n_components,))
+        return self._component_terms(flat).reshape(y.shape[:-1] + (self.n_components,))
 
     def log_prob(self, y):
         """Log-density ``log p(y_i | x_i)``.
@@ -199,16 +200,11 @@ class GaussianMixtureDistribution:
         log_prob : ndarray of shape (..., n)
         """
         y = self._as_targets(y)
-        _, _, log_dets = self._factors()
         flat, blocks = self._blocks(y)
         log_prob = np.empty(flat.shape[:2])
         # Block by block: a grid of targets never holds all its (n, K) terms at once.
         for block in blocks:
-            log_prob[block] = logsumexp(
-                self.log_weights
-                - 0.5 * (self._mahalanobis(flat[block]) + log_dets + self.n_targets * LOG_2PI),
-                axis=-1,
-            )
+            log_prob[block] = logsumexp(self._component_terms(flat[block]), axis=-1)
         return log_prob.reshape(y.shape[:-1])
 
     def pdf(self, y):
@@ -270,7 +266,6 @@ class GaussianMixtureDistribution:
             n_rows, n_samples
         )
         components = np.minimum(components - n_components * offsets, n_components - 1)
-        rows = np.arange(n_rows)[:, None]
         if self.shared_covariances:
             flat_components = (components + n_components * offsets).ravel()
             draws = np.take(self.means.reshape(-1, self.n_targets), flat_components, axis=0)
@@ -290,7 +285,7 @@ class GaussianMixtureDistribution:
             position[order] = np.arange(len(order))
             draws += np.take(scaled, position, axis=0)
             return draws.reshape(n_rows, n_samples, self.n_targets)
-        draws = self.means[rows, components]
+        draws = self.means[offsets, components]
         noise = rng.standard_normal(size=(n_rows, n_samples, self.n_targets))
         # One component at a time: gathering each draw's (dy, dy) factor would hold
         # n * n_samples * dy^2 floats at once.

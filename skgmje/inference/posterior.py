@@ -244,11 +244,10 @@ def _levels_by_drawing(distribution, prior, true_log_prob, n_draws, rng):
         enough = max(1, n_draws // 10)
         thin = np.flatnonzero(counts < enough)
         if len(thin):
-            redrawn, _ = sample_within(part[thin], prior, enough, random_state=rng)
+            sparse = part[thin]
+            redrawn, _ = sample_within(sparse, prior, enough, random_state=rng)
             counts[thin] = enough
-            denser[thin] = np.sum(
-                part[thin].log_prob(np.swapaxes(redrawn, 0, 1)) > truth[thin], axis=0
-            )
+            denser[thin] = np.sum(sparse.log_prob(np.swapaxes(redrawn, 0, 1)) > truth[thin], axis=0)
         # Randomised ranks, (r + U) / (L + 1): exactly uniform under calibration, and
         # no ties between rows, which would push a calibrated region over its mass.
         levels[rows] = (denser + rng.uniform(size=len(counts))) / (counts + 1)

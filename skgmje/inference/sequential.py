@@ -22,13 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .posterior import (
-    _DRAW_ELEMENTS,
-    MIN_ACCEPTANCE,
-    PosteriorEstimator,
-    rejection_batch,
-    starved,
-)
+from .posterior import MIN_ACCEPTANCE, PosteriorEstimator, rejection_batch, starved
 from .priors import as_prior
 
 __all__ = ["SequentialResult", "truncated_sequential_estimation"]
@@ -82,29 +76,19 @@ def _simulate(simulator, theta, rng):
     return x.reshape(len(theta), -1)
 
 
-def _floats_per_draw(distribution):
-    # Scoring a parameter forms (K, d) differences: that is its share of a batch.
-    return distribution.n_components * distribution.n_targets
-
-
 def _in_region(posterior, log_threshold, theta):
-    """Whether each row of ``theta`` has ``log q(theta | x_o) >= log_threshold``, scored
-    in batches of at most ``_DRAW_ELEMENTS`` floats."""
-    distribution = posterior.distribution
-    step = max(64, _DRAW_ELEMENTS // _floats_per_draw(distribution))
-    return np.concatenate(
-        [
-            distribution.log_prob(theta[start : start + step, None, :])[:, 0] >= log_threshold
-            for start in range(0, max(len(theta), 1), step)
-        ]
-    )
+    """Whether each row of ``theta`` has ``log q(theta | x_o) >= log_threshold`` (the
+    mixture's ``log_prob`` scores a long column of parameters in bounded blocks)."""
+    return posterior.distribution.log_prob(theta[:, None, :])[:, 0] >= log_threshold
 
 
 def _truncated_prior_draws(prior, posterior, log_threshold, n_samples, rng):
     """``n_samples`` prior draws with ``log q(theta | x_o) >= log_threshold``, and the
     fraction of prior draws that passed (the region's prior mass)."""
     kept, tried, accepted = [], 0, 0
-    floats_per_draw = _floats_per_draw(posterior.distribution)
+    distribution = posterior.distribution
+    # Scoring a proposal projects it onto (K, d) components: that is its share of a batch.
+    floats_per_draw = distribution.n_components * distribution.n_targets
     while accepted < n_samples:
         batch = rejection_batch(n_samples - accepted, accepted, tried, floats_per_draw)
         proposals = prior.sample(batch, random_state=rng)
